@@ -1,0 +1,36 @@
+"""Test fixtures shared by the whole suite.
+
+Every test runs with settings, workspaces and keys pointed at its own ``tmp_path``, Qt in
+offscreen mode, and no way to reach a real user's files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_VIDEO = REPO / "resources" / "samples" / "vtest_cut.avi"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point HOME, XDG dirs and the workspace variable at the test's own folder."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.delenv("FORENSICS_WORKSPACE", raising=False)
+    monkeypatch.delenv("FORENSICS_PASSPHRASE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def sample_video() -> Path:
+    """The real surveillance sample shipped in resources/ (300 frames of vtest.avi)."""
+    assert SAMPLE_VIDEO.is_file(), "resources/samples/vtest_cut.avi is missing"
+    return SAMPLE_VIDEO
