@@ -1,0 +1,103 @@
+"""``forensics deidentify``: the camera side (detect, track, U_e, paste, hide the ROIs)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from forensics_app.errors import InputError
+
+
+def _read_key(path: str | None) -> bytes | None:
+    if not path:
+        return None
+    try:
+        key = Path(path).read_bytes()
+    except OSError as error:
+        raise InputError(f"cannot read key file {path}: {error.strerror}") from None
+    if len(key) < 16:
+        raise InputError(f"key file {path} holds {len(key)} bytes; a camera key needs 16 or more")
+    return key
+
+
+def _deidentify(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from forensics_app.uunet.inference import FaceEncoder, default_encoder_path
+    from forensics_app.uunet.producer import ProducerConfig, deidentify_video
+
+    source = Path(args.input)
+    if not source.is_file():
+        raise InputError(f"no such input video: {source}")
+    if not Path(args.out).parent.is_dir():
+        raise InputError(f"cannot write {args.out}: its folder does not exist")
+    config = ProducerConfig(
+        every_k=args.every,
+        upscale=args.upscale,
+        codec=args.codec,
+        crf=args.crf,
+        stream_id=args.stream_id,
+        max_frames=args.max_frames,
+    )
+    encoder = FaceEncoder.from_file(args.encoder or default_encoder_path())
+    bar = tqdm(total=0, unit="frame", desc="de-identifying", disable=args.quiet, file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            stats = deidentify_video(
+                source,
+                args.out,
+                encoder,
+                config=config,
+                key=_read_key(args.key_file),
+                progress=progress,
+            )
+        finally:
+            bar.close()
+    for warning in caught[:5]:
+        print(f"forensics: warning: {warning.message}", file=sys.stderr)
+    if len(caught) > 5:
+        print(f"forensics: warning: ... and {len(caught) - 5} more", file=sys.stderr)
+    summary = stats.to_dict()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(
+            f"{stats.frames} frames, {stats.faces} faces in {stats.tracks} tracks replaced; "
+            f"stream id {stats.stream_id}; {stats.fps:.2f} frames/s → {stats.output}"
+        )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Register ``deidentify``."""
+    parser = sub.add_parser(
+        "deidentify",
+        help="replace faces by U_e surrogates and hide the ROIs",
+        description=(
+            "Make the public stream of a video: detect and track heads, replace each by its "
+            "U_e surrogate (one surrogate per track), hide each frame's boxes in its pixels, "
+            "and encode. The output appears under its name only when complete."
+        ),
+    )
+    parser.add_argument("input", help="the source video")
+    parser.add_argument("--out", required=True, help="the public stream to write (.mkv)")
+    parser.add_argument("--encoder", help="U_e weights (.safetensors); default models/ue")
+    parser.add_argument("--codec", choices=("ffv1", "h264"), default="ffv1")
+    parser.add_argument("--crf", type=int, default=23, help="H.264 quality (0..51, default 23)")
+    parser.add_argument("--every", type=int, default=3, help="run the detector every N frames")
+    parser.add_argument("--upscale", type=float, default=2.0, help="detector upscale factor")
+    parser.add_argument("--stream-id", type=int, help="32-bit stream id (default: random)")
+    parser.add_argument("--max-frames", type=int, help="stop after this many frames")
+    parser.add_argument("--key-file", help="camera key: authenticate each ROI message (MAC)")
+    parser.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_deidentify)
