@@ -56,5 +56,9 @@ class StoreError(ForensicsError):
     """The workspace database cannot be opened, migrated or written."""
 
 
+class OperationCancelled(ForensicsError):
+    """A long operation (hashing, decoding, training...) stopped because the user cancelled it."""
+
+
 class NotBuiltError(ForensicsError):
     """A command of the contract that this version does not implement yet."""

@@ -1,0 +1,205 @@
+"""Evidence intake: read-only access, streaming SHA-256 and a record of what was received.
+
+Evidence is never written. :func:`open_evidence` is the one door to an evidence file and it
+only opens for reading (``O_RDONLY``), so no code path can modify or truncate evidence by
+accident. :func:`ingest` hashes a file in constant memory, checks that it did not change
+while it was read, and records size, digest and media facts in an :class:`EvidenceRef`;
+:func:`verify_unchanged` later proves the file is still the one that was received.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from forensics_app.errors import EvidenceError, OperationCancelled, VideoError
+
+if TYPE_CHECKING:  # video.py imports this module, so import it lazily at run time
+    from forensics_app.core.video import MediaInfo
+
+#: ``progress(bytes_done, bytes_total)``
+ProgressFn = Callable[[int, int], None]
+#: ``cancel() -> True`` stops a long operation with :class:`OperationCancelled`.
+CancelFn = Callable[[], bool]
+
+_NOATIME = getattr(os, "O_NOATIME", 0)
+_EXTRA_FLAGS = getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_evidence(path: str | os.PathLike[str], mode: str = "rb") -> BinaryIO:
+    """Open an evidence file for reading; any mode other than ``"rb"`` is refused.
+
+    The file descriptor itself is opened ``O_RDONLY`` (and ``O_NOATIME`` where the OS lets
+    us, so even the access time is left alone), so the returned object cannot write.
+    """
+    if mode != "rb":
+        raise EvidenceError(f"evidence is read-only: mode {mode!r} refused for {path}")
+    p = Path(path)
+    if p.is_dir():
+        raise EvidenceError(f"evidence {p} is a folder, not a file")
+    with contextlib.suppress(OSError):  # missing files are reported by os.open below
+        kind = os.stat(p).st_mode
+        if stat.S_ISFIFO(kind) or stat.S_ISSOCK(kind) or stat.S_ISCHR(kind):
+            raise EvidenceError(f"evidence {p} is a pipe, socket or device stream, not a file")
+    flags = os.O_RDONLY | _EXTRA_FLAGS
+    try:
+        try:
+            fd = os.open(p, flags | _NOATIME)
+        except PermissionError:  # O_NOATIME needs ownership of the file; fall back
+            fd = os.open(p, flags)
+    except FileNotFoundError:
+        raise EvidenceError(f"evidence file not found: {p}") from None
+    except OSError as error:
+        raise EvidenceError(f"cannot open evidence {p}: {error.strerror}") from None
+    return io.BufferedReader(io.FileIO(fd, "rb", closefd=True), buffer_size=1 << 16)
+
+
+def sha256_file(
+    path: str | os.PathLike[str],
+    progress: ProgressFn | None = None,
+    chunk_size: int = 1 << 20,
+    cancel: CancelFn | None = None,
+) -> str:
+    """Hex SHA-256 of a file, streamed in ``chunk_size`` pieces (constant memory).
+
+    ``progress(bytes_done, bytes_total)`` is called after every chunk; ``cancel()`` is
+    polled as often and, when it returns True, :class:`OperationCancelled` is raised.
+    """
+    if chunk_size <= 0:
+        raise EvidenceError(f"chunk size must be positive, got {chunk_size}")
+    digest = hashlib.sha256()
+    buffer = bytearray(chunk_size)
+    view = memoryview(buffer)
+    with open_evidence(path) as handle:
+        total = os.fstat(handle.fileno()).st_size
+        done = 0
+        if progress is not None:
+            progress(0, total)
+        while True:
+            if cancel is not None and cancel():
+                raise OperationCancelled(f"hashing {path} cancelled after {done} of {total} bytes")
+            n = handle.readinto(buffer)
+            if not n:
+                break
+            digest.update(view[:n])
+            done += n
+            if progress is not None:
+                progress(done, total)
+    return digest.hexdigest()
+
+
+def utc_now_iso() -> str:
+    """The current time as ISO 8601 in UTC with an explicit ``+00:00`` offset."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class EvidenceRef:
+    """What was received: absolute path, size, SHA-256, media facts and intake time."""
+
+    path: str
+    size: int
+    sha256: str
+    media: MediaInfo | None
+    ingested_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``media`` is a dict or None)."""
+        return {
+            "path": self.path,
+            "size": self.size,
+            "sha256": self.sha256,
+            "media": None if self.media is None else self.media.to_dict(),
+            "ingested_at": self.ingested_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvidenceRef:
+        """Rebuild a reference from :meth:`to_dict` output; malformed data is an EvidenceError."""
+        from forensics_app.core.video import MediaInfo
+
+        try:
+            sha = str(data["sha256"]).lower()
+            if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+                raise ValueError(f"bad sha256 {sha!r}")
+            stamp = str(data["ingested_at"])
+            if datetime.fromisoformat(stamp).utcoffset() is None:
+                raise ValueError(f"ingested_at {stamp!r} has no UTC offset")
+            if int(data["size"]) < 0:
+                raise ValueError(f"negative size {data['size']}")
+            media = data.get("media")
+            return cls(
+                path=str(data["path"]),
+                size=int(data["size"]),
+                sha256=sha,
+                media=None if media is None else MediaInfo.from_dict(media),
+                ingested_at=stamp,
+            )
+        except (KeyError, TypeError, ValueError, VideoError) as error:
+            raise EvidenceError(f"malformed evidence record: {error}") from None
+
+
+def _stat_key(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise EvidenceError(f"evidence file not found: {path}") from None
+    except OSError as error:
+        raise EvidenceError(f"cannot read evidence {path}: {error.strerror}") from None
+    return st.st_size, st.st_mtime_ns
+
+
+def ingest(
+    path: str | os.PathLike[str],
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
+    require_video: bool = False,
+) -> EvidenceRef:
+    """Hash and probe an evidence file without writing it; record it as an EvidenceRef.
+
+    A file that changes while it is being hashed is refused. A file that is not a video
+    gets ``media=None`` unless ``require_video`` is set, in which case its VideoError is
+    raised.
+    """
+    from forensics_app.core.video import probe
+
+    p = Path(path).resolve()
+    if p.is_dir():
+        raise EvidenceError(f"evidence {p} is a folder, not a file")
+    before = _stat_key(p)
+    digest = sha256_file(p, progress=progress, cancel=cancel)
+    if _stat_key(p) != before:
+        raise EvidenceError(f"evidence {p} changed while it was being hashed; intake refused")
+    try:
+        media: MediaInfo | None = probe(p)
+    except VideoError:
+        if require_video:
+            raise
+        media = None
+    return EvidenceRef(
+        path=str(p), size=before[0], sha256=digest, media=media, ingested_at=utc_now_iso()
+    )
+
+
+def verify_unchanged(
+    ref: EvidenceRef,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
+) -> None:
+    """Raise EvidenceError unless the file at ``ref.path`` still has ``ref.sha256``."""
+    p = Path(ref.path)
+    if not p.is_file():
+        raise EvidenceError(f"evidence {p} is missing (expected sha256 {ref.sha256})")
+    actual = sha256_file(p, progress=progress, cancel=cancel)
+    if actual != ref.sha256:
+        raise EvidenceError(
+            f"evidence {p} has changed since intake: expected sha256 {ref.sha256}, now {actual}"
+        )
