@@ -1,0 +1,72 @@
+"""Chain of custody: workspace store, users and keys, cases and evidence, the sealed decoder,
+two-person unlock (requests and grants), reveal, and the signed Merkle audit log.
+
+Qt-free; the GUI and the CLI call these same functions. See docs/ARCHITECTURE.md
+"Custody API" for the public interface.
+"""
+
+from forensics_app.core.custody.audit import (
+    AuditLog,
+    AuditVerificationError,
+    Checkpoint,
+    InclusionProof,
+    verify_entry,
+    verify_inclusion_proof,
+)
+from forensics_app.core.custody.cases import (
+    Case,
+    EvidenceRecord,
+    add_evidence,
+    create_case,
+    get_case,
+    get_evidence,
+    list_cases,
+    list_evidence,
+    reopen_evidence,
+)
+from forensics_app.core.custody.reveal import RevealedFace, RevealedFrame, RevealSession
+from forensics_app.core.custody.sealed import SealedModel, load_sealed, seal_bytes, seal_model
+from forensics_app.core.custody.transfer import (
+    export_grant,
+    export_request,
+    import_grant,
+    import_request,
+)
+from forensics_app.core.custody.unlock import (
+    RequestInfo,
+    UnlockGrant,
+    UnlockRequest,
+    approve,
+    check_grant,
+    create_request,
+    deny,
+    get_grant,
+    get_request,
+    list_grants,
+    list_requests,
+    parse_duration,
+    parse_frames,
+    revocation,
+    revoke,
+)
+from forensics_app.core.custody.users import (
+    ROLES,
+    User,
+    UserSession,
+    add_user,
+    get_user,
+    list_users,
+    login,
+)
+from forensics_app.core.custody.workspace import Workspace
+
+__all__ = [
+    "ROLES", "AuditLog", "AuditVerificationError", "Case", "Checkpoint", "EvidenceRecord",
+    "InclusionProof", "RequestInfo", "RevealSession", "RevealedFace", "RevealedFrame", "SealedModel", "UnlockGrant", "UnlockRequest", "User",
+    "UserSession", "Workspace", "add_evidence", "add_user", "approve", "check_grant",
+    "create_case", "create_request", "deny", "export_grant", "export_request", "get_case",
+    "get_evidence", "get_grant", "get_request", "get_user", "import_grant", "import_request",
+    "list_cases", "list_evidence", "list_grants", "list_requests", "list_users", "load_sealed",
+    "login", "parse_duration", "parse_frames", "reopen_evidence", "revocation", "revoke",
+    "seal_bytes", "seal_model", "verify_entry", "verify_inclusion_proof",
+]  # fmt: skip

@@ -1,0 +1,353 @@
+"""Reveal: reconstruct the faces a grant allows, in memory, frame by frame.
+
+:class:`RevealSession` is what the GUI holds while an analyst looks at revealed frames and
+what ``forensics reveal`` uses to write them. Opening it runs every custody check (grant
+signature, approver, scope, expiry, revocation, requester == the logged-in user, evidence
+re-hashed and equal to the grant's hash), then unwraps the data key with the analyst's
+X25519 key, decrypts the sealed U_d into memory and builds the decoder from those bytes.
+Each frame: read the hidden ROI message, crop each box, resize to 64×64, U_d, resize back,
+paste. Plain weights never touch the disk.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from forensics_app.core.custody.audit import now_times
+from forensics_app.core.custody.cases import reopen_evidence
+from forensics_app.core.custody.crypto import sha256_hex
+from forensics_app.core.custody.sealed import load_sealed
+from forensics_app.core.custody.unlock import UnlockGrant, check_grant, get_grant, revocation
+from forensics_app.core.custody.users import UserSession
+from forensics_app.core.custody.workspace import Workspace
+from forensics_app.errors import InputError, PermissionDenied
+
+FACE_SIZE = 64
+Box = tuple[int, int, int, int]
+
+
+class Decoder(Protocol):
+    def decode(self, faces: np.ndarray) -> np.ndarray: ...
+
+
+def default_decoder(weights: bytes, card: dict[str, Any]) -> Decoder:
+    """U_d built from in-memory safetensors bytes by :mod:`forensics_app.uunet.inference`."""
+    from forensics_app.uunet.inference import FaceDecoder
+
+    return FaceDecoder.from_bytes(weights, card)
+
+
+@dataclass(frozen=True)
+class RevealedFace:
+    """One face of a frame: its box (x, y, w, h) and the public and reconstructed crops."""
+
+    index: int
+    box: Box
+    public_crop: np.ndarray
+    reconstructed_crop: np.ndarray
+
+
+@dataclass(frozen=True)
+class RevealedFrame:
+    """A frame in scope: ROI message status (ok / none / damaged), both images, the faces."""
+
+    index: int
+    status: str
+    public_bgr: np.ndarray
+    reconstructed_bgr: np.ndarray
+    faces: list[RevealedFace] = field(default_factory=list)
+
+
+def _clip(box: Any, width: int, height: int) -> Box | None:
+    x, y, w, h = (int(v) for v in box)
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(width, x + w), min(height, y + h)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return x0, y0, x1 - x0, y1 - y0
+
+
+class RevealSession:
+    """An open, checked reveal under one grant; call :meth:`close` to drop the decoder.
+
+    ``stego_key`` is the camera's ROI-message MAC key when the producer used one.
+    """
+
+    def __init__(
+        self,
+        ws: Workspace,
+        session: UserSession,
+        grant: str | UnlockGrant,
+        decoder_factory: Callable[[bytes, dict[str, Any]], Decoder] = default_decoder,
+        progress: Callable[[int, int], None] | None = None,
+        stego_key: bytes | None = None,
+    ) -> None:
+        from forensics_app.core.video import VideoReader
+
+        self._stego_key = stego_key
+        self._ws, self._session = ws, session
+        self.grant = get_grant(ws, grant) if isinstance(grant, str) else grant
+        check_grant(ws, self.grant, session)
+        record = reopen_evidence(
+            ws, session, self.grant.case_id, self.grant.evidence_sha256, progress=progress
+        )
+        check_grant(ws, self.grant, session, evidence_sha256=record.sha256)
+        self.evidence_path = Path(record.path)
+        model = load_sealed(ws, self.grant.model_sha256)
+        self.model_sha256 = model.model_sha256
+        self._decoder: Decoder | None = None
+        self._reader = VideoReader(self.evidence_path)
+        self.frame_count = len(self._reader)
+        try:
+            self._open_decoder(model, decoder_factory)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_decoder(self, model: Any, decoder_factory: Callable[..., Decoder]) -> None:
+        ws, session = self._ws, self._session
+        # fail closed: the consultation row and the decryption commit or fail together
+        with ws.store.transaction():
+            ws.audit.append(
+                session.name,
+                session.role,
+                "consultation",
+                case_id=self.grant.case_id,
+                object=f"grant:{self.grant.id}",
+                object_sha256=self.grant.sha256,
+                justification=f"{self.grant.doc.get('reason', '')} "
+                f"[authority: {self.grant.doc.get('authority', '')}]",
+                details={
+                    "evidence_sha256": self.grant.evidence_sha256,
+                    "frames": list(self.grant.frames),
+                    "model_sha256": self.model_sha256,
+                    "approver": self.grant.approver,
+                },
+            )
+            data_key = session.unwrap(self.grant.doc["wrapped_key"], self.grant.wrap_context())
+            weights = model.decrypt(data_key)
+            self._decoder = decoder_factory(weights, model.card)
+            del weights, data_key
+
+    @property
+    def frames(self) -> tuple[int, int]:
+        """The granted frame range (inclusive)."""
+        return self.grant.frames
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.grant.expires_at
+
+    def in_scope(self, index: int) -> bool:
+        a, b = self.grant.frames
+        return a <= index <= b
+
+    def _still_valid(self, index: int) -> None:
+        if self._decoder is None:
+            raise PermissionDenied("this reveal session is closed")
+        if datetime.now(UTC) >= self.grant.expires_at:
+            self.close()
+            raise PermissionDenied(f"grant {self.grant.id} expired at {self.grant.expires}")
+        if revocation(self._ws, self.grant.id) is not None:
+            self.close()
+            raise PermissionDenied(f"grant {self.grant.id} has been revoked")
+        if not self.in_scope(index):
+            a, b = self.grant.frames
+            raise PermissionDenied(f"frame {index} is outside grant {self.grant.id} ({a}-{b})")
+        if not 0 <= index < self.frame_count:
+            raise InputError(f"frame {index} is past the end of the video ({self.frame_count})")
+
+    def reveal_frame(self, index: int) -> RevealedFrame:
+        """Reconstruct the faces of frame ``index`` (refused outside scope or after expiry)."""
+        from forensics_app.core.stego import extract
+
+        self._still_valid(index)
+        public = self._reader.read(index).image
+        result = extract(public, key=self._stego_key)
+        status = str(getattr(result, "status", "none"))
+        message = getattr(result, "message", None)
+        height, width = public.shape[:2]
+        boxes = [] if status != "ok" or message is None else list(message.boxes)
+        clipped = [b for b in (_clip(box, width, height) for box in boxes) if b is not None]
+        return self._reconstruct(index, status, public, clipped)
+
+    def _reconstruct(self, index: int, status: str, public: np.ndarray, boxes: list[Box]):
+        recon = public.copy()
+        if not boxes:
+            return RevealedFrame(index, status, public, recon, [])
+        batch = np.stack(
+            [
+                cv2.resize(
+                    public[y : y + h, x : x + w],
+                    (FACE_SIZE, FACE_SIZE),
+                    interpolation=cv2.INTER_LINEAR,
+                )
+                for x, y, w, h in boxes
+            ]
+        )
+        assert self._decoder is not None
+        out = np.asarray(self._decoder.decode(batch), dtype=np.uint8)
+        faces = []
+        for k, ((x, y, w, h), face) in enumerate(zip(boxes, out, strict=True)):
+            interp = cv2.INTER_AREA if w < FACE_SIZE else cv2.INTER_LINEAR
+            crop = cv2.resize(face, (w, h), interpolation=interp)
+            recon[y : y + h, x : x + w] = crop
+            faces.append(RevealedFace(k, (x, y, w, h), public[y : y + h, x : x + w].copy(), crop))
+        return RevealedFrame(index, status, public, recon, faces)
+
+    def write(
+        self,
+        out_dir: str | Path,
+        frames: tuple[int, int] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Path:
+        """Write every frame in scope as PNGs with the fixed names plus ``reveal.json``.
+
+        Returns the path of ``reveal.json``; the write is logged as a ``reveal`` with its sha256.
+        """
+        a, b = frames or self.grant.frames
+        if not (self.grant.frames[0] <= a <= b <= self.grant.frames[1]):
+            raise PermissionDenied(f"frames {a}-{b} are outside grant {self.grant.id}")
+        b = min(b, self.frame_count - 1)
+        out = Path(out_dir)
+        if out.exists() and any(out.iterdir()):
+            raise InputError(f"output folder {out} is not empty")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputError(f"cannot create {out}: {error.strerror}") from None
+        files: list[dict[str, Any]] = []
+        statuses: list[dict[str, Any]] = []
+        total = b - a + 1
+        for n, index in enumerate(range(a, b + 1)):
+            frame = self.reveal_frame(index)
+            stem = f"frame_{index:06d}"
+            files.append(_png(out, f"{stem}_public.png", frame.public_bgr, index, "public"))
+            files.append(
+                _png(
+                    out,
+                    f"{stem}_reconstructed.png",
+                    frame.reconstructed_bgr,
+                    index,
+                    "reconstructed",
+                )
+            )
+            for face in frame.faces:
+                k, box = face.index, face.box
+                files.append(
+                    _png(
+                        out,
+                        f"{stem}_face_{k}_public.png",
+                        face.public_crop,
+                        index,
+                        "face_public",
+                        k,
+                        box,
+                    )
+                )
+                files.append(
+                    _png(
+                        out,
+                        f"{stem}_face_{k}_reconstructed.png",
+                        face.reconstructed_crop,
+                        index,
+                        "face_reconstructed",
+                        k,
+                        box,
+                    )
+                )
+            statuses.append({"frame": index, "status": frame.status, "faces": len(frame.faces)})
+            if progress is not None:
+                progress(n + 1, total)
+        created, _ = now_times()
+        manifest = {
+            "type": "uunet-reveal",
+            "version": 1,
+            "created": created,
+            "grant_id": self.grant.id,
+            "grant_sha256": self.grant.sha256,
+            "case_id": self.grant.case_id,
+            "evidence_sha256": self.grant.evidence_sha256,
+            "evidence_file": self.evidence_path.name,
+            "model_sha256": self.model_sha256,
+            "requester": self._session.name,
+            "approver": self.grant.approver,
+            "frames": [a, b],
+            "frame_status": statuses,
+            "files": files,
+        }
+        data = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
+        path = out / "reveal.json"
+        try:
+            with self._ws.store.transaction():
+                self._ws.audit.append(
+                    self._session.name,
+                    self._session.role,
+                    "reveal",
+                    case_id=self.grant.case_id,
+                    object=f"reveal:{path}",
+                    object_sha256=sha256_hex(data),
+                    justification=self.grant.doc.get("authority"),
+                    details={
+                        "grant_id": self.grant.id,
+                        "frames": [a, b],
+                        "files": len(files),
+                        "faces": sum(s["faces"] for s in statuses),
+                        "out": str(out.resolve()),
+                    },
+                )
+                path.write_bytes(data)
+        except BaseException:
+            for entry in files:  # fail closed: nothing stays on disk that the log does not hold
+                (out / entry["file"]).unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
+            raise
+        return path
+
+    def close(self) -> None:
+        """Drop the decoder (and with it the plain weights) and the video reader."""
+        self._decoder = None
+        reader, self._reader = getattr(self, "_reader", None), None
+        if reader is not None:
+            reader.close()
+
+    def __enter__(self) -> RevealSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _png(
+    out: Path,
+    name: str,
+    image: np.ndarray,
+    frame: int,
+    kind: str,
+    face: int | None = None,
+    box: Box | None = None,
+) -> dict[str, Any]:
+    ok, encoded = cv2.imencode(".png", image)
+    if not ok:
+        raise InputError(f"cannot encode {name}")
+    data = encoded.tobytes()
+    try:
+        (out / name).write_bytes(data)
+    except OSError as error:
+        raise InputError(f"cannot write {out / name}: {error.strerror}") from None
+    return {
+        "file": name,
+        "frame": frame,
+        "kind": kind,
+        "face": face,
+        "box": list(box) if box else None,
+        "sha256": sha256_hex(data),
+    }

@@ -1,0 +1,105 @@
+"""Request and grant files for air-gapped labs (canonical JSON, one document per file).
+
+An imported request or grant passes exactly the checks a local one does before it is
+stored; exports and imports are logged (export names the recipient).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from forensics_app.core.custody.cases import get_evidence
+from forensics_app.core.custody.crypto import canonical_json
+from forensics_app.core.custody.unlock import (
+    UnlockGrant,
+    UnlockRequest,
+    _store_grant,
+    _store_request,
+    check_grant,
+    get_grant,
+    get_request,
+)
+from forensics_app.core.custody.users import UserSession
+from forensics_app.core.custody.workspace import Workspace
+from forensics_app.errors import InputError, VerificationError
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        Path(path).write_bytes(data + b"\n")
+    except OSError as error:
+        raise InputError(f"cannot write {path}: {error.strerror}") from None
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror}") from None
+
+
+def export_request(ws: Workspace, session: UserSession, request_id: str, path: Path) -> None:
+    """Write a request file (canonical JSON); logged as a transfer."""
+    info = get_request(ws, request_id)
+    with ws.store.transaction():
+        ws.audit.append(
+            session.name, session.role, "export", case_id=info.request.case_id,
+            object=f"request:{request_id}", object_sha256=info.request.sha256,
+            details={"file": str(path)},
+        )  # fmt: skip
+        _write(path, info.request.to_json())
+
+
+def import_request(ws: Workspace, session: UserSession, path: Path) -> UnlockRequest:
+    """Read a request file; verified exactly like a local request before it is stored."""
+    request = UnlockRequest.from_json(_read(path))
+    request.verify(ws)
+    get_evidence(ws, request.case_id, request.evidence_sha256)
+    existing = ws.store.get_request(request.id)
+    if existing is not None:
+        if UnlockRequest.from_json(existing["doc"]).sha256 != request.sha256:
+            raise VerificationError(f"request {request.id} differs from the one already here")
+        return request
+    with ws.store.transaction():
+        _store_request(ws, request)
+        ws.audit.append(
+            session.name, session.role, "import", case_id=request.case_id,
+            object=f"request:{request.id}", object_sha256=request.sha256,
+            details={"file": str(path), "requester": request.requester},
+        )  # fmt: skip
+    return request
+
+
+def export_grant(ws: Workspace, session: UserSession, grant_id: str, path: Path) -> None:
+    """Write a grant file (canonical JSON); logged as a transfer to its requester."""
+    grant = get_grant(ws, grant_id)
+    with ws.store.transaction():
+        ws.audit.append(
+            session.name, session.role, "export", case_id=grant.case_id,
+            object=f"grant:{grant_id}", object_sha256=grant.sha256,
+            details={"file": str(path), "recipients": [grant.requester]},
+        )  # fmt: skip
+        _write(path, grant.to_json())
+
+
+def import_grant(ws: Workspace, session: UserSession, path: Path) -> UnlockGrant:
+    """Read a grant file; it must pass :func:`check_grant` before it is stored."""
+    grant = UnlockGrant.from_json(_read(path))
+    check_grant(ws, grant)
+    existing = ws.store.get_grant(grant.id)
+    if existing is not None:
+        if UnlockGrant.from_json(existing["doc"]).sha256 != grant.sha256:
+            raise VerificationError(f"grant {grant.id} differs from the one already here")
+        return grant
+    with ws.store.transaction():
+        _store_grant(ws, grant)
+        if ws.store.get_request(grant.request_id) is not None:
+            ws.store.decide_request(
+                grant.request_id, "approved", canonical_json({"grant": grant.id}).decode()
+            )
+        ws.audit.append(
+            session.name, session.role, "import", case_id=grant.case_id,
+            object=f"grant:{grant.id}", object_sha256=grant.sha256,
+            details={"file": str(path), "approver": grant.approver},
+        )  # fmt: skip
+    return grant

@@ -1,0 +1,228 @@
+"""Users, roles and their keys; logging in unlocks a user's private keys into memory.
+
+Each user has an Ed25519 signing key and an X25519 key. The private halves are encrypted
+together under the user's passphrase (Argon2id, parameters stored in the blob) with the
+name, role and public keys as associated data, so editing a role in the database makes the
+login fail rather than escalate. Bootstrap rule: while a workspace has no admin, the only
+user that may be added is an admin and no login is needed; afterwards only an admin may add.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+from forensics_app.core.custody.audit import now_times
+from forensics_app.core.custody.crypto import (
+    KdfParams,
+    b64d,
+    b64e,
+    ed_private_raw,
+    ed_public_from_b64,
+    ed_public_raw,
+    key_id,
+    open_with_passphrase,
+    seal_with_passphrase,
+    unwrap_key,
+    x_private_raw,
+    x_public_from_b64,
+    x_public_raw,
+)
+from forensics_app.core.custody.workspace import Workspace
+from forensics_app.errors import AuthError, InputError, PermissionDenied, VerificationError
+
+ROLES = ("analyst", "supervisor", "admin")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MIN_PASSPHRASE = 8
+
+
+@dataclass(frozen=True)
+class User:
+    """A user's public record."""
+
+    name: str
+    role: str
+    ed25519_public: str
+    x25519_public: str
+    key_id: str
+    created: str
+
+    def verify_key(self) -> Ed25519PublicKey:
+        return ed_public_from_b64(self.ed25519_public, f"{self.name}'s signing key")
+
+    def wrap_key(self) -> X25519PublicKey:
+        return x_public_from_b64(self.x25519_public, f"{self.name}'s X25519 key")
+
+
+@dataclass
+class UserSession:
+    """A logged-in user: the private keys live only here, in memory."""
+
+    user: User
+    _signing: Ed25519PrivateKey | None = field(repr=False)
+    _x25519: X25519PrivateKey | None = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.user.name
+
+    @property
+    def role(self) -> str:
+        return self.user.role
+
+    def sign(self, data: bytes) -> str:
+        """Ed25519 signature (base64) of ``data`` by this user."""
+        if self._signing is None:
+            raise AuthError(f"session of {self.name} is closed")
+        return b64e(self._signing.sign(data))
+
+    def unwrap(self, wrapped: dict[str, str], context: bytes) -> bytes:
+        """Unwrap a data key wrapped to this user's X25519 key."""
+        if self._x25519 is None:
+            raise AuthError(f"session of {self.name} is closed")
+        return unwrap_key(wrapped, self._x25519, context)
+
+    def close(self) -> None:
+        """Drop the private keys."""
+        self._signing = None
+        self._x25519 = None
+
+
+def _user_from_row(row: dict) -> User:
+    return User(
+        name=row["name"],
+        role=row["role"],
+        ed25519_public=row["ed25519_public"],
+        x25519_public=row["x25519_public"],
+        key_id=row["key_id"],
+        created=row["created"],
+    )
+
+
+def _aad(name: str, role: str, ed_pub: str, x_pub: str) -> bytes:
+    return f"uunet-user-keys|v1|{name}|{role}|{ed_pub}|{x_pub}".encode()
+
+
+def get_user(ws: Workspace, name: str) -> User:
+    """The user called ``name``, or AuthError."""
+    row = ws.store.get_user(name)
+    if row is None:
+        raise AuthError(f"unknown user {name!r}")
+    return _user_from_row(row)
+
+
+def list_users(ws: Workspace) -> list[User]:
+    return [_user_from_row(r) for r in ws.store.list_users()]
+
+
+def add_user(
+    ws: Workspace,
+    name: str,
+    role: str,
+    passphrase: str,
+    by: UserSession | None = None,
+    kdf_profile: str | None = None,
+) -> User:
+    """Create a user with fresh keys; see the module docstring for who may do it."""
+    if not NAME_RE.match(name or ""):
+        raise InputError(f"bad user name {name!r}: letters, digits, '.', '_' or '-' (max 64)")
+    if role not in ROLES:
+        raise InputError(f"bad role {role!r}: one of {', '.join(ROLES)}")
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise InputError(f"passphrase for {name} is too short (at least {MIN_PASSPHRASE} chars)")
+    has_admin = ws.store.count_role("admin") > 0
+    if not has_admin:
+        if role != "admin":
+            raise PermissionDenied("the first user of a workspace must be an admin")
+        actor, actor_role = name, "admin"
+    else:
+        if by is None:
+            raise PermissionDenied("adding a user needs an admin's login (--as ADMIN)")
+        if by.role != "admin" or by._signing is None:
+            raise PermissionDenied(f"{by.name} has role {by.role}; only an admin may add users")
+        actor, actor_role = by.name, by.role
+    if ws.store.get_user(name) is not None:
+        raise InputError(f"user {name!r} already exists")
+    signing, x = Ed25519PrivateKey.generate(), X25519PrivateKey.generate()
+    ed_pub, x_pub = b64e(ed_public_raw(signing)), b64e(x_public_raw(x))
+    blob = seal_with_passphrase(
+        ed_private_raw(signing) + x_private_raw(x),
+        passphrase,
+        _aad(name, role, ed_pub, x_pub),
+        KdfParams.new(kdf_profile),
+    )
+    created, _ = now_times()
+    kid = key_id(ed_public_raw(signing))
+    with ws.store.transaction():
+        ws.store.insert_user(
+            {
+                "name": name,
+                "role": role,
+                "created": created,
+                "ed25519_public": ed_pub,
+                "x25519_public": x_pub,
+                "key_id": kid,
+                "private_blob": json.dumps({"version": 1, **blob}),
+                "created_by": actor,
+            }
+        )
+        ws.audit.append(
+            actor,
+            actor_role,
+            "user_added",
+            object=f"user:{name}",
+            details={"name": name, "role": role, "key_id": kid, "bootstrap": not has_admin},
+        )
+    return get_user(ws, name)
+
+
+def login(ws: Workspace, name: str, passphrase: str) -> UserSession:
+    """Unlock ``name``'s keys; a wrong passphrase raises AuthError after logging it."""
+    row = ws.store.get_user(name)
+    if row is None:
+        _log_failure(ws, name, "unknown", "unknown user")
+        raise AuthError(f"unknown user {name!r}")
+    user = _user_from_row(row)
+    try:
+        blob = json.loads(row["private_blob"])
+        secret = open_with_passphrase(
+            blob, passphrase, _aad(user.name, user.role, user.ed25519_public, user.x25519_public)
+        )
+        signing = Ed25519PrivateKey.from_private_bytes(secret[:32])
+        x = X25519PrivateKey.from_private_bytes(secret[32:64])
+    except AuthError:
+        count = _log_failure(ws, name, user.role, "wrong passphrase")
+        raise AuthError(f"wrong passphrase for {name} (failed attempt {count})") from None
+    except (ValueError, KeyError, TypeError, VerificationError):
+        _log_failure(ws, name, user.role, "key record unreadable")
+        raise AuthError(f"the key record of {name} is damaged") from None
+    if b64e(ed_public_raw(signing)) != user.ed25519_public or (
+        b64e(x_public_raw(x)) != user.x25519_public
+    ):
+        raise AuthError(f"the key record of {name} does not match its public keys")
+    with ws.store.transaction():
+        ws.audit.append(user.name, user.role, "login", object=f"user:{name}")
+    return UserSession(user, signing, x)
+
+
+def _log_failure(ws: Workspace, name: str, role: str, why: str) -> int:
+    with ws.store.transaction():
+        count = ws.store.count_audit("login_failed", name) + 1
+        ws.audit.append(
+            name,
+            role,
+            "login_failed",
+            outcome="failure",
+            object=f"user:{name}",
+            details={"reason": why, "failed_count": count},
+        )
+    return count
+
+
+def user_public_bytes(user: User) -> tuple[bytes, bytes]:
+    """Raw (Ed25519, X25519) public keys of ``user``."""
+    return b64d(user.ed25519_public), b64d(user.x25519_public)

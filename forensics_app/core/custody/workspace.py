@@ -1,0 +1,108 @@
+"""A custody workspace: a folder holding the SQLite store, the log key and sealed models.
+
+``Workspace.open(path, create=True)`` makes a new one (schema, log identity, log key);
+everything else in the custody core takes a :class:`Workspace`.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from forensics_app.core.custody.audit import AuditLog
+from forensics_app.core.custody.crypto import b64d, b64e, ed_private_raw, ed_public_raw
+from forensics_app.core.custody.store import Store
+from forensics_app.errors import StoreError
+
+DB_NAME = "workspace.sqlite"
+LOG_KEY_NAME = "keys/audit-log.ed25519"
+#: Rows between automatic signed checkpoints.
+CHECKPOINT_EVERY = 1000
+
+
+class Workspace:
+    """An open workspace; use as a context manager or call :meth:`close`."""
+
+    def __init__(self, root: Path, store: Store, audit: AuditLog) -> None:
+        self.root = root
+        self.store = store
+        self.audit = audit
+
+    @classmethod
+    def open(
+        cls, root: str | Path, create: bool = False, checkpoint_every: int = CHECKPOINT_EVERY
+    ) -> Workspace:
+        """Open the workspace at ``root``; ``create`` makes it if it does not exist."""
+        root = Path(root)
+        db = root / DB_NAME
+        if not db.is_file():
+            if not create:
+                raise StoreError(f"no workspace at {root} (add its first admin with 'user add')")
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(f"cannot create workspace {root}: {error.strerror}") from None
+        store = Store(db)
+        if store.get_meta("log_id") is None:
+            cls._initialise(root, store)
+        key = cls._load_log_key(root)
+        audit = AuditLog(
+            store,
+            key,
+            store.get_meta("log_public_key") or "",
+            store.get_meta("log_id") or "",
+            checkpoint_every=checkpoint_every,
+        )
+        if key is not None and b64e(ed_public_raw(key)) != audit.public_key_b64:
+            raise StoreError("the workspace log key does not match the key its log records")
+        return cls(root, store, audit)
+
+    @staticmethod
+    def _initialise(root: Path, store: Store) -> None:
+        key = Ed25519PrivateKey.generate()
+        path = root / LOG_KEY_NAME
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(b64e(ed_private_raw(key)) + "\n")
+        with store.transaction():
+            store.set_meta("log_id", uuid.uuid4().hex)
+            store.set_meta("log_public_key", b64e(ed_public_raw(key)))
+
+    @staticmethod
+    def _load_log_key(root: Path) -> Ed25519PrivateKey | None:
+        path = root / LOG_KEY_NAME
+        if not path.is_file():
+            return None
+        raw = b64d(path.read_text(encoding="ascii").strip(), "log key")
+        return Ed25519PrivateKey.from_private_bytes(raw)
+
+    @property
+    def sealed_dir(self) -> Path:
+        return self.root / "sealed"
+
+    @property
+    def log_public_key(self) -> str:
+        """Base64 Ed25519 public key that signs this workspace's log and checkpoints."""
+        return self.audit.public_key_b64
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "root": str(self.root),
+            "schema_version": self.store.schema_version,
+            "log_id": self.audit.log_id,
+            "log_key_id": self.audit.key_id,
+        }
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

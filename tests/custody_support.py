@@ -1,0 +1,75 @@
+"""Shared builders for the custody tests: a workspace with the four demo roles, fast KDF."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import save
+
+from forensics_app.core import custody as cu
+
+PASS = {n: f"demo-{n}" for n in ("alice", "bob", "carol", "dave", "erin")}
+
+
+@dataclass
+class World:
+    ws: cu.Workspace
+    root: Path
+    carol: cu.UserSession  # admin
+    alice: cu.UserSession  # analyst
+    bob: cu.UserSession  # supervisor, slot holder
+    dave: cu.UserSession  # supervisor, slot holder
+    erin: cu.UserSession  # supervisor, NOT a holder
+    weights: bytes
+    model: cu.SealedModel
+    case_id: str
+    evidence_sha256: str
+
+
+def fake_evidence(path: Path) -> Path:
+    """A small real file to take in as evidence (the custody core hashes any file)."""
+    path.write_bytes(b"surveillance bytes " * 1000)
+    return path
+
+
+def make_world(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    evidence: Path | None = None,
+    weights: bytes | None = None,
+    card: dict | None = None,
+) -> World:
+    monkeypatch.setenv("FORENSICS_KDF_PROFILE", "fast")
+    root = tmp_path / "ws"
+    ws = cu.Workspace.open(root, create=True, checkpoint_every=8)
+    cu.add_user(ws, "carol", "admin", PASS["carol"])
+    carol = cu.login(ws, "carol", PASS["carol"])
+    cu.add_user(ws, "alice", "analyst", PASS["alice"], by=carol)
+    for name in ("bob", "dave", "erin"):
+        cu.add_user(ws, name, "supervisor", PASS[name], by=carol)
+    sessions = {n: cu.login(ws, n, PASS[n]) for n in ("alice", "bob", "dave", "erin")}
+    if weights is None:
+        weights = save({"w": np.arange(64, dtype=np.float32).reshape(8, 8)}, {"arch": "test"})
+    wpath = tmp_path / "ud.safetensors"
+    wpath.write_bytes(weights)
+    model = cu.seal_model(ws, wpath, card or {"name": "test"}, ["bob", "dave"], carol)
+    cu.create_case(ws, sessions["alice"], "CASE-1", "test case")
+    ev = cu.add_evidence(
+        ws, sessions["alice"], "CASE-1", evidence or fake_evidence(tmp_path / "ev.bin")
+    )
+    assert ev.sha256 == hashlib.sha256(Path(ev.path).read_bytes()).hexdigest()
+    return World(ws, root, carol, weights=weights, model=model, case_id="CASE-1",
+                 evidence_sha256=ev.sha256, **sessions)  # fmt: skip
+
+
+def request(
+    world: World, frames: tuple[int, int] = (0, 9), duration_s: int = 3600
+) -> cu.UnlockRequest:
+    return cu.create_request(
+        world.ws, world.alice, world.case_id, world.evidence_sha256, frames,
+        "identify the suspect of an assault", "court order 2026/117", duration_s,
+    )  # fmt: skip

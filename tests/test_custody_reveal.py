@@ -1,0 +1,193 @@
+"""Reveal end to end: a real public stream with hidden ROIs, a real (small, untrained) U_d
+sealed for the supervisors, a grant, and the reconstructed frames on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from custody_support import PASS, World, make_world, request
+
+from forensics_app.core import custody as cu
+from forensics_app.core.stego import RoiMessage, embed
+from forensics_app.core.video import VideoReader, VideoWriter
+from forensics_app.errors import EvidenceError, PermissionDenied
+from forensics_app.uunet.export import export_model
+from forensics_app.uunet.inference import FaceDecoder
+from forensics_app.uunet.networks import build_network
+
+BOXES = ((120, 80, 24, 32), (400, 300, 18, 22))
+N_FRAMES = 6
+NO_MESSAGE = 3  # this frame carries no hidden message
+
+
+@pytest.fixture(scope="module")
+def public_stream(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -> Path:
+    out = tmp_path_factory.mktemp("public") / "public.mkv"
+    with VideoReader(sample_video) as reader:
+        info = reader.info
+        writer = VideoWriter(out, info.width, info.height, 10, codec="ffv1")
+        for frame in reader.frames(0, N_FRAMES):
+            image = frame.image
+            if frame.index != NO_MESSAGE:
+                image = embed(image, RoiMessage(7, frame.index, BOXES))
+            writer.write(image)
+        writer.close()
+    return out
+
+
+@pytest.fixture(scope="module")
+def decoder_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, dict]:
+    torch.manual_seed(0)
+    module = build_network("unet_decoder", base=8, depth=2)
+    path = tmp_path_factory.mktemp("ud") / "ud.safetensors"
+    card = export_model(module, "unet_decoder", {"base": 8, "depth": 2}, path, role="decoder")
+    return path.read_bytes(), card
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch, public_stream: Path, decoder_files) -> World:
+    weights, card = decoder_files
+    w = make_world(tmp_path, monkeypatch, evidence=public_stream, weights=weights, card=card)
+    yield w
+    w.ws.close()
+
+
+def _grant(world: World, frames=(0, N_FRAMES - 1), **kw) -> cu.UnlockGrant:
+    return cu.approve(world.ws, world.bob, request(world, frames=frames).id, **kw)
+
+
+def test_reveal_writes_the_fixed_names_and_a_true_manifest(world: World, tmp_path: Path) -> None:
+    grant = _grant(world, frames=(1, 4))
+    out = tmp_path / "reveal"
+    with cu.RevealSession(world.ws, world.alice, grant.id) as session:
+        manifest_path = session.write(out)
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["grant_id"] == grant.id and manifest["frames"] == [1, 4]
+    assert manifest["model_sha256"] == world.model.model_sha256
+    status = {s["frame"]: (s["status"], s["faces"]) for s in manifest["frame_status"]}
+    assert status == {1: ("ok", 2), 2: ("ok", 2), 3: ("none", 0), 4: ("ok", 2)}
+    names = {f["file"] for f in manifest["files"]}
+    assert "frame_000001_public.png" in names and "frame_000003_reconstructed.png" in names
+    assert "frame_000002_face_1_reconstructed.png" in names
+    assert "frame_000003_face_0_public.png" not in names
+    assert "frame_000000_public.png" not in names  # outside the requested range
+    assert names | {"reveal.json"} == {p.name for p in out.iterdir()}
+    for entry in manifest["files"]:
+        data = (out / entry["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"], entry["file"]
+        if entry["kind"].startswith("face"):
+            assert tuple(entry["box"]) in BOXES
+    last = list(world.ws.audit.entries())[-1]
+    assert last["action"] == "reveal" and last["actor"] == "alice"
+    assert last["object_sha256"] == hashlib.sha256(manifest_path.read_bytes()).hexdigest()
+    assert "consultation" in [r["action"] for r in world.ws.audit.entries()]
+    world.ws.audit.verify()
+
+
+def test_reconstruction_is_the_decoder_output_pasted_in_the_boxes(
+    world: World, decoder_files
+) -> None:
+    grant = _grant(world)
+    weights, card = decoder_files
+    reference = FaceDecoder.from_bytes(weights, card)
+    with cu.RevealSession(world.ws, world.alice, grant) as session:
+        frame = session.reveal_frame(2)
+    assert frame.status == "ok" and [f.box for f in frame.faces] == list(BOXES)
+    mask = np.zeros(frame.public_bgr.shape[:2], bool)
+    batch = np.stack(
+        [cv2.resize(f.public_crop, (64, 64), interpolation=cv2.INTER_LINEAR) for f in frame.faces]
+    )
+    expected = reference.decode(batch)  # the same batch the session decoded
+    for face, out64 in zip(frame.faces, expected, strict=True):
+        x, y, w, h = face.box
+        mask[y : y + h, x : x + w] = True
+        assert np.array_equal(frame.public_bgr[y : y + h, x : x + w], face.public_crop)
+        assert np.array_equal(
+            frame.reconstructed_bgr[y : y + h, x : x + w], face.reconstructed_crop
+        )
+        interp = cv2.INTER_AREA if w < 64 else cv2.INTER_LINEAR
+        assert np.array_equal(
+            cv2.resize(out64, (w, h), interpolation=interp), face.reconstructed_crop
+        )
+        assert not np.array_equal(face.reconstructed_crop, face.public_crop)
+    assert np.array_equal(frame.reconstructed_bgr[~mask], frame.public_bgr[~mask])
+
+
+def test_frames_outside_the_grant_are_refused(world: World, tmp_path: Path) -> None:
+    grant = _grant(world, frames=(1, 2))
+    with cu.RevealSession(world.ws, world.alice, grant.id) as session:
+        session.reveal_frame(2)
+        with pytest.raises(PermissionDenied, match="outside"):
+            session.reveal_frame(3)
+        with pytest.raises(PermissionDenied):
+            session.write(tmp_path / "x", frames=(0, 2))
+
+
+def test_only_the_requester_can_reveal(world: World) -> None:
+    grant = _grant(world)
+    with pytest.raises(PermissionDenied, match="issued to alice"):
+        cu.RevealSession(world.ws, world.bob, grant.id)
+
+
+def test_revocation_stops_an_open_session(world: World) -> None:
+    grant = _grant(world)
+    session = cu.RevealSession(world.ws, world.alice, grant.id)
+    session.reveal_frame(0)
+    cu.revoke(world.ws, world.dave, grant.id, "withdrawn")
+    with pytest.raises(PermissionDenied, match="revoked"):
+        session.reveal_frame(1)
+    with pytest.raises(PermissionDenied):
+        cu.RevealSession(world.ws, world.alice, grant.id)
+
+
+def test_changed_evidence_is_refused_before_any_key_is_used(
+    world: World, tmp_path: Path, public_stream: Path
+) -> None:
+    grant = _grant(world)
+    copy = tmp_path / "copy.mkv"
+    copy.write_bytes(public_stream.read_bytes()[:-1] + b"\x00")
+    import sqlite3
+
+    con = sqlite3.connect(world.ws.store.path)
+    con.execute("UPDATE evidence SET path=?", (str(copy),))
+    con.commit()
+    with pytest.raises(EvidenceError, match="changed"):
+        cu.RevealSession(world.ws, world.alice, grant.id)
+    assert list(world.ws.audit.entries())[-1]["outcome"] == "failure"
+
+
+def test_reveal_cli(world: World, tmp_path: Path, monkeypatch, capsys) -> None:
+    from forensics_app.cli import main
+
+    grant = _grant(world, frames=(0, 1))
+    monkeypatch.setenv("FORENSICS_PASSPHRASE", PASS["alice"])
+    out = tmp_path / "cli-reveal"
+    argv = ["--workspace", str(world.root), "reveal", grant.id, "--as", "alice", "--out", str(out)]
+    assert main(argv) == 0
+    assert "2 frames, 4 faces" in capsys.readouterr().out
+    assert (out / "frame_000001_face_0_reconstructed.png").is_file()
+    assert main(argv) == 1  # the folder is no longer empty
+
+
+def test_reveal_fails_closed_when_the_log_cannot_be_written(world: World, tmp_path: Path) -> None:
+    import sqlite3
+
+    from forensics_app.errors import StoreError
+
+    grant = _grant(world, frames=(0, 1))
+    session = cu.RevealSession(world.ws, world.alice, grant.id)
+    con = sqlite3.connect(world.ws.store.path, isolation_level=None)
+    con.execute("CREATE TRIGGER jam BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'jam'); END")
+    out = tmp_path / "never"
+    with pytest.raises(StoreError, match="jam"):
+        session.write(out)
+    assert list(out.iterdir()) == []  # no frame left behind without its log row
+    with pytest.raises(StoreError):  # and no new session (no decryption without a row)
+        cu.RevealSession(world.ws, world.alice, grant.id)
+    session.close()
