@@ -20,6 +20,7 @@ from forensics_app.errors import ForensicsError, NotBuiltError
 #: Modules that contribute subcommands, in the order they appear in ``--help``.
 COMMAND_MODULES = (
     "forensics_app.commands.media",
+    "forensics_app.commands.deidentify",
     "forensics_app.commands.producer",
     "forensics_app.commands.train",
     "forensics_app.commands.custody",
@@ -48,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    # `forensics demo --workspace DIR` reads as well as `forensics --workspace DIR demo`.
+    for command in sub.choices.values():
+        if "--workspace" not in command._option_string_actions:
+            command.add_argument(
+                "--workspace",
+                default=argparse.SUPPRESS,
+                help="workspace folder (as the global option)",
+            )
     return parser
 
 

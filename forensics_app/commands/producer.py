@@ -1,12 +1,68 @@
-"""Camera-side subcommands: ``deidentify`` and ``roi``."""
+"""Camera-side reader: ``roi`` (the hidden ROI message of every frame)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
 
-from forensics_app.commands._common import add_pending
+from forensics_app.core.stego.scan import FrameRois, ScanSummary, read_key_file, scan_video
+
+
+def _format_row(row: FrameRois) -> str:
+    boxes = row.result.message.boxes if row.result.message else ()
+    text = " ".join(f"{x},{y},{w},{h}" for x, y, w, h in boxes)
+    if row.result.status == "damaged":
+        text = row.result.detail
+    return f"{row.frame:>7}  {row.result.status:<8} {len(boxes):>3}  {text}".rstrip()
+
+
+def _roi(args: argparse.Namespace) -> int:
+    try:
+        return _print_rois(args)
+    except BrokenPipeError:  # e.g. `forensics roi V | head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _print_rois(args: argparse.Namespace) -> int:
+    key = read_key_file(args.key_file) if args.key_file else None
+    rows = scan_video(args.video, key)
+    summary = ScanSummary()
+    out = sys.stdout
+    if not args.json:
+        out.write(f"{'frame':>7}  {'status':<8} {'n':>3}  rois (x,y,w,h)\n")
+    for row in rows:
+        summary.add(row)
+        if args.json:
+            out.write(json.dumps(row.to_json()) + "\n")
+        else:
+            out.write(_format_row(row) + "\n")
+    if not args.json:
+        out.write(summary.line() + "\n")
+    else:
+        print(summary.line(), file=sys.stderr)
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    add_pending(sub, "deidentify", "replace faces by U_e surrogates and hide the ROIs", "issue #4")
-    add_pending(sub, "roi", "print the hidden ROI message of every frame", "issue #4")
+    """Register ``roi`` (``deidentify`` lives in commands/deidentify.py)."""
+    parser = sub.add_parser(
+        "roi",
+        help="print the hidden ROI message of every frame",
+        description=(
+            "Read the steganographic ROI message of every frame. Status per frame: ok (the "
+            "message passed its CRC, and its MAC when --key-file is given), none (no message) "
+            "or damaged (a message is there but cannot be corrected or authenticated)."
+        ),
+    )
+    parser.add_argument("video", help="the video file (read-only)")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='one JSON object per line: {"frame": i, "status": ..., "rois": [[x,y,w,h], ...]}',
+    )
+    parser.add_argument("--key-file", help="camera MAC key (raw bytes) to authenticate messages")
+    parser.set_defaults(handler=_roi)

@@ -80,6 +80,7 @@ class VideoWriter:
         *,
         preset: str = "medium",
         time_base: Fraction | None = None,
+        x264_params: str | None = None,
     ) -> None:
         self.path = Path(path)
         if codec not in CODECS:
@@ -118,14 +119,14 @@ class VideoWriter:
             self._remove_tmp()
             raise VideoError(f"cannot write {self.path}: {_reason(error)}") from None
         try:
-            self._stream = self._add_video_stream(crf, preset)
+            self._stream = self._add_video_stream(crf, preset, x264_params)
             if audio_from is not None:
                 self._add_audio(Path(audio_from))
         except BaseException:
             self.abort()
             raise
 
-    def _add_video_stream(self, crf: int, preset: str) -> Any:
+    def _add_video_stream(self, crf: int, preset: str, x264_params: str | None) -> Any:
         try:
             if self.codec == "ffv1":
                 stream = self._container.add_stream("ffv1", rate=self.rate)
@@ -136,6 +137,8 @@ class VideoWriter:
                 even = self.width % 2 == 0 and self.height % 2 == 0
                 stream.pix_fmt = "yuv420p" if even else "yuv444p"
                 stream.options = {"crf": str(int(crf)), "preset": preset}
+                if x264_params:
+                    stream.options = {**stream.options, "x264-params": x264_params}
                 ctx = stream.codec_context
                 ctx.colorspace, ctx.color_range = 6, 1  # BT.601 (smpte170m), limited range
                 ctx.color_primaries, ctx.color_trc = 6, 6

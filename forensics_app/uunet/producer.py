@@ -32,6 +32,11 @@ from forensics_app.core.video_writer import VideoWriter
 from forensics_app.errors import InputError
 from forensics_app.uunet.inference import FACE_SIZE, FaceEncoder, default_encoder_path
 
+#: libx264 settings for the producer's own H.264 output: no B-frames, and no zeroing of
+#: small residuals in P-frames, so the hidden ROI message survives the encoder (B-frames
+#: at CRF >= 28 drop most of the mark; see docs/RESULTS.md, "Steganography").
+STEGO_X264_PARAMS = "bframes=0:no-dct-decimate=1:deadzone-inter=6"
+
 #: progress(frames_done, frames_total)
 Progress = Callable[[int, int], None]
 
@@ -173,7 +178,14 @@ def deidentify_video(
         width, height = info.width, info.height
         capacity = stego.capacity(width, height)
         writer = VideoWriter(
-            output, width, height, info.fps, codec=config.codec, crf=config.crf, audio_from=source
+            output,
+            width,
+            height,
+            info.fps,
+            codec=config.codec,
+            crf=config.crf,
+            audio_from=source,
+            x264_params=STEGO_X264_PARAMS if config.codec == "h264" else None,
         )
         try:
             pairs = detect_and_track(reader.frames(0, total), detector, every_k=config.every_k)
