@@ -1,0 +1,391 @@
+"""Gather a case's report from the custody workspace, and write it (logged as a disclosure).
+
+Everything comes from the workspace: the case and its evidence records, the signed requests
+and grants, the sealed decoder's header (its model card), the audit log (which must verify,
+and whose rows give the processing steps) and the reveal outputs the log points to, each
+re-checked against the hashes recorded when it was made.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from forensics_app.core.custody import (
+    UserSession,
+    Workspace,
+    get_case,
+    get_user,
+    list_evidence,
+    list_grants,
+    list_requests,
+    load_sealed,
+    revocation,
+)
+from forensics_app.core.report.environment import (
+    collect_tools,
+    load_model_card,
+    model_info_from_card,
+)
+from forensics_app.core.report.model import (
+    AuditExcerpt,
+    AuditRow,
+    EvidenceItem,
+    ModelInfo,
+    Person,
+    ProcessingStep,
+    ReportData,
+    UnlockRecord,
+    new_report_id,
+    sha256_bytes,
+)
+from forensics_app.core.report.render import render_pdf, write_bytes_atomic
+from forensics_app.core.report.sources import (
+    RevealOutput,
+    exhibits_from_reveal,
+    load_reveal,
+    select_frames,
+)
+from forensics_app.core.report.texts import METHOD_TEXT, limitations
+from forensics_app.errors import ForensicsError, InputError, ModelError
+
+DEFAULT_LAB = "Forensic Video Laboratory"
+#: What each audit action means as a processing step.
+STEP_TITLES = {
+    "case_created": "Case opened",
+    "collection": "Evidence received and hashed (SHA-256)",
+    "verification": "Evidence re-hashed before use",
+    "request": "Unlock request filed",
+    "approval": "Unlock request approved (grant signed)",
+    "denial": "Unlock request denied",
+    "revocation": "Grant revoked",
+    "consultation": "Sealed decoder opened under grant",
+    "reveal": "Faces reconstructed and written",
+    "disclosure": "Disclosure",
+    "export": "Court export",
+}
+
+
+def _when(text: str) -> str:
+    """ISO time as 'YYYY-MM-DD HH:MM:SS UTC' (unchanged if it does not parse)."""
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return str(text)
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _person(ws: Workspace, name: str) -> Person:
+    try:
+        user = get_user(ws, name)
+    except ForensicsError:
+        return Person(name, "unknown")
+    return Person(user.name, user.role, user.key_id)
+
+
+def _evidence(ws: Workspace, case_id: str) -> list[EvidenceItem]:
+    items = []
+    for rec in list_evidence(ws, case_id):
+        media = rec.details.get("media") or {}
+        facts = {}
+        for key in ("container", "codec", "width", "height", "fps", "frame_count", "duration"):
+            if key in media and media[key] not in (None, ""):
+                value = media[key]
+                facts[key] = (
+                    f"{value:.3f}".rstrip("0").rstrip(".")
+                    if isinstance(value, float)
+                    else str(value)
+                )
+        items.append(
+            EvidenceItem(
+                file_name=Path(rec.path).name,
+                size_bytes=rec.size,
+                sha256=rec.sha256,
+                ingested_at=_when(rec.ingested),
+                ingested_by=rec.ingested_by,
+                how_received=f"file {rec.path}, opened read-only and hashed at intake; "
+                "re-hashed before every use",
+                media=facts,
+            )
+        )
+    return items
+
+
+def _named(ws: Workspace, name: str) -> str:
+    person = _person(ws, name)
+    return f"{person.name} ({person.role})"
+
+
+def _unlocks(ws: Workspace, case_id: str) -> list[UnlockRecord]:
+    grants = {g.request_id: g for g in list_grants(ws, case_id)}
+    out = []
+    for info in list_requests(ws, case_id):
+        req = info.request
+        common = dict(
+            request_id=req.id,
+            requested_by=_named(ws, req.requester),
+            requested_at=_when(req.created),
+            reason=req.reason,
+            legal_authority=req.authority,
+            evidence_sha256=req.evidence_sha256,
+            frames=f"{req.frames[0]}–{req.frames[1]}",
+        )
+        grant = grants.get(req.id)
+        if grant is not None:
+            revoked = revocation(ws, grant.id)
+            a, b = grant.frames
+            out.append(
+                UnlockRecord(
+                    **common,
+                    status="approved" + (" (later revoked)" if revoked else ""),
+                    grant_id=grant.id,
+                    approver=_named(ws, grant.approver),
+                    decided_at=_when(grant.issued),
+                    expires_at=_when(grant.expires),
+                    frames_granted=f"{a}–{b}",
+                    decision_note=f"grant document sha256 {grant.sha256}",
+                )
+            )
+        elif info.status == "denied" and info.decision:
+            out.append(
+                UnlockRecord(
+                    **common,
+                    status="denied",
+                    approver=_named(ws, str(info.decision.get("by", ""))),
+                    decided_at=_when(str(info.decision.get("time", ""))),
+                    decision_note=str(info.decision.get("reason", "")),
+                )
+            )
+        else:
+            out.append(UnlockRecord(**common, status=info.status))
+    return out
+
+
+def _model(ws: Workspace, case_id: str) -> ModelInfo:
+    shas = [g.model_sha256 for g in list_grants(ws, case_id)]
+    if not shas:
+        return ModelInfo(
+            name="none",
+            sha256="none",
+            card_found=False,
+            note="No unlock was granted for this case, so no decoder model was used.",
+            used=False,
+        )
+    sha = shas[-1]
+    try:
+        sealed = load_sealed(ws, sha)
+    except ModelError:
+        return load_model_card(sha256=sha or "")
+    info = model_info_from_card(sealed.card, sha256=sealed.model_sha256)
+    if not info.validation:  # the sealed card may predate the evaluation; try the shipped one
+        shipped = load_model_card(sha256=sealed.model_sha256)
+        if shipped.card_found and shipped.validation and not shipped.note:
+            return shipped
+    return info
+
+
+def _case_rows(ws: Workspace, case_id: str) -> list[dict[str, Any]]:
+    return [row for row in ws.audit.entries() if row.get("case_id") == case_id]
+
+
+def _steps(rows: list[dict[str, Any]]) -> list[ProcessingStep]:
+    steps = []
+    for row in rows:
+        title = STEP_TITLES.get(row["action"])
+        if title is None:
+            continue
+        details = json.loads(row.get("details") or "{}")
+        params: dict[str, str] = {}
+        if row.get("object"):
+            params["object"] = str(row["object"])
+        if row.get("object_sha256"):
+            params["sha256"] = str(row["object_sha256"])
+        for key, value in details.items():
+            if key in ("path", "out"):
+                continue
+            if isinstance(value, list):
+                value = "–".join(map(str, value)) if key == "frames" else ", ".join(map(str, value))
+            params[key] = str(value)
+        if row.get("outcome") not in (None, "success"):
+            params["outcome"] = str(row["outcome"])
+        steps.append(
+            ProcessingStep(title, _when(row["time"]), f"{row['actor']} ({row['role']})", params)
+        )
+    return steps
+
+
+def _reconstructions(rows: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for row in rows:
+        if row["action"] != "reveal":
+            continue
+        d = json.loads(row.get("details") or "{}")
+        frames = d.get("frames") or ["?", "?"]
+        out.append(
+            f"On {_when(row['time'])}, {row['actor']} ({row['role']}) reconstructed frames "
+            f"{frames[0]}–{frames[1]} under grant {d.get('grant_id', '?')} "
+            f"({d.get('faces', '?')} face(s), {d.get('files', '?')} image files)."
+        )
+    return out
+
+
+def audit_excerpt(ws: Workspace, rows: list[dict[str, Any]]) -> AuditExcerpt:
+    """The case's rows plus a fresh signed checkpoint over the whole (verified) log."""
+    ws.audit.verify()  # raises AuditVerificationError naming the first bad row
+    checkpoint = ws.audit.checkpoint()
+    shown = [
+        AuditRow(
+            seq=int(r["seq"]),
+            time=_when(r["time"]).replace(" UTC", ""),
+            actor=str(r["actor"]),
+            role=str(r["role"]),
+            action=str(r["action"]),
+            object_ref=str(r.get("object") or ""),
+            outcome=str(r.get("outcome") or ""),
+            entry_hash=str(r["entry_hash"]),
+        )
+        for r in rows
+    ]
+    return AuditExcerpt(
+        rows=shown,
+        checkpoint_size=checkpoint.size,
+        checkpoint_root=checkpoint.root,
+        checkpoint_time=_when(checkpoint.time),
+        checkpoint_signer=f"workspace log key {checkpoint.key_id}",
+        log_verified=True,
+    )
+
+
+def reveal_outputs(
+    ws: Workspace, rows: list[dict[str, Any]], folders: Sequence[Path] | None
+) -> tuple[list[tuple[RevealOutput, bool]], list[str]]:
+    """The case's checked reveal folders, each with whether the log recorded it, and the
+    logged reveal folders that are no longer there. Without ``folders``, the logged ones."""
+    logged: dict[str, str] = {}
+    for row in rows:
+        if row["action"] == "reveal":
+            out = json.loads(row.get("details") or "{}").get("out")
+            if out:
+                logged[str(Path(out).resolve())] = row["object_sha256"]
+    gone = [p for p in logged if not (Path(p) / "reveal.json").is_file()]
+    chosen = [Path(f) for f in folders] if folders else [Path(p) for p in logged if p not in gone]
+    outputs = []
+    for folder in chosen:
+        key = str(folder.resolve())
+        outputs.append((load_reveal(folder, logged.get(key)), key in logged))
+    return outputs, gone
+
+
+def build_report_data(
+    ws: Workspace,
+    case_id: str,
+    session: UserSession,
+    reveal_dirs: Sequence[Path] | None = None,
+    *,
+    max_exhibits: int = 20,
+    frames: tuple[int, int] | None = None,
+    lab: str = DEFAULT_LAB,
+    agency: str = "",
+) -> ReportData:
+    """Everything the report of ``case_id`` states, gathered and checked from ``ws``."""
+    case = get_case(ws, case_id)
+    rows = _case_rows(ws, case_id)
+    evidence = _evidence(ws, case_id)
+    fps = {e.sha256: (float(e.media.get("fps", 0) or 0)) for e in evidence}
+    unlocks = _unlocks(ws, case_id)
+    model = _model(ws, case_id)
+    exhibits, notes = [], []
+    outputs, gone = reveal_outputs(ws, rows, reveal_dirs)
+    for reveal, logged in outputs:
+        if reveal.manifest.get("case_id") != case_id:
+            raise InputError(
+                f"reveal at {reveal.folder} belongs to case {reveal.manifest.get('case_id')}"
+            )
+        if not logged:
+            notes.append(f"The reveal at {reveal.folder} is not recorded in this workspace's log.")
+        candidates = reveal.frames_with_faces()
+        if frames is not None:
+            candidates = [f for f in candidates if frames[0] <= f <= frames[1]]
+        chosen = select_frames(candidates, max_exhibits - len(exhibits))
+        rate = fps.get(str(reveal.manifest.get("evidence_sha256")), 0.0)
+        exhibits += exhibits_from_reveal(reveal, chosen, rate, first_number=len(exhibits) + 1)
+    for folder in gone:
+        notes.append(
+            f"The reconstruction the audit log records in {folder} is no longer available "
+            "here; its images are not shown."
+        )
+    if not exhibits and outputs:
+        notes.append("No reconstructed frame with a face is in the selection: no exhibits.")
+    elif not exhibits and not gone:
+        notes.append(
+            "No reconstruction has been made for this case: there are no exhibits. "
+            "The public video has not been reversed."
+        )
+    requests = list_requests(ws, case_id)
+    requester = _person(ws, requests[0].request.requester if requests else case.created_by)
+    return ReportData(
+        report_id=new_report_id(),
+        created_at=_when(datetime.now(UTC).isoformat()),
+        lab=lab,
+        agency=agency,
+        case_id=case.case_id,
+        case_title=case.title,
+        requester=requester,
+        examiner=Person(session.name, session.role, session.user.key_id),
+        evidence=evidence,
+        tools=collect_tools(),
+        model=model,
+        steps=_steps(rows),
+        unlocks=unlocks,
+        exhibits=exhibits,
+        audit=audit_excerpt(ws, rows),
+        exhibits_note=" ".join(notes),
+        reconstructions=_reconstructions(rows),
+        method=METHOD_TEXT,
+        limitations=limitations(model),
+    )
+
+
+def disclose_report(ws: Workspace, session: UserSession, data: ReportData) -> tuple[str, bytes]:
+    """Render ``data`` and log the PDF's sha256 as a disclosure; returns (sha256, pdf)."""
+    pdf = render_pdf(data)
+    digest = sha256_bytes(pdf)
+    _log_report(ws, session, data, digest)
+    return digest, pdf
+
+
+def _log_report(ws: Workspace, session: UserSession, data: ReportData, digest: str) -> None:
+    ws.audit.append(
+        session.name,
+        session.role,
+        "disclosure",
+        case_id=data.case_id,
+        object=f"report:{data.report_id}",
+        object_sha256=digest,
+        justification="; ".join(sorted({u.legal_authority for u in data.unlocks if u.grant_id}))
+        or None,
+        details={
+            "kind": "report",
+            "report_id": data.report_id,
+            "exhibits": len(data.exhibits),
+            "model_sha256": data.model.sha256,
+            "grants": sorted({u.grant_id for u in data.unlocks if u.grant_id}),
+        },
+    )
+
+
+def write_report(ws: Workspace, session: UserSession, data: ReportData, out: Path) -> str:
+    """Render ``data`` to ``out`` and log the PDF's sha256 as a disclosure (fail closed).
+
+    The log row and the file are written in one transaction: if the row cannot be written no
+    file is left, and if the file cannot be written the row is rolled back. Returns the sha256.
+    """
+    pdf = render_pdf(data)
+    digest = sha256_bytes(pdf)
+    with ws.store.transaction():
+        _log_report(ws, session, data, digest)
+        write_bytes_atomic(Path(out), pdf)
+    return digest

@@ -1,0 +1,316 @@
+"""Court export: one signed zip a court can verify offline with public keys only.
+
+Layout (docs/FORMATS.md "Court export")::
+
+    manifest.json                         every other file with sha256 + size, signed (Ed25519)
+    README.txt                            what is inside and how to verify it
+    report/report.pdf                     the forensic report (its sha256 is in the log)
+    frames/frame_NNNNNN_public.png        as published (bytes as the reveal wrote them)
+    frames/frame_NNNNNN_reconstructed.png model output
+    frames/frame_NNNNNN_side_by_side.png  public | reconstructed, boxes outlined
+    faces/frame_NNNNNN_face_K_{public,reconstructed}.png
+    custody/reveal_N.json                 the reveal manifests (sha256 in the log)
+    custody/request_ID.json, grant_ID.json  signed unlock documents
+    custody/audit_excerpt.json            the case's log rows, a signed checkpoint, proofs
+    keys/public_keys.json                 the log key and the users' public keys
+
+Every name is generated from integers and ids the software made, never from user input.
+The export is logged as a ``disclosure`` naming the recipient, in the same transaction as
+the file is moved into place (fail closed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import uuid
+import zipfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from forensics_app import __version__
+from forensics_app.core.custody import (
+    UserSession,
+    Workspace,
+    get_request,
+    get_user,
+    list_evidence,
+    list_grants,
+)
+from forensics_app.core.custody.crypto import canonical_json, sha256_hex
+from forensics_app.core.report.build import (
+    _case_rows,
+    build_report_data,
+    disclose_report,
+    reveal_outputs,
+)
+from forensics_app.core.report.exhibits import side_by_side
+from forensics_app.core.report.sources import exhibits_from_reveal
+from forensics_app.errors import InputError, VerificationError
+
+EXPORT_TYPE = "uunet-court-export"
+EXCERPT_TYPE = "uunet-audit-excerpt"
+KEYS_TYPE = "uunet-public-keys"
+VERSION = 1
+#: Domain separation for the manifest signature.
+MANIFEST_DOMAIN = b"uunet-export-manifest|v1|"
+MANIFEST = "manifest.json"
+
+README = """UU-Net Forensics court export {export_id}
+Case {case_id}; exported by {exporter} for {recipient} on {created}.
+
+manifest.json lists every other file with its SHA-256 and size and is signed (Ed25519) by
+the exporting user, whose public key is in keys/public_keys.json (key id {key_id}).
+report/report.pdf is the forensic report; frames/ and faces/ hold the public and
+reconstructed images; custody/ holds the signed unlock request and grant, the reveal
+manifests and an excerpt of the audit log with a signed Merkle checkpoint and one
+inclusion proof per row.
+
+To verify without the lab's workspace or any private key:
+
+    forensics verify-export {name}
+
+It checks the manifest signature, every file hash, that no file is missing or added, the
+grant signature, the audit rows, their chain and inclusion proofs, and that the report,
+the reveal and the grant are the ones recorded in the log. Compare the key ids it prints
+with those the lab publishes.
+"""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What ``export_case`` wrote."""
+
+    path: Path
+    export_id: str
+    manifest_sha256: str
+    files: int
+    frames: int
+    report_id: str
+
+
+def _manifest_body(manifest: dict[str, Any]) -> bytes:
+    return MANIFEST_DOMAIN + canonical_json({k: v for k, v in manifest.items() if k != "signature"})
+
+
+def _user_keys(ws: Workspace, names: set[str]) -> list[dict[str, str]]:
+    out = []
+    for name in sorted(names):
+        try:
+            user = get_user(ws, name)
+        except InputError:
+            continue
+        out.append(
+            {
+                "name": user.name,
+                "role": user.role,
+                "key_id": user.key_id,
+                "ed25519_public": user.ed25519_public,
+                "x25519_public": user.x25519_public,
+            }
+        )
+    return out
+
+
+def audit_excerpt_doc(ws: Workspace, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The case's rows with a fresh signed checkpoint and an inclusion proof for each row."""
+    checkpoint = ws.audit.checkpoint()
+    proofs = [ws.audit.inclusion_proof(int(r["seq"]), checkpoint) for r in rows]
+    return {
+        "type": EXCERPT_TYPE,
+        "version": VERSION,
+        "log_id": ws.audit.log_id,
+        "log_public_key": ws.log_public_key,
+        "checkpoint": checkpoint.to_dict(),
+        "entries": [dict(r) for r in rows],
+        "proofs": [
+            {"seq": p.seq, "entry_hash": p.entry_hash, "path": list(p.path)} for p in proofs
+        ],
+    }
+
+
+def _frame_files(reveal, number: int, fps: float) -> list[tuple[str, bytes]]:
+    """(bundle name, bytes) of every frame of one reveal, its faces and side-by-side views.
+
+    Images are re-hashed against the reveal manifest as they are read; the side-by-side
+    views are composed on two threads (OpenCV releases the GIL while encoding).
+    """
+    frames = sorted({int(e["frame"]) for e in reveal.manifest["files"]})
+    exhibits = exhibits_from_reveal(reveal, frames, fps)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        views = list(pool.map(lambda ex: side_by_side(ex, fast=True), exhibits))
+    files: list[tuple[str, bytes]] = []
+    for exhibit, view in zip(exhibits, views, strict=True):
+        stem = f"frame_{exhibit.frame_index:06d}"
+        files.append((f"frames/{stem}_public.png", exhibit.public.png))
+        files.append((f"frames/{stem}_reconstructed.png", exhibit.reconstructed.png))
+        files.append((f"frames/{stem}_side_by_side.png", view))
+        for k, face in enumerate(exhibit.faces):
+            files.append((f"faces/{stem}_face_{k}_public.png", face.public.png))
+            files.append((f"faces/{stem}_face_{k}_reconstructed.png", face.reconstructed.png))
+    if len(files) != len({name for name, _ in files}):
+        raise InputError(f"reveal {number} repeats a frame already exported")
+    return files
+
+
+def export_case(
+    ws: Workspace,
+    session: UserSession,
+    case_id: str,
+    out: Path,
+    recipient: str,
+    reveal_dirs: Sequence[Path] | None = None,
+    *,
+    max_exhibits: int = 20,
+    lab: str | None = None,
+    agency: str = "",
+) -> ExportResult:
+    """Write the signed court export of ``case_id`` to ``out`` (a .zip) for ``recipient``."""
+    recipient = " ".join(str(recipient or "").split())
+    if not recipient:
+        raise InputError("an export needs a recipient (--recipient)")
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise InputError(f"output folder does not exist: {out.parent}")
+    outputs, gone = reveal_outputs(ws, _case_rows(ws, case_id), reveal_dirs)
+    if gone:
+        raise InputError(f"the logged reveal in {gone[0]} is missing; cannot export its frames")
+    files: list[tuple[str, bytes]] = []
+    frame_count = 0
+    evidence_fps = {
+        e.sha256: float(e.details.get("media", {}).get("fps") or 0)
+        for e in list_evidence(ws, case_id)
+    }
+    for number, (reveal, logged) in enumerate(outputs, 1):
+        if not logged:
+            raise VerificationError(f"reveal at {reveal.folder} is not recorded in the audit log")
+        rate = evidence_fps.get(str(reveal.manifest.get("evidence_sha256")), 0.0)
+        frame_files = _frame_files(reveal, number, rate)
+        frame_count += sum(1 for name, _ in frame_files if name.endswith("_side_by_side.png"))
+        files += frame_files
+        reveal_json = (reveal.folder / "reveal.json").read_bytes()
+        if sha256_hex(reveal_json) != reveal.sha256:
+            raise VerificationError(f"{reveal.folder / 'reveal.json'} changed during the export")
+        files.append((f"custody/reveal_{number}.json", reveal_json))
+    kwargs = {"lab": lab} if lab else {}
+    data = build_report_data(
+        ws, case_id, session, reveal_dirs, max_exhibits=max_exhibits, agency=agency, **kwargs
+    )
+    report_sha, pdf = disclose_report(ws, session, data)
+    files.insert(0, ("report/report.pdf", pdf))
+    rows = _case_rows(ws, case_id)
+    names = {session.name}
+    grants = list_grants(ws, case_id)
+    for grant in grants:
+        files.append((f"custody/grant_{grant.id}.json", grant.to_json()))
+        request = get_request(ws, grant.request_id).request
+        files.append((f"custody/request_{request.id}.json", request.to_json()))
+        names |= {grant.approver, grant.requester}
+    names |= {str(r["actor"]) for r in rows}
+    excerpt = audit_excerpt_doc(ws, rows)
+    files.append(("custody/audit_excerpt.json", json.dumps(excerpt, indent=1).encode()))
+    keys = {
+        "type": KEYS_TYPE,
+        "version": VERSION,
+        "log": {
+            "log_id": ws.audit.log_id,
+            "ed25519_public": ws.log_public_key,
+            "key_id": ws.audit.key_id,
+        },
+        "users": _user_keys(ws, names),
+    }
+    files.append(("keys/public_keys.json", json.dumps(keys, indent=1).encode()))
+    export_id = "EXP-" + uuid.uuid4().hex[:16]
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    readme = README.format(
+        export_id=export_id, case_id=case_id, exporter=session.name, recipient=recipient,
+        created=created, key_id=session.user.key_id, name=out.name,
+    )  # fmt: skip
+    files.append(("README.txt", readme.encode()))
+    manifest: dict[str, Any] = {
+        "type": EXPORT_TYPE,
+        "version": VERSION,
+        "export_id": export_id,
+        "case_id": case_id,
+        "created": created,
+        "recipient": recipient,
+        "exporter": {
+            "name": session.name,
+            "role": session.role,
+            "key_id": session.user.key_id,
+            "ed25519_public": session.user.ed25519_public,
+        },
+        "tool": {"name": "UU-Net Forensics", "version": __version__},
+        "model_sha256": data.model.sha256,
+        "grants": [g.id for g in grants],
+        "report": {"report_id": data.report_id, "path": "report/report.pdf", "sha256": report_sha},
+        "files": [
+            {"path": name, "sha256": sha256_hex(blob), "size": len(blob)}
+            for name, blob in sorted(files)
+        ],
+    }
+    manifest["signature"] = session.sign(_manifest_body(manifest))
+    manifest_bytes = json.dumps(manifest, indent=1, sort_keys=True).encode()
+    manifest_sha = sha256_hex(manifest_bytes)
+    _write_zip(ws, session, out, [(MANIFEST, manifest_bytes), *sorted(files)], case_id,
+               export_id, manifest_sha, recipient, frame_count, data.report_id)  # fmt: skip
+    return ExportResult(out, export_id, manifest_sha, len(files) + 1, frame_count, data.report_id)
+
+
+def _write_zip(
+    ws: Workspace,
+    session: UserSession,
+    out: Path,
+    files: list[tuple[str, bytes]],
+    case_id: str,
+    export_id: str,
+    manifest_sha: str,
+    recipient: str,
+    frames: int,
+    report_id: str,
+) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".partial-export-", suffix=".zip", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w") as bundle:
+            for name, blob in files:
+                info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                png = name.endswith(".png") or name.endswith(".pdf")
+                info.compress_type = zipfile.ZIP_STORED if png else zipfile.ZIP_DEFLATED
+                bundle.writestr(info, blob)
+        with ws.store.transaction():
+            ws.audit.append(
+                session.name,
+                session.role,
+                "disclosure",
+                case_id=case_id,
+                object=f"export:{export_id}",
+                object_sha256=manifest_sha,
+                justification=f"court export for {recipient}",
+                details={
+                    "kind": "court_export",
+                    "recipient": recipient,
+                    "recipients": [recipient],
+                    "files": len(files),
+                    "frames": frames,
+                    "report_id": report_id,
+                },
+            )
+            os.replace(tmp, out)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError(f"cannot write {out}: {error.strerror}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_manifest(bundle: Path) -> dict[str, Any]:
+    """The manifest of a zip export, unverified (for display; use verify_export to trust)."""
+    with zipfile.ZipFile(bundle) as z:
+        return json.loads(z.read(MANIFEST))

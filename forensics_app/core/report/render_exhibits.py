@@ -1,0 +1,97 @@
+"""The exhibits section: each frame as published beside its reconstruction, with the faces.
+
+Two exhibits fit on an A4 page (five faces to a row); each image is captioned with its file
+name, size and SHA-256 so the page can be checked against the files of the court export.
+"""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+from reportlab.lib.units import mm
+from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table
+
+from forensics_app.core.report import layout
+from forensics_app.core.report.exhibits import face_crop_strip
+from forensics_app.core.report.flowables import S, W, heading, image, para, tight
+from forensics_app.core.report.model import Exhibit, ImageRef, ReportData
+
+#: Faces shown per exhibit (all of them are in the export).
+MAX_FACES = 10
+
+
+def _caption(title: str, ref: ImageRef) -> Paragraph:
+    return Paragraph(
+        f"<b>{escape(title)}</b> — {escape(ref.name)}, {ref.width}×{ref.height} px<br/>"
+        f'<font name="{layout.FONT_MONO}" size="6.2">SHA-256 {ref.sha256}</font>',
+        S["small"],
+    )
+
+
+def _face_strip(ex: Exhibit) -> list:
+    """Enlarged face crops, public beside reconstructed, five faces to a row."""
+    crops = face_crop_strip(ex, min_side=96, limit=MAX_FACES)
+    if not crops:
+        return [para("No face was found in this frame's hidden message.", "small")]
+    per_row, cell = 5, 16 * mm
+    cells = []
+    for face, (pub, rec) in zip(ex.faces, crops, strict=False):
+        pair = tight(Table([[image(pub, cell), image(rec, cell)]], colWidths=[cell + 0.8 * mm] * 2))
+        x, y, w, h = face.box
+        text = para(f"box x={x} y={y}, {w}×{h} px", "small")
+        cells.append(tight(Table([[pair], [text]], colWidths=[W / per_row - 2 * mm])))
+    rows = [cells[k : k + per_row] for k in range(0, len(cells), per_row)]
+    rows = [r + [""] * (per_row - len(r)) for r in rows]
+    out: list = [
+        para(
+            "Faces, enlarged by pixel replication (in each pair, left: public, right: reconstructed):",
+            "small",
+        ),
+        tight(Table(rows, colWidths=[W / per_row] * per_row)),
+    ]
+    if len(ex.faces) > MAX_FACES:
+        out.append(
+            para(f"{len(ex.faces) - MAX_FACES} further face(s) are in the court export.", "small")
+        )
+    return out
+
+
+def _exhibit(ex: Exhibit) -> list:
+    half = (W - 12 * mm) / 2
+    head = Paragraph(
+        f"Exhibit {ex.number} — frame {ex.frame_index}, time {ex.timestamp_s:.3f} s "
+        f"from the start of the video, {len(ex.faces)} face(s)",
+        S["h2"],
+    )
+    images = Table(
+        [
+            [image(ex.public.png, half), image(ex.reconstructed.png, half)],
+            [_caption("Public frame, as published", ex.public),
+             _caption("Reconstructed frame, model output", ex.reconstructed)],
+        ],
+        colWidths=[W / 2, W / 2],
+    )  # fmt: skip
+    return [KeepTogether([head, tight(images), *_face_strip(ex)]), Spacer(1, 3 * mm)]
+
+
+def exhibits_section(data: ReportData) -> list:
+    """Section 7: the exhibits, or a statement of why there are none."""
+    out: list = [*heading("7. Exhibits")]
+    if data.exhibits_note:
+        out.append(para(data.exhibits_note, "box"))
+    if not data.exhibits:
+        if not data.exhibits_note:
+            out.append(
+                para("No reconstruction was made for this case: there are no exhibits.", "box")
+            )
+        return out
+    out.append(
+        para(
+            "Each exhibit shows the frame as published (left) and the same frame with the faces "
+            "reconstructed by the decoder (right). Each image is identified by the SHA-256 of its "
+            "PNG file, as delivered in the court export."
+        )
+    )
+    for ex in data.exhibits:
+        out += _exhibit(ex)
+    return out
