@@ -3,9 +3,41 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from forensics_app.commands._common import add_pending
+from forensics_app.commands._common import require_workspace
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from forensics_app.demo import DEMO_USERS, build_demo
+
+    root = require_workspace(args)
+
+    def progress(text: str, fraction: float) -> None:
+        if not args.quiet:
+            print(f"[{fraction:4.0%}] {text}", file=sys.stderr, flush=True)
+
+    demo = build_demo(root, frames=args.frames, progress=progress)
+    print(f"demo workspace: {demo.root}")
+    print(f"case {demo.case_id}: evidence {demo.public_video.name} sha256 {demo.evidence_sha256}")
+    print(f"sealed decoder sha256 {demo.model_sha256} (holders bob, dave)")
+    users = ", ".join(f"{name} ({role})" for name, role in DEMO_USERS)
+    print(f"users: {users}; passphrase of each: demo-<name>")
+    print(f"open it: forensics-app --workspace {demo.root}")
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    add_pending(sub, "demo", "build the demo workspace", "issue #6")
+    parser = sub.add_parser(
+        "demo",
+        help="build the demo workspace",
+        description=(
+            "Build a demo workspace: users alice (analyst), bob and dave (supervisors), carol "
+            "(admin), passphrase demo-<name>; the shipped decoder sealed for bob and dave; a "
+            "public stream made from the sample clip; case DEMO-1 with it as evidence. The "
+            "folder given by --workspace must be new or empty."
+        ),
+    )
+    parser.add_argument("--frames", type=int, default=100, help="sample frames to publish")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.set_defaults(handler=_demo)

@@ -1,0 +1,128 @@
+"""The demo workspace (DESIGN.md §7): everything a first-time user needs to try the product.
+
+Users alice (analyst), bob and dave (supervisors) and carol (admin), each with passphrase
+``demo-<name>``; the shipped decoder sealed for bob and dave; a public stream made from the
+real sample clip with the shipped encoder; case DEMO-1 holding it as evidence. The same
+function serves ``forensics demo``, ``forensics-app --demo`` and the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from forensics_app import SAMPLE_VIDEO
+from forensics_app.core.custody import (
+    Workspace,
+    add_evidence,
+    add_user,
+    create_case,
+    login,
+    seal_model,
+)
+from forensics_app.errors import InputError, ModelError
+from forensics_app.uunet.export import read_card
+from forensics_app.uunet.inference import (
+    FaceEncoder,
+    default_decoder_path,
+    default_encoder_path,
+)
+from forensics_app.uunet.producer import ProducerConfig, deidentify_video
+
+DEMO_CASE = "DEMO-1"
+DEMO_USERS = (
+    ("carol", "admin"),
+    ("alice", "analyst"),
+    ("bob", "supervisor"),
+    ("dave", "supervisor"),
+)
+DEMO_HOLDERS = ("bob", "dave")
+#: Frames of the sample made public by default (10 s at 10 fps keeps the demo quick to build).
+DEMO_FRAMES = 100
+#: A fixed stream id, so the demo's public stream is the same on every machine.
+DEMO_STREAM_ID = 0x5EED0001
+
+#: progress(step_text, fraction in [0, 1])
+Progress = Callable[[str, float], None]
+
+
+def demo_passphrase(name: str) -> str:
+    """The demo passphrase of a demo user."""
+    return f"demo-{name}"
+
+
+@dataclass(frozen=True)
+class DemoWorkspace:
+    """What :func:`build_demo` made."""
+
+    root: Path
+    case_id: str
+    evidence_sha256: str
+    public_video: Path
+    model_sha256: str
+    frames: int
+
+
+def is_demo_workspace(root: str | Path) -> bool:
+    """True when ``root`` already holds a finished demo workspace."""
+    return (Path(root) / "media" / "demo_public.mkv").is_file() and (
+        Path(root) / ".demo-ready"
+    ).is_file()
+
+
+def build_demo(
+    root: str | Path,
+    frames: int = DEMO_FRAMES,
+    progress: Progress | None = None,
+    source: str | Path = SAMPLE_VIDEO,
+) -> DemoWorkspace:
+    """Build the demo workspace in the empty or missing folder ``root``."""
+    root = Path(root)
+    if root.exists() and any(root.iterdir()):
+        raise InputError(f"{root} is not empty; the demo needs a new folder")
+    report = progress or (lambda text, fraction: None)
+    encoder_path, decoder_path = default_encoder_path(), default_decoder_path()
+    for path in (encoder_path, decoder_path):
+        if not path.is_file():
+            raise ModelError(f"shipped model {path} is missing; train or restore models/ first")
+    root.mkdir(parents=True, exist_ok=True)
+    media = root / "media"
+    media.mkdir()
+    public = media / "demo_public.mkv"
+
+    report("making the public stream from the sample clip", 0.05)
+    deidentify_video(
+        source,
+        public,
+        FaceEncoder.from_file(encoder_path),
+        config=ProducerConfig(max_frames=frames, stream_id=DEMO_STREAM_ID),
+        progress=lambda done, total: report(
+            f"de-identifying frame {done}/{total}", 0.05 + 0.6 * done / max(total, 1)
+        ),
+    )
+
+    report("creating users", 0.7)
+    with Workspace.open(root, create=True) as ws:
+        admin_name = DEMO_USERS[0][0]
+        add_user(ws, admin_name, "admin", demo_passphrase(admin_name))
+        admin = login(ws, admin_name, demo_passphrase(admin_name))
+        for name, role in DEMO_USERS[1:]:
+            add_user(ws, name, role, demo_passphrase(name), by=admin)
+        report("sealing the decoder for bob and dave", 0.8)
+        sealed = seal_model(
+            ws,
+            decoder_path,
+            read_card(decoder_path.with_suffix(".json")),
+            list(DEMO_HOLDERS),
+            admin,
+        )
+        admin.close()
+        report("opening case DEMO-1", 0.9)
+        alice = login(ws, "alice", demo_passphrase("alice"))
+        create_case(ws, alice, DEMO_CASE, title="Demo: pedestrian street (OpenCV vtest sample)")
+        record = add_evidence(ws, alice, DEMO_CASE, public)
+        alice.close()
+    (root / ".demo-ready").write_text("demo workspace complete\n", encoding="utf-8")
+    report("demo workspace ready", 1.0)
+    return DemoWorkspace(root, DEMO_CASE, record.sha256, public, sealed.model_sha256, frames)

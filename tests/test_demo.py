@@ -1,0 +1,99 @@
+"""The demo workspace and the whole CLI story on it: request, refuse, approve, reveal, verify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from forensics_app.cli import main
+from forensics_app.core import stego
+from forensics_app.core.custody import Workspace, list_evidence, list_users
+from forensics_app.demo import DEMO_CASE, build_demo, is_demo_workspace
+from forensics_app.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FORENSICS_KDF_PROFILE", "fast")
+    root = tmp_path_factory.mktemp("demo") / "ws"
+    try:
+        yield build_demo(root, frames=6)
+    finally:
+        mp.undo()
+
+
+def test_demo_workspace_has_users_case_evidence_and_sealed_decoder(demo) -> None:
+    assert is_demo_workspace(demo.root)
+    with Workspace.open(demo.root) as ws:
+        roles = {u.name: u.role for u in list_users(ws)}
+        assert roles == {
+            "alice": "analyst",
+            "bob": "supervisor",
+            "dave": "supervisor",
+            "carol": "admin",
+        }
+        [record] = list_evidence(ws, DEMO_CASE)
+        assert record.sha256 == demo.evidence_sha256
+    from forensics_app.core.video import VideoReader
+
+    with VideoReader(demo.public_video) as reader:
+        assert len(reader) == 6
+        assert stego.extract(reader.read(3).image).status == "ok"
+
+
+def test_demo_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
+    (tmp_path / "x").write_text("keep me")
+    with pytest.raises(InputError, match="not empty"):
+        build_demo(tmp_path)
+    assert (tmp_path / "x").read_text() == "keep me"
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out = capsys.readouterr()
+    return code, out.out.strip(), out.err.strip()
+
+
+def test_cli_story_on_the_demo(
+    demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FORENSICS_KDF_PROFILE", "fast")
+    ws = ["--workspace", str(demo.root)]
+    monkeypatch.setenv("FORENSICS_PASSPHRASE", "demo-alice")
+    code, request_id, _ = _run(
+        ws
+        + [
+            "request",
+            DEMO_CASE,
+            "--evidence",
+            demo.evidence_sha256,
+            "--frames",
+            "1-3",
+            "--reason",
+            "identify suspect",
+            "--authority",
+            "Warrant 1",
+            "--as",
+            "alice",
+        ],
+        capsys,
+    )
+    assert code == 0 and request_id
+    code, _, err = _run(ws + ["approve", request_id, "--as", "alice"], capsys)
+    assert code != 0 and "\n" not in err  # an analyst cannot approve, least of all her own
+    monkeypatch.setenv("FORENSICS_PASSPHRASE", "demo-bob")
+    code, grant_id, _ = _run(ws + ["approve", request_id, "--as", "bob", "--expires", "2h"], capsys)
+    assert code == 0 and grant_id
+    monkeypatch.setenv("FORENSICS_PASSPHRASE", "demo-alice")
+    out_dir = tmp_path / "reveal"
+    code, _, err = _run(ws + ["reveal", grant_id, "--as", "alice", "--out", str(out_dir)], capsys)
+    assert code == 0, err
+    listing = json.loads((out_dir / "reveal.json").read_text())
+    assert (out_dir / "frame_000001_reconstructed.png").is_file()
+    assert not (out_dir / "frame_000004_reconstructed.png").exists()  # outside the grant
+    assert "files" in listing or listing
+    code, summary, _ = _run(ws + ["verify-log"], capsys)
+    assert code == 0 and "OK" in summary
