@@ -34,3 +34,11 @@ def sample_video() -> Path:
     """The real surveillance sample shipped in resources/ (300 frames of vtest.avi)."""
     assert SAMPLE_VIDEO.is_file(), "resources/samples/vtest_cut.avi is missing"
     return SAMPLE_VIDEO
+
+
+@pytest.fixture(scope="session")
+def gui_template(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -> Path:
+    """A small real workspace for the GUI tests (tests/gui_support.py), built once; copy it."""
+    import gui_support
+
+    return gui_support.build_workspace(tmp_path_factory.mktemp("gui-template"), sample_video)

@@ -1,0 +1,191 @@
+"""Desktop app benchmark (issue #6 targets), offscreen, through the real widgets.
+
+Writes one JSON file (default ``benchmarks/results/bench_gui.json``)::
+
+    python benchmarks/bench_gui.py [--video resources/samples/vtest_cut.avi] [--out FILE]
+
+Measured:
+* seek: ms from asking the video panel for a random frame to that frame being on screen
+  (decode on the frame thread + QImage + pixmap), over N random indices; target ≤ 100 ms;
+* reveal: ms for the core ``RevealSession.reveal_frame`` of the current frame on the reveal
+  thread (ROI message, crops, U_d, paste) in a small workspace built like the GUI tests';
+  target ≤ 200 ms;
+* UI latency during a full background ROI scan of the clip: a 10 ms timer in the UI thread
+  records how late each tick fires; the worst lateness is how long the UI thread was
+  blocked; target ≤ 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("FORENSICS_KDF_PROFILE", "fast")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+
+def wait(app: QApplication, condition, timeout_s: float = 60.0) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark step timed out")
+        app.processEvents()
+        time.sleep(0.0005)
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "n": len(values),
+        "mean_ms": round(statistics.mean(values), 2),
+        "median_ms": round(statistics.median(values), 2),
+        "p95_ms": round(ordered[max(0, int(0.95 * len(ordered)) - 1)], 2),
+        "max_ms": round(ordered[-1], 2),
+    }
+
+
+def bench_seek(app: QApplication, window, video: Path, n: int, warm: bool) -> dict:  # noqa: ANN001
+    from forensics_app.gui import frame_source
+
+    frame_source.CACHE_MB = 512 if warm else 0  # 0: no prefetch, an 8-frame cache
+    window.open_video(video)
+    panel = window.video
+    panel.source._prefetch = warm
+    wait(app, lambda: panel.player.current is not None)
+    if warm:  # let the idle prefetch fill the cache, as it does while a user looks
+        wait(app, lambda: len(panel.source._cache) >= panel.source._cache_size, timeout_s=120)
+    rng = random.Random(1)
+    times = []
+    for index in [rng.randrange(panel.player.frame_count) for _ in range(n)]:
+        start = time.perf_counter()
+        panel.seek(index)
+        wait(app, lambda i=index: panel.player.current.index == i)
+        times.append((time.perf_counter() - start) * 1000.0)
+    return stats(times)
+
+
+def bench_scan_latency(app: QApplication, window) -> dict:  # noqa: ANN001
+    panel = window.video
+    lateness: list[float] = []
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.elapsed()]
+
+    def tick() -> None:
+        now = clock.elapsed()
+        lateness.append(max(0.0, now - last[0] - 10.0))
+        last[0] = now
+
+    timer = QTimer()
+    timer.timeout.connect(tick)
+    timer.start(10)
+    start = time.perf_counter()
+    task = panel.start_scan()
+    wait(app, lambda: task.is_done and panel.scan_task is None, timeout_s=600)
+    seconds = time.perf_counter() - start
+    timer.stop()
+    return {
+        "frames": len(panel.marks),
+        "scan_seconds": round(seconds, 2),
+        "frames_per_s": round(len(panel.marks) / seconds, 1),
+        "ui_ticks": len(lateness),
+        "ui_max_blocked_ms": round(max(lateness), 1),
+        "ui_p99_blocked_ms": round(sorted(lateness)[int(0.99 * len(lateness)) - 1], 1),
+    }
+
+
+def bench_reveal(app: QApplication, sample: Path, n: int) -> dict:
+    """Reveal through the GUI's RevealWorker (its own thread, as in the app)."""
+    import gui_support as support
+
+    from forensics_app.core.custody.cases import list_evidence
+    from forensics_app.core.custody.unlock import approve, create_request
+    from forensics_app.core.custody.users import login
+    from forensics_app.core.custody.workspace import Workspace
+    from forensics_app.gui.reveal_worker import RevealWorker
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-gui-"))
+    root = support.build_workspace(folder, sample)
+    with Workspace.open(root) as ws:
+        alice = login(ws, "alice", support.PASSPHRASES["alice"])
+        bob = login(ws, "bob", support.PASSPHRASES["bob"])
+        record = list_evidence(ws, support.CASE)[0]
+        request = create_request(ws, alice, support.CASE, record.sha256, (0, 29), "bench", "n/a")
+        grant = approve(ws, bob, request.id)
+    start = time.perf_counter()
+    worker = RevealWorker(root, alice, grant.id)
+    opened: list[object] = []
+    results: list[tuple[object, float]] = []
+    worker.opened.connect(opened.append)
+    worker.revealed.connect(lambda frame, ms: results.append((frame, ms)))
+    worker.open_failed.connect(lambda text: print("open failed:", text))
+    wait(app, lambda: bool(opened), timeout_s=120)
+    open_s = time.perf_counter() - start
+    worker.request(0)  # warm-up
+    wait(app, lambda: len(results) == 1)
+    times, faces = [], 0
+    for k in range(n):
+        before = len(results)
+        worker.request((k + 1) % 30)
+        wait(app, lambda b=before: len(results) > b)
+        frame, ms = results[-1]
+        times.append(ms)
+        faces += len(frame.faces)
+    worker.close()
+    return {
+        "open_session_s": round(open_s, 3),
+        "faces_per_frame": faces / n,
+        "decoder": "shipped models/ud.safetensors"
+        if support.default_decoder_shipped()
+        else "untrained stand-in",
+        **stats(times),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", type=Path, default=REPO / "resources/samples/vtest_cut.avi")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/bench_gui.json")
+    parser.add_argument("--seeks", type=int, default=60)
+    parser.add_argument("--reveals", type=int, default=30)
+    args = parser.parse_args()
+    app = QApplication.instance() or QApplication([])
+    from forensics_app.gui.main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    result = {
+        "benchmark": "gui",
+        "created": datetime.now(UTC).isoformat(),
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "video": str(args.video),
+        "seek_cold": bench_seek(app, window, args.video, args.seeks, warm=False),
+        "seek": bench_seek(app, window, args.video, args.seeks, warm=True),
+        "scan_ui_latency": bench_scan_latency(app, window),
+        "reveal": bench_reveal(app, args.video, args.reveals),
+        "targets": {"seek_ms": 100, "reveal_ms": 200, "ui_blocked_ms": 100},
+    }
+    window.shutdown()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Dialogs of the forensic app: workspace, login, unlock request, approval, progress."""

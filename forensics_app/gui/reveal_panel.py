@@ -1,0 +1,382 @@
+"""The side-by-side reveal: public crop | reconstructed crop, or whole frames.
+
+Opens a :class:`~forensics_app.gui.reveal_worker.RevealWorker` under a grant; the core
+decides, frame by frame, what may be revealed and the panel shows its one-line reason when
+it refuses (outside the grant, expired, revoked). Every reconstructed image carries a
+visible "reconstruction — model output" mark. The grant's expiry counts down; at zero the
+decoder is dropped from memory and the panel locks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from forensics_app.core.custody.cases import EvidenceRecord
+from forensics_app.core.custody.reveal import RevealedFrame
+from forensics_app.core.custody.unlock import UnlockGrant, list_grants, revocation
+from forensics_app.gui.context import AppContext
+from forensics_app.gui.frame_source import bgr_to_qimage
+from forensics_app.gui.reveal_worker import RevealWorker
+from forensics_app.gui.watermark import MARK_TEXT, mark_reconstruction
+
+log = logging.getLogger(__name__)
+
+CROP_HEIGHT = 170
+LOCK_STYLE = "background:#2b2b30; color:#f0b429; font-weight:bold; padding:10px; border-radius:4px;"
+
+
+def enlarge(bgr: np.ndarray, height: int, smooth: bool) -> np.ndarray:
+    """Scale a crop to ``height`` pixels high (nearest keeps the pixels honest)."""
+    h, w = bgr.shape[:2]
+    scale = height / max(1, h)
+    size = (max(1, round(w * scale)), height)
+    return cv2.resize(bgr, size, interpolation=cv2.INTER_CUBIC if smooth else cv2.INTER_NEAREST)
+
+
+class RevealPanel(QWidget):
+    """Reconstructed faces for the current frame, within the grant only."""
+
+    error = Signal(str)
+    locked = Signal(str)
+    scope_changed = Signal(object)  # (first, last) of the open grant, or None
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.record: EvidenceRecord | None = None
+        self.worker: RevealWorker | None = None
+        self.grant: UnlockGrant | None = None
+        self.index = 0
+        self.current: RevealedFrame | None = None
+        self.last_reveal_ms: float | None = None
+        self.last_written: Path | None = None
+        self.lock_reason = "no evidence open"
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.grant_combo = QComboBox()
+        self.grant_combo.setMinimumWidth(200)
+        self.unlock_button = QPushButton("Unlock with grant")
+        self.unlock_button.clicked.connect(self.unlock_selected)
+        self.unlock_button.setEnabled(False)
+        self.save_button = QPushButton("Save frames…")
+        self.save_button.setToolTip(
+            "Write every frame in the grant's scope (public, reconstructed, face crops) as "
+            "exhibits for the report; logged as a reveal"
+        )
+        self.save_button.clicked.connect(self.choose_save_folder)
+        self.save_button.setEnabled(False)
+        self.lock_button = QPushButton("Lock")
+        self.lock_button.clicked.connect(lambda: self.lock("locked by the user"))
+        self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        self.countdown_label = QLabel("")
+        self.countdown_label.setStyleSheet("font-family: monospace; font-weight: bold;")
+        self.lock_label = QLabel()
+        self.lock_label.setWordWrap(True)
+        self.lock_label.setStyleSheet(LOCK_STYLE)
+        self.nearest_radio = QRadioButton("nearest")
+        self.smooth_radio = QRadioButton("smooth")
+        self.nearest_radio.setChecked(True)
+        scaling = QButtonGroup(self)
+        for radio in (self.nearest_radio, self.smooth_radio):
+            scaling.addButton(radio)
+            radio.toggled.connect(lambda _=False: self._render())
+        self.whole_check = QCheckBox("whole frame")
+        self.whole_check.setToolTip("Show the public frame beside the frame with faces restored")
+        self.whole_check.toggled.connect(lambda _=False: self._render())
+        self.content = QWidget()
+        self.grid = QGridLayout(self.content)
+        self.grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.content)
+        self.scroll = scroll
+        top = QHBoxLayout()
+        top.addWidget(self.grant_combo, 1)
+        top.addWidget(self.unlock_button)
+        top.addWidget(self.save_button)
+        top.addWidget(self.lock_button)
+        options = QHBoxLayout()
+        options.addWidget(QLabel("scaling:"))
+        options.addWidget(self.nearest_radio)
+        options.addWidget(self.smooth_radio)
+        options.addSpacing(12)
+        options.addWidget(self.whole_check)
+        options.addStretch(1)
+        options.addWidget(self.countdown_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.status_label)
+        layout.addLayout(options)
+        layout.addWidget(self.lock_label)
+        layout.addWidget(scroll, 1)
+        self.timer = QTimer(self)
+        self.timer.setInterval(1000)
+        self.timer.timeout.connect(self.tick)
+        context.user_changed.connect(lambda: self.lock("user changed"))
+        context.user_changed.connect(self.refresh_grants)
+        context.data_changed.connect(self.refresh_grants)
+        self._show_locked("no evidence open")
+
+    # -- grants ----------------------------------------------------------------------
+    def set_evidence(self, record: EvidenceRecord | None) -> None:
+        """The evidence now shown in the video panel (locks any open reveal)."""
+        self.lock("evidence changed" if self.record else "no grant opened")
+        self.record = record
+        self.refresh_grants()
+
+    def usable_grants(self) -> list[UnlockGrant]:
+        """Grants to the logged-in user for this evidence, not expired, not revoked."""
+        ws, session, record = self.context.ws, self.context.session, self.record
+        if ws is None or session is None or record is None:
+            return []
+        now = self.clock()
+        return [
+            g
+            for g in list_grants(ws, record.case_id)
+            if g.requester == session.name
+            and g.evidence_sha256 == record.sha256
+            and g.expires_at > now
+            and revocation(ws, g.id) is None
+        ]
+
+    def refresh_grants(self, keep_reason: bool = False) -> None:
+        """Reload the usable grants; unless ``keep_reason``, say what the user can do."""
+        grants = self.usable_grants()
+        self.grant_combo.clear()
+        for g in grants:
+            self.grant_combo.addItem(
+                f"{g.id} · frames {g.frames[0]}–{g.frames[1]} · by {g.approver}", g.id
+            )
+        self.unlock_button.setEnabled(bool(grants) and self.worker is None)
+        if self.worker is None and not keep_reason:
+            if self.record is None:
+                self._show_locked("no evidence open")
+            elif self.context.session is None:
+                self._show_locked("log in to reveal")
+            elif grants:
+                self._show_locked(f"{len(grants)} grant(s) available — press “Unlock with grant”")
+            elif self.context.session.role != "analyst":
+                self._show_locked(
+                    f"reveals are for the analyst a grant names; as a {self.context.session.role} "
+                    "you review requests (Unlock ▸ Review requests)"
+                )
+            else:
+                self._show_locked("no valid grant for this evidence — request an unlock")
+
+    # -- session ---------------------------------------------------------------------
+    def unlock_selected(self) -> RevealWorker | None:
+        grant_id = self.grant_combo.currentData()
+        if not grant_id or self.context.root is None or self.context.session is None:
+            return None
+        self.lock("switching grant")
+        self._show_locked(f"checking grant {grant_id} and decrypting the decoder…")
+        self.unlock_button.setEnabled(False)
+        worker = RevealWorker(self.context.root, self.context.session, str(grant_id), self)
+        worker.opened.connect(self._on_opened)
+        worker.open_failed.connect(self._on_open_failed)
+        worker.revealed.connect(self._on_revealed)
+        worker.refused.connect(self._on_refused)
+        worker.write_progress.connect(self._on_write_progress)
+        worker.written.connect(self._on_written)
+        worker.write_failed.connect(self.error)
+        self.worker = worker
+        return worker
+
+    def _on_opened(self, session) -> None:  # noqa: ANN001 - RevealSession
+        self.grant = session.grant
+        a, b = self.grant.frames
+        self.status_label.setText(
+            f"<b>{self.grant.id}</b> · frames {a}–{b} · approved by {self.grant.approver}<br>"
+            f"authority: {self.grant.doc.get('authority', '')}"
+        )
+        self.timer.start()
+        self.tick()
+        self.save_button.setEnabled(True)
+        self.scope_changed.emit(self.grant.frames)
+        self.context.data_changed.emit()  # the consultation is in the log now
+        self.show_frame(self.index)
+
+    def _on_open_failed(self, text: str) -> None:
+        self.worker = None
+        self._show_locked(text)
+        self.unlock_button.setEnabled(bool(self.grant_combo.count()))
+        self.error.emit(text)
+
+    def lock(self, reason: str) -> None:
+        """Close the reveal: the decoder is dropped and the panel shows ``reason``."""
+        log.debug("lock: %s", reason)
+        worker, self.worker = self.worker, None
+        self.timer.stop()
+        self.countdown_label.setText("")
+        self.grant = None
+        self.current = None
+        self.save_button.setEnabled(False)
+        if worker is not None:
+            worker.close()
+            self.status_label.setText("")
+            self.locked.emit(reason)
+            self.scope_changed.emit(None)
+        self._show_locked(reason)
+        self.unlock_button.setEnabled(bool(self.grant_combo.count()))
+
+    def tick(self) -> None:
+        """Count down to the grant's expiry; at zero, lock and drop the decoder."""
+        if self.grant is None:
+            return
+        left = (self.grant.expires_at - self.clock()).total_seconds()
+        if left <= 0:
+            self.lock(f"grant {self.grant.id} expired at {self.grant.expires} — decoder dropped")
+            self.refresh_grants(keep_reason=True)
+            return
+        hours, rest = divmod(int(left), 3600)
+        self.countdown_label.setText(f"expires in {hours:02d}:{rest // 60:02d}:{rest % 60:02d}")
+
+    # -- frames ----------------------------------------------------------------------
+    def show_frame(self, index: int) -> None:
+        """Follow the video panel: ask the core to reveal ``index`` (it may refuse)."""
+        self.index = index
+        log.debug("show frame %d (session open: %s)", index, self.grant is not None)
+        if self.worker is not None and self.grant is not None:
+            self.worker.request(index)
+
+    def _on_revealed(self, frame: RevealedFrame, ms: float) -> None:
+        log.debug("frame %d revealed in %.0f ms (showing %d)", frame.index, ms, self.index)
+        if frame.index != self.index:
+            return
+        self.current, self.last_reveal_ms = frame, ms
+        self.lock_label.setVisible(False)
+        self._render()
+
+    def _on_refused(self, index: int, reason: str) -> None:
+        log.debug("frame %d refused: %s", index, reason)
+        if index != self.index:
+            return
+        self.current = None
+        self._show_locked(reason)
+        if self.grant is not None and self.clock() >= self.grant.expires_at:
+            self.lock(reason)
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt API
+        super().resizeEvent(event)
+        if self.current is not None and self.whole_check.isChecked():
+            self._render()  # whole frames follow the panel's width
+
+    def _show_locked(self, reason: str) -> None:
+        self.lock_reason = reason
+        self.lock_label.setText(f"LOCKED — {reason}")
+        self.lock_label.setVisible(True)
+        self._clear()
+
+    def _clear(self) -> None:
+        while self.grid.count():
+            item = self.grid.takeAt(0)
+            widget = item.widget()
+            if widget is not None:
+                widget.setParent(None)
+                widget.deleteLater()
+
+    def _image_label(self, bgr: np.ndarray, caption: str, reconstructed: bool) -> QWidget:
+        image = bgr_to_qimage(bgr)
+        if reconstructed:
+            image = mark_reconstruction(image)
+        picture = QLabel()
+        picture.setPixmap(QPixmap.fromImage(image))
+        picture.setToolTip(MARK_TEXT if reconstructed else "public (de-identified) image")
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(2, 2, 2, 2)
+        column.addWidget(picture)
+        text = QLabel(caption)
+        text.setStyleSheet("font-size: 8pt; color: gray;")
+        column.addWidget(text)
+        return box
+
+    def _render(self) -> None:
+        self._clear()
+        frame = self.current
+        if frame is None:
+            return
+        smooth = self.smooth_radio.isChecked()
+        if self.whole_check.isChecked():
+            width = max(160, (self.scroll.viewport().width() - 40) // 2)
+            for column, (image, caption, recon) in enumerate(
+                (
+                    (frame.public_bgr, "public frame", False),
+                    (frame.reconstructed_bgr, "faces restored", True),
+                )
+            ):
+                h = round(image.shape[0] * width / image.shape[1])
+                small = cv2.resize(image, (width, h), interpolation=cv2.INTER_AREA)
+                self.grid.addWidget(
+                    self._image_label(small, f"{caption} · frame {frame.index}", recon), 0, column
+                )
+            return
+        if not frame.faces:
+            self._show_locked(
+                f"frame {frame.index}: no faces in its hidden message ({frame.status})"
+            )
+            return
+        self.grid.addWidget(QLabel("<b>public</b>"), 0, 0)
+        self.grid.addWidget(QLabel("<b>reconstructed</b>"), 0, 1)
+        for row, face in enumerate(frame.faces, start=1):
+            x, y, w, h = face.box
+            caption = f"face {face.index + 1} · {w}×{h} px at ({x}, {y})"
+            self.grid.addWidget(
+                self._image_label(enlarge(face.public_crop, CROP_HEIGHT, smooth), caption, False),
+                row,
+                0,
+            )
+            self.grid.addWidget(
+                self._image_label(
+                    enlarge(face.reconstructed_crop, CROP_HEIGHT, smooth), caption, True
+                ),
+                row,
+                1,
+            )
+
+    # -- exhibits --------------------------------------------------------------------
+    def choose_save_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Empty folder for the revealed frames")
+        if folder:
+            self.save_frames(Path(folder))
+
+    def save_frames(self, folder: Path) -> None:
+        """Write the frames in scope on the reveal thread (progress in the status line)."""
+        if self.worker is not None:
+            self.save_button.setEnabled(False)
+            self.worker.write(folder)
+
+    def _on_write_progress(self, done: int, total: int) -> None:
+        self.status_label.setText(f"writing revealed frames: {done}/{total}")
+
+    def _on_written(self, path: Path) -> None:
+        self.last_written = path
+        self.save_button.setEnabled(self.worker is not None)
+        self.status_label.setText(f"revealed frames written: {path.parent} (logged)")
+        self.context.data_changed.emit()
+
+    def evidence_path(self) -> Path | None:
+        return Path(self.record.path) if self.record else None

@@ -1,0 +1,146 @@
+"""The frame display: zoom with the wheel, pan by dragging, ROI boxes over the frame.
+
+A :class:`QGraphicsView` shows the frame as a pixmap item; the ROI boxes read from the
+frame's hidden message are rectangle items on top, so they follow zoom and pan. The frame
+index and timestamp are painted in the view's corner in screen coordinates, so they stay
+visible whatever the zoom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap, QWheelEvent
+from PySide6.QtWidgets import (
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsSimpleTextItem,
+    QGraphicsView,
+    QWidget,
+)
+
+BOX_COLOURS = {"ok": QColor(255, 196, 0), "damaged": QColor(230, 60, 60)}
+MIN_ZOOM, MAX_ZOOM = 0.05, 40.0
+
+
+class FrameView(QGraphicsView):
+    """Shows one frame with its ROI boxes; wheel zooms around the cursor, drag pans."""
+
+    zoom_changed = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setBackgroundBrush(QBrush(QColor(24, 24, 28)))
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the main window keeps the keyboard
+        self._pixmap = QGraphicsPixmapItem()
+        self._pixmap.setTransformationMode(Qt.TransformationMode.FastTransformation)
+        self.scene().addItem(self._pixmap)
+        self._box_items: list[QGraphicsRectItem | QGraphicsSimpleTextItem] = []
+        self._fitted = False
+        self._fit_mode = True
+        self.overlay_text = "no video"
+        self.status_text = ""
+        self.boxes: tuple[tuple[int, int, int, int], ...] = ()
+
+    # -- content ---------------------------------------------------------------------
+    def set_image(self, image: QImage) -> None:
+        """Show a new frame; the first one is fitted to the window."""
+        self._pixmap.setPixmap(QPixmap.fromImage(image))
+        self.scene().setSceneRect(QRectF(0, 0, image.width(), image.height()))
+        if not self._fitted:
+            self._fitted = True
+            self.fit()
+
+    def set_boxes(self, boxes: Sequence[Sequence[int]], status: str = "ok") -> None:
+        """Draw the ROI boxes of the current frame (empty to clear)."""
+        scene = self.scene()
+        for item in self._box_items:
+            scene.removeItem(item)
+        self._box_items.clear()
+        self.boxes = tuple(tuple(int(v) for v in box) for box in boxes)
+        colour = BOX_COLOURS.get(status, BOX_COLOURS["ok"])
+        pen = QPen(colour, 0)  # cosmetic: one screen pixel whatever the zoom
+        pen.setCosmetic(True)
+        pen.setWidthF(2.0)
+        font = QFont()
+        font.setPointSizeF(7.0)
+        for number, (x, y, w, h) in enumerate(self.boxes, start=1):
+            rect = QGraphicsRectItem(QRectF(x, y, w, h))
+            rect.setPen(pen)
+            rect.setZValue(2)
+            label = QGraphicsSimpleTextItem(str(number))
+            label.setBrush(QBrush(colour))
+            label.setFont(font)
+            label.setFlag(QGraphicsSimpleTextItem.GraphicsItemFlag.ItemIgnoresTransformations)
+            label.setPos(x, max(0, y - 12 / max(self.zoom, 0.01)))
+            label.setZValue(3)
+            scene.addItem(rect)
+            scene.addItem(label)
+            self._box_items += [rect, label]
+        self.viewport().update()
+
+    def set_overlay(self, text: str, status: str = "") -> None:
+        """The frame index/timestamp line and the message status shown in the corner."""
+        self.overlay_text = text
+        self.status_text = status
+        self.viewport().update()
+
+    # -- zoom and pan ----------------------------------------------------------------
+    @property
+    def zoom(self) -> float:
+        return float(self.transform().m11())
+
+    def fit(self) -> None:
+        """Fit the whole frame into the window."""
+        self._fit_mode = True
+        if not self._pixmap.pixmap().isNull():
+            self.fitInView(self._pixmap, Qt.AspectRatioMode.KeepAspectRatio)
+            self.zoom_changed.emit(self.zoom)
+
+    def set_zoom(self, factor: float) -> None:
+        """Set an absolute zoom factor (1.0 = one image pixel per screen pixel)."""
+        factor = max(MIN_ZOOM, min(MAX_ZOOM, factor))
+        self._fit_mode = False
+        self.setTransform(self.transform().fromScale(factor, factor))
+        self.zoom_changed.emit(self.zoom)
+
+    def zoom_by(self, step: float) -> None:
+        """Multiply the zoom by ``step`` around the cursor."""
+        self.set_zoom(self.zoom * step)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt API
+        delta = event.angleDelta().y()
+        if delta:
+            self.zoom_by(1.25 if delta > 0 else 0.8)
+        event.accept()
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt API
+        super().resizeEvent(event)
+        if self._fit_mode:
+            self.fit()
+
+    # -- overlay ---------------------------------------------------------------------
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        painter.save()
+        painter.resetTransform()
+        font = QFont("monospace")
+        font.setStyleHint(QFont.StyleHint.Monospace)
+        font.setPointSizeF(10.0)
+        font.setBold(True)
+        painter.setFont(font)
+        lines = [self.overlay_text] + ([self.status_text] if self.status_text else [])
+        metrics = painter.fontMetrics()
+        width = max(metrics.horizontalAdvance(line) for line in lines) + 16
+        height = metrics.height() * len(lines) + 10
+        painter.fillRect(8, 8, width, height, QColor(0, 0, 0, 170))
+        painter.setPen(QColor(240, 240, 240))
+        for row, line in enumerate(lines):
+            painter.drawText(16, 13 + metrics.ascent() + row * metrics.height(), line)
+        painter.restore()

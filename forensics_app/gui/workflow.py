@@ -1,0 +1,272 @@
+"""The custody workflow of the main window: workspace, login, request, approval, reveal,
+report and export. Each step is one core function (the same the CLI calls) behind a dialog.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QProgressDialog
+
+from forensics_app.core.custody.cases import EvidenceRecord
+from forensics_app.errors import ForensicsError, InputError
+from forensics_app.gui.dialogs.approval import ApprovalDialog
+from forensics_app.gui.dialogs.login import LoginDialog
+from forensics_app.gui.dialogs.request import RequestDialog
+from forensics_app.gui.dialogs.user import UserDialog
+from forensics_app.gui.dialogs.workspace import WorkspaceDialog
+from forensics_app.gui.settings import remember_workspace
+
+
+class WorkflowMixin:
+    """Custody actions of :class:`~forensics_app.gui.main_window.MainWindow`."""
+
+    # -- workspace -------------------------------------------------------------------
+    def choose_workspace(self) -> None:
+        dialog = WorkspaceDialog(self)
+        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.chosen is not None:
+            self.open_workspace(dialog.chosen, create=dialog.create)
+
+    def open_workspace(self, root: Path, create: bool = False) -> bool:
+        """Open a workspace folder (errors are shown); the user must then log in."""
+        try:
+            self.context.open_workspace(Path(root), create=create)
+        except ForensicsError as error:
+            self.show_error(str(error))
+            return False
+        remember_workspace(Path(root))
+        self.reveal.set_evidence(None)
+        self.video.close_video()
+        self.current_evidence = None
+        self.rebuild_recent_menu()
+        self._update_actions()
+        self.update_title()
+        return True
+
+    def open_demo(self, root: Path | None = None, then=None) -> None:  # noqa: ANN001
+        """Open the demo workspace at ``root`` (default: a folder in the temp dir), building
+        it first on a worker, with progress, when it is not there yet."""
+        from forensics_app.demo import build_demo, is_demo_workspace
+
+        root = Path(root) if root else Path(tempfile.gettempdir()) / "uunet-forensics-demo"
+
+        def opened() -> None:
+            if self.open_workspace(root) and then is not None:
+                then()
+
+        if is_demo_workspace(root):
+            opened()
+            return
+        progress = QProgressDialog("Building the demo workspace…", "", 0, 1000, self)
+        progress.setWindowTitle("Demo workspace")
+        progress.setCancelButton(None)
+        progress.setMinimumDuration(0)
+        progress.setValue(0)
+
+        def work(report, cancel):  # noqa: ANN001, ANN202
+            return build_demo(root, progress=lambda text, f: report(int(f * 1000), 1000))
+
+        task = self.runner.start("building the demo workspace", work)
+        task.signals.progress.connect(lambda done, total: progress.setValue(done))
+        task.signals.result.connect(lambda _demo: opened())
+        task.signals.error.connect(self.show_error)
+        task.signals.finished.connect(progress.close)
+        self.demo_task = task
+
+    # -- users -----------------------------------------------------------------------
+    def login_dialog(self, user: str | None = None) -> LoginDialog | None:
+        """Open the (non-blocking) login dialog; switching user logs the current one out."""
+        try:
+            dialog = LoginDialog(self.context, self.runner, user=user, parent=self)
+        except ForensicsError as error:
+            self.show_error(str(error))
+            return None
+        dialog.accepted.connect(lambda d=dialog: d.session and self.context.set_session(d.session))
+        dialog.open()
+        self.active_dialog = dialog
+        return dialog
+
+    def login_with_passphrase(self, user: str, passphrase: str) -> None:
+        """Log in without a dialog (command line / scripts); runs in the calling thread."""
+        from forensics_app.core.custody.users import login
+
+        self.context.set_session(login(self.context.require_workspace(), user, passphrase))
+
+    def add_user_dialog(self) -> UserDialog | None:
+        """Add a user: the first admin of a new workspace, or any user as an admin."""
+        try:
+            dialog = UserDialog(self.context, self)
+        except ForensicsError as error:
+            self.show_error(str(error))
+            return None
+        dialog.open()
+        self.active_dialog = dialog
+        return dialog
+
+    def logout(self) -> None:
+        self.reveal.lock("logged out")
+        self.context.logout()
+
+    # -- evidence --------------------------------------------------------------------
+    def open_evidence(self, record: EvidenceRecord) -> None:
+        """Open verified evidence in the video panel and the reveal panel."""
+        if not self.open_video(Path(record.path)):
+            return
+        self.current_evidence = record
+        self.reveal.set_evidence(record)
+        self.update_title()
+
+    # -- unlock ----------------------------------------------------------------------
+    def request_dialog(self) -> RequestDialog | None:
+        """The analyst's unlock request for the open evidence (scope = timeline selection)."""
+        try:
+            session = self.context.require_session()
+            if self.current_evidence is None or self.video.player is None:
+                raise InputError("open a case's evidence first (Case panel ▸ Verify & open)")
+            if session.role != "analyst":
+                raise InputError(
+                    f"{session.name} is a {session.role}; only analysts request unlocks"
+                )
+        except ForensicsError as error:
+            self.show_error(str(error))
+            return None
+        frames = self.video.timeline.selection or (self.video.index, self.video.index)
+        dialog = RequestDialog(
+            self.context, self.current_evidence, self.video.player.frame_count, frames, self
+        )
+        dialog.accepted.connect(
+            lambda d=dialog: self.statusBar().showMessage(f"request {d.request.id} filed", 10000)
+        )
+        dialog.open()
+        self.active_dialog = dialog
+        return dialog
+
+    def approval_dialog(self) -> ApprovalDialog | None:
+        try:
+            self.context.require_session()
+            dialog = ApprovalDialog(self.context, self.runner, self)
+        except ForensicsError as error:
+            self.show_error(str(error))
+            return None
+        dialog.open()
+        self.active_dialog = dialog
+        return dialog
+
+    def export_request_file(self) -> None:
+        """Write a request file for a supervisor at another workstation."""
+        from forensics_app.core.custody.transfer import export_request
+        from forensics_app.core.custody.unlock import list_requests
+
+        try:
+            ws, session = self.context.require_workspace(), self.context.require_session()
+            mine = [i for i in list_requests(ws) if i.request.requester == session.name]
+            if not mine:
+                raise InputError("you have filed no request to export")
+            info = mine[-1]
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Export request", f"{info.request.id}.json", "JSON (*.json)"
+            )
+            if path:
+                export_request(ws, session, info.request.id, Path(path))
+        except ForensicsError as error:
+            self.show_error(str(error))
+
+    def import_file(self, kind: str) -> None:
+        """Import a request (supervisor) or grant (analyst) file made elsewhere."""
+        from forensics_app.core.custody.transfer import import_grant, import_request
+
+        path, _ = QFileDialog.getOpenFileName(self, f"Import {kind}", "", "JSON (*.json)")
+        if not path:
+            return
+        try:
+            ws, session = self.context.require_workspace(), self.context.require_session()
+            (import_request if kind == "request" else import_grant)(ws, session, Path(path))
+        except ForensicsError as error:
+            self.show_error(str(error))
+            return
+        self.context.data_changed.emit()
+
+    # -- reports ---------------------------------------------------------------------
+    def report_functions(self) -> tuple[object | None, object | None]:
+        """``(write_report, export_case)`` from core/report when this build has them."""
+        try:
+            from forensics_app.core.report.build import build_report_data, write_report
+            from forensics_app.core.report.export import export_case
+        except ImportError:
+            return None, None
+
+        def report(ws, session, case_id, out, progress):  # noqa: ANN001, ANN202
+            progress(0, 2)
+            data = build_report_data(ws, case_id, session)
+            progress(1, 2)
+            return f"report {data.report_id}, sha256 {write_report(ws, session, data, out)}"
+
+        def export(ws, session, case_id, out, progress, recipient):  # noqa: ANN001, ANN202
+            progress(0, 1)
+            result = export_case(ws, session, case_id, out, recipient)
+            return f"export {result.export_id}: {result.files} files, {result.frames} frames"
+
+        return report, export
+
+    def _case_for_report(self) -> str | None:
+        if self.context.session is None:
+            self.show_error("log in first (File ▸ Log in)")
+            return None
+        if self.current_evidence is not None:
+            return self.current_evidence.case_id
+        case = self.evidence.selected_case()
+        if case is None:
+            self.show_error("select a case first (Cases and evidence panel)")
+        return case
+
+    def write_report(self) -> None:
+        """Write the case's PDF report (core/report) on a worker; it is logged."""
+        report, _ = self.report_functions()
+        case = self._case_for_report()
+        if report is None or case is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Write report", f"{case}-report.pdf", "PDF (*.pdf)"
+        )
+        if path:
+            self.run_report_task(f"writing {Path(path).name}", report, case, Path(path))
+
+    def export_case(self) -> None:
+        """Write the signed court export (core/report/export) on a worker; it is logged."""
+        _, export = self.report_functions()
+        case = self._case_for_report()
+        if export is None or case is None:
+            return
+        recipient, ok = QInputDialog.getText(self, "Court export", "Recipient (court, office):")
+        if not ok or not recipient.strip():
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Court export", f"{case}-export.zip", "Zip (*.zip)"
+        )
+        if path:
+            self.run_report_task(
+                f"exporting {Path(path).name}", export, case, Path(path), recipient
+            )
+
+    def run_report_task(self, name: str, fn, case_id: str, out: Path, *extra):  # noqa: ANN001, ANN201
+        """Run a report/export function with its own workspace connection on a worker."""
+        context, session = self.context, self.context.session
+
+        def work(progress, cancel):  # noqa: ANN001, ANN202
+            with context.worker_workspace() as ws:
+                return fn(ws, session, case_id, out, progress, *extra)
+
+        task = self.runner.start(name, work)
+        task.signals.result.connect(
+            lambda text: self.statusBar().showMessage(f"{text} → {out}", 20000)
+        )
+        task.signals.result.connect(lambda _r: self.context.data_changed.emit())
+        task.signals.error.connect(self.show_error)
+        return task
+
+
+def passphrase_from_env() -> str | None:
+    """``$FORENSICS_PASSPHRASE`` for scripted logins (as the CLI)."""
+    return os.environ.get("FORENSICS_PASSPHRASE")
