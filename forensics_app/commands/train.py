@@ -1,11 +1,108 @@
-"""Training subcommands: ``train attributes|uunet|bootstrap-data``."""
+"""Training subcommands: ``train bootstrap-data|attributes|uunet``."""
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
-from forensics_app.commands._common import add_pending
+from forensics_app.errors import InputError
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    from forensics_app.uunet.runtime import load_config_file
+
+    values = load_config_file(Path(args.config) if args.config else None)
+    for key in ("steps", "batch_size", "seed", "device", "max_minutes"):
+        value = getattr(args, key, None)
+        if value is not None:
+            values[key] = value
+    return values
+
+
+def _bootstrap(args: argparse.Namespace) -> int:
+    from forensics_app.uunet.bootstrap import bootstrap_data
+
+    manifest = bootstrap_data(
+        Path(args.out),
+        Path(args.video) if args.video else None,
+        every_k=args.every_k,
+        max_frames=args.max_frames,
+        seed=args.seed or 0,
+    )
+    print(json.dumps(manifest))
+    return 0
+
+
+def _attributes(args: argparse.Namespace) -> int:
+    from forensics_app.uunet.runtime import apply_overrides
+    from forensics_app.uunet.train_attributes import AttributesConfig, train_attributes
+
+    config = apply_overrides(AttributesConfig(), _overrides(args))
+    if args.labels:
+        config.labels = [x.strip() for x in args.labels.split(",") if x.strip()]
+    metrics = train_attributes(Path(args.data), Path(args.out), config, resume=args.resume)
+    print(json.dumps(metrics))
+    return 0
+
+
+def _uunet(args: argparse.Namespace) -> int:
+    from forensics_app.uunet.runtime import apply_overrides
+    from forensics_app.uunet.train_uunet import UUNetConfig, train_uunet
+
+    config = apply_overrides(UUNetConfig(), _overrides(args))
+    if args.no_channel:
+        config.use_channel = False
+    if args.s:
+        try:
+            config.s = [int(v) for v in args.s.split(",")]
+        except ValueError:
+            raise InputError(f"--s must be comma-separated integers, got {args.s!r}") from None
+    attributes = Path(args.attributes) if args.attributes else None
+    figures = train_uunet(
+        Path(args.data), Path(args.out), config, attributes=attributes, resume=args.resume
+    )
+    print(json.dumps(figures))
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, help="ROOT/<subject>/<sequence>/<frame>.png")
+    parser.add_argument("--out", required=True, help="output folder (weights, card, log)")
+    parser.add_argument("--config", help="YAML or JSON file of config overrides")
+    parser.add_argument("--steps", type=int, help="training steps")
+    parser.add_argument("--batch-size", dest="batch_size", type=int)
+    parser.add_argument("--seed", type=int, help="seed for a deterministic run")
+    parser.add_argument("--device", help="auto (default), cpu, cuda")
+    parser.add_argument("--max-minutes", dest="max_minutes", type=float, help="stop after")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    add_pending(sub, "train", "train D_a (attributes) or U_e/U_d (uunet)", "issue #3")
+    parser = sub.add_parser("train", help="train D_a (attributes) or U_e/U_d (uunet)")
+    actions = parser.add_subparsers(dest="train_action", metavar="ACTION", required=True)
+
+    boot = actions.add_parser("bootstrap-data", help="build training faces offline")
+    boot.add_argument("--out", required=True, help="new folder for the faces")
+    boot.add_argument("--video", help="source clip (default: the shared vtest.avi or sample)")
+    boot.add_argument("--every-k", dest="every_k", type=int, default=2, help="detect every k")
+    boot.add_argument("--max-frames", dest="max_frames", type=int, help="read at most N frames")
+    boot.add_argument("--seed", type=int, default=0)
+    boot.set_defaults(handler=_bootstrap)
+
+    attr = actions.add_parser("attributes", help="phase 1: pairwise attribute matcher D_a")
+    _common(attr)
+    attr.add_argument("--labels", help="comma-separated labels (default: id,gender)")
+    attr.set_defaults(handler=_attributes)
+
+    uu = actions.add_parser("uunet", help="phase 2: U_e / U_d against D_f and D_a")
+    _common(uu)
+    uu.add_argument("--attributes", help="folder with da.safetensors from 'train attributes'")
+    uu.add_argument("--s", help="s vector, e.g. -1,1 (s_id must be -1)")
+    uu.add_argument(
+        "--no-channel",
+        dest="no_channel",
+        action="store_true",
+        help="train without the channel (for comparison only)",
+    )
+    uu.set_defaults(handler=_uunet)

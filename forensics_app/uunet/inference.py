@@ -1,0 +1,126 @@
+"""Inference API over the released weights, for the producer, the reveal and the GUI.
+
+Faces cross this boundary as ``N×64×64×3`` uint8 **BGR** arrays (the ``core`` convention);
+the networks see RGB in [0, 1]. Everything runs on CPU in eval mode under
+``torch.inference_mode``, in batches, so the same input always gives the same bytes.
+
+The encoder's noise channel comes from a per-track seed: one subject keeps one surrogate
+for as long as the tracker keeps its id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from forensics_app.errors import InputError
+from forensics_app.uunet.export import load_model, module_from_bytes
+
+FACE_SIZE = 64
+
+
+def _check_faces(faces: np.ndarray) -> np.ndarray:
+    faces = np.asarray(faces)
+    if faces.ndim == 3:
+        faces = faces[None]
+    if faces.ndim != 4 or faces.shape[1:] != (FACE_SIZE, FACE_SIZE, 3):
+        raise InputError(f"faces must be N×64×64×3, got shape {tuple(faces.shape)}")
+    if faces.dtype != np.uint8:
+        raise InputError(f"faces must be uint8, got {faces.dtype}")
+    return faces
+
+
+def bgr_to_tensor(faces: np.ndarray) -> torch.Tensor:
+    """``N×64×64×3`` uint8 BGR → ``N×3×64×64`` float RGB in [0, 1]."""
+    rgb = np.ascontiguousarray(faces[..., ::-1])
+    return torch.from_numpy(rgb).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def tensor_to_bgr(images: torch.Tensor) -> np.ndarray:
+    """``N×3×64×64`` RGB in [0, 1] → ``N×64×64×3`` uint8 BGR (rounded)."""
+    arr = images.clamp(0, 1).mul(255.0).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    return np.ascontiguousarray(arr[..., ::-1])
+
+
+def noise_map(seed: int) -> np.ndarray:
+    """The U(0,1) ``64×64`` noise channel for a track seed (same seed → same map)."""
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"a track seed must be a non-negative integer, got {seed!r}")
+    return np.random.default_rng(int(seed)).random((FACE_SIZE, FACE_SIZE), dtype=np.float32)
+
+
+class _Runner:
+    def __init__(self, module: torch.nn.Module, card: dict[str, Any], batch_size: int = 64):
+        self.module = module.eval().cpu()
+        self.card = card
+        self.sha256: str = card["sha256"]
+        self.batch_size = batch_size
+
+
+class FaceEncoder(_Runner):
+    """U_e: original head crops → de-identified surrogates."""
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> FaceEncoder:
+        module, card = load_model(Path(path), expected_role="encoder")
+        return cls(module, card)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes, card: dict[str, Any]) -> FaceEncoder:
+        return cls(module_from_bytes(blob, card, expected_role="encoder"), card)
+
+    def encode(self, faces_bgr: np.ndarray, seeds: Sequence[int]) -> np.ndarray:
+        """De-identify ``N`` faces; ``seeds[i]`` is the track seed of face ``i``."""
+        faces = _check_faces(faces_bgr)
+        if len(seeds) != len(faces):
+            raise InputError(f"{len(faces)} faces but {len(seeds)} seeds")
+        out = np.empty_like(faces)
+        with torch.inference_mode():
+            for i in range(0, len(faces), self.batch_size):
+                chunk = bgr_to_tensor(faces[i : i + self.batch_size])
+                noise = torch.from_numpy(
+                    np.stack([noise_map(s) for s in seeds[i : i + self.batch_size]])
+                ).unsqueeze(1)
+                out[i : i + len(chunk)] = tensor_to_bgr(self.module(chunk, noise))
+        return out
+
+
+class FaceDecoder(_Runner):
+    """U_d: public (de-identified) faces → reconstructions of the originals."""
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> FaceDecoder:
+        module, card = load_model(Path(path), expected_role="decoder")
+        return cls(module, card)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes, card: dict[str, Any]) -> FaceDecoder:
+        """Build from decrypted safetensors bytes held in memory (never touches disk)."""
+        return cls(module_from_bytes(blob, card, expected_role="decoder"), card)
+
+    def decode(self, faces_bgr: np.ndarray) -> np.ndarray:
+        """Reconstruct ``N`` faces (deterministic: same input → same bytes)."""
+        faces = _check_faces(faces_bgr)
+        out = np.empty_like(faces)
+        with torch.inference_mode():
+            for i in range(0, len(faces), self.batch_size):
+                chunk = bgr_to_tensor(faces[i : i + self.batch_size])
+                out[i : i + len(chunk)] = tensor_to_bgr(self.module(chunk))
+        return out
+
+
+DEFAULT_MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+def default_encoder_path() -> Path:
+    """``models/ue.safetensors`` of this checkout / install."""
+    return DEFAULT_MODELS / "ue.safetensors"
+
+
+def default_decoder_path() -> Path:
+    """``models/ud.safetensors`` of this checkout / install."""
+    return DEFAULT_MODELS / "ud.safetensors"

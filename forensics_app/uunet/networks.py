@@ -1,0 +1,230 @@
+"""The four UU-Net networks, chosen by name through a registry.
+
+* ``attribute_matcher`` (D_a): pairwise multi-label matcher of the paper's Table I.
+* ``unet_encoder`` (U_e): U-Net, RGB + one U(0,1) noise channel → RGB in [0, 1].
+* ``unet_decoder`` (U_d): U-Net, RGB → RGB in [0, 1]; no dropout, so eval mode is deterministic.
+* ``patch_critic`` (D_f): PatchGAN critic for WGAN-GP (no batch norm: it would break the GP).
+
+All take and return tensors ``N×C×64×64`` with values in [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from forensics_app.errors import ModelError
+from forensics_app.uunet.blocks import ConvNormAct, DoubleConv, Down, Up, act_layer, norm_layer
+
+IMAGE_SIZE = 64
+
+_REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_network(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Class decorator adding a network constructor to the registry under ``name``."""
+
+    def wrap(cls: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        _REGISTRY[name] = cls
+        return cls
+
+    return wrap
+
+
+def network_names() -> list[str]:
+    """Names accepted by :func:`build_network`."""
+    return sorted(_REGISTRY)
+
+
+def build_network(name: str, **cfg: Any) -> nn.Module:
+    """Build the network registered as ``name`` with keyword configuration ``cfg``."""
+    if name not in _REGISTRY:
+        raise ModelError(f"unknown network {name!r}; known: {', '.join(network_names())}")
+    try:
+        return _REGISTRY[name](**cfg)
+    except TypeError as error:
+        raise ModelError(f"bad configuration for network {name!r}: {error}") from None
+
+
+@register_network("attribute_matcher")
+class AttributeMatcher(nn.Module):
+    """D_a (Table I): two faces stacked to 64×64×6 → t sigmoid "shared label" scores.
+
+    Keras BatchNormalization(momentum=.8) keeps 80 % of the running statistic, i.e. PyTorch
+    ``momentum=0.2``. ``width`` scales every convolution (1.0 = the paper's 16/64/128/64/64).
+    """
+
+    def __init__(
+        self,
+        labels: tuple[str, ...] | list[str] = ("id", "gender"),
+        width: float = 1.0,
+        dropout: float = 0.25,
+        bn_momentum: float = 0.2,
+        act: str = "leaky_relu",
+    ) -> None:
+        super().__init__()
+        if not labels:
+            raise ModelError("the attribute matcher needs at least one label")
+        self.labels = tuple(labels)
+        widths = [max(4, int(round(c * width))) for c in (16, 64, 128, 64, 64)]
+        strides = (2, 1, 1, 2, 2)
+        norm = norm_layer("batch", bn_momentum)
+        activation = act_layer(act)
+        layers: list[nn.Module] = []
+        in_ch = 6
+        for out_ch, stride in zip(widths, strides, strict=True):
+            layers.append(
+                ConvNormAct(
+                    in_ch, out_ch, stride=stride, norm=norm, act=activation, dropout=dropout
+                )
+            )
+            in_ch = out_ch
+        self.features = nn.Sequential(*layers)
+        side = IMAGE_SIZE // 8
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(in_ch * side * side, 128),
+            nn.ReLU(inplace=True),
+            nn.Linear(128, len(self.labels)),
+        )
+
+    def logits(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        """Pre-sigmoid scores ``N×t`` (for a numerically stable BCE)."""
+        return self.head(self.features(torch.cat([first, second], dim=1)))
+
+    def forward(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        """Probabilities ``N×t`` that the pair shares each label."""
+        return torch.sigmoid(self.logits(first, second))
+
+
+class _UNet(nn.Module):
+    """A plain U-Net with ``depth`` poolings and a sigmoid RGB head.
+
+    ``inner_size`` < 64 runs the U-Net on an area-downscaled copy and upsamples the result
+    bilinearly: the heads it sees are 10–40 px boxes upscaled to 64×64, so a 32×32 interior
+    keeps nearly all their information at a quarter of the cost.
+    """
+
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int = 3,
+        base: int = 16,
+        depth: int = 3,
+        norm: str = "group",
+        act: str = "leaky_relu",
+        inner_size: int = IMAGE_SIZE,
+        residual: bool = False,
+    ) -> None:
+        super().__init__()
+        if depth < 1 or base < 4:
+            raise ModelError("a U-Net needs depth >= 1 and base width >= 4")
+        if inner_size % 2**depth or not 8 <= inner_size <= IMAGE_SIZE:
+            raise ModelError(f"inner_size {inner_size} must be ≤ 64 and divisible by 2^depth")
+        self.inner_size = inner_size
+        self.residual = residual
+        norm_f, act_f = norm_layer(norm), act_layer(act)
+        chans = [base * 2**i for i in range(depth + 1)]
+        self.inc = DoubleConv(in_ch, chans[0], norm=norm_f, act=act_f)
+        self.downs = nn.ModuleList(
+            Down(chans[i], chans[i + 1], norm=norm_f, act=act_f) for i in range(depth)
+        )
+        self.ups = nn.ModuleList(
+            Up(chans[i + 1], chans[i], chans[i], norm=norm_f, act=act_f)
+            for i in reversed(range(depth))
+        )
+        self.out = nn.Conv2d(chans[0], out_ch, 1)
+        if residual:  # start as the identity on the RGB input; learn the change
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rgb = x[:, :3]
+        size = x.shape[-2:]
+        if self.inner_size != size[-1]:
+            x = F.interpolate(x, size=(self.inner_size, self.inner_size), mode="area")
+        skips = [self.inc(x)]
+        for down in self.downs:
+            skips.append(down(skips[-1]))
+        y = skips.pop()
+        for up in self.ups:
+            y = up(y, skips.pop())
+        y = self.out(y)
+        if y.shape[-2:] != size:
+            y = F.interpolate(y, size=size, mode="bilinear", align_corners=False)
+        if self.residual:
+            y = y + torch.logit(rgb.clamp(1e-3, 1 - 1e-3))
+        return torch.sigmoid(y)
+
+
+@register_network("unet_encoder")
+class UNetEncoder(_UNet):
+    """U_e: ``forward(rgb, noise)`` with rgb ``N×3×64×64`` and noise ``N×1×64×64`` in [0,1]."""
+
+    def __init__(
+        self,
+        base: int = 16,
+        depth: int = 3,
+        norm: str = "group",
+        act: str = "leaky_relu",
+        inner_size: int = IMAGE_SIZE,
+        residual: bool = False,
+    ) -> None:
+        super().__init__(4, 3, base, depth, norm, act, inner_size, residual)
+
+    def forward(self, rgb: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(torch.cat([rgb, noise], dim=1))
+
+
+@register_network("unet_decoder")
+class UNetDecoder(_UNet):
+    """U_d: the public face ``N×3×64×64`` → the reconstruction, in [0, 1]."""
+
+    def __init__(
+        self,
+        base: int = 16,
+        depth: int = 3,
+        norm: str = "group",
+        act: str = "leaky_relu",
+        inner_size: int = IMAGE_SIZE,
+        residual: bool = False,
+    ) -> None:
+        super().__init__(3, 3, base, depth, norm, act, inner_size, residual)
+
+
+@register_network("patch_critic")
+class PatchCritic(nn.Module):
+    """D_f: PatchGAN (pix2pix) critic giving an unbounded score per ~16×16 receptive patch.
+
+    No batch norm (WGAN-GP penalises per-sample gradients); instance norm is the default.
+    """
+
+    def __init__(self, base: int = 32, layers: int = 3, norm: str = "instance") -> None:
+        super().__init__()
+        norm_f, act_f = norm_layer(norm), act_layer("leaky_relu")
+        blocks: list[nn.Module] = [
+            ConvNormAct(3, base, kernel=4, stride=2, padding=1, norm=norm_layer("none"), act=act_f)
+        ]
+        ch = base
+        for i in range(1, layers):
+            nxt = base * min(2**i, 8)
+            stride = 2 if i < layers - 1 else 1
+            blocks.append(
+                ConvNormAct(ch, nxt, kernel=4, stride=stride, padding=1, norm=norm_f, act=act_f)
+            )
+            ch = nxt
+        blocks.append(nn.Conv2d(ch, 1, 4, 1, 1))
+        self.model = nn.Sequential(*blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Patch scores ``N×1×h×w``."""
+        return self.model(x)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters (for model cards)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)

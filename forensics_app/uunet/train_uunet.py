@@ -1,0 +1,306 @@
+"""Phase 2: learn U_e and U_d against the PatchGAN critic D_f and the frozen matcher D_a.
+
+Each step, in this order (pix2pix style, explicit):
+
+1. generate ``a = U_e(x, noise)`` for two frames of one sequence (shared noise map, as a
+   track shares its seed in deployment) and one frame of another sequence of the same
+   subject (its own noise map), then ``r = U_d(channel(a))``;
+2. critic step: ``critic_loss(D_f(x), D_f(a), D_f(r)) + λ_gp · GP`` on detached a, r;
+3. freeze D_f, generator step on U_e + U_d with the weighted sum of
+   ``mse, adv, ano, con, div, dis`` (eq. 13); unfreeze D_f.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from forensics_app.errors import InputError
+from forensics_app.uunet import losses as L
+from forensics_app.uunet import runtime
+from forensics_app.uunet.channel import Channel, ChannelConfig
+from forensics_app.uunet.checkpoint import (
+    load_checkpoint,
+    restore_rng_state,
+    rng_state,
+    save_checkpoint,
+)
+from forensics_app.uunet.data import Augment, SequenceTriplets, scan_faces
+from forensics_app.uunet.export import export_model, load_model
+from forensics_app.uunet.networks import build_network
+
+
+@dataclass
+class UUNetConfig:
+    """Resolved phase-2 configuration (saved as config.json beside the outputs)."""
+
+    encoder: dict = field(
+        default_factory=lambda: {
+            "base": 12,
+            "depth": 3,
+            "norm": "none",
+            "inner_size": 32,
+            "residual": True,
+        }
+    )
+    decoder: dict = field(
+        default_factory=lambda: {
+            "base": 12,
+            "depth": 3,
+            "norm": "none",
+            "inner_size": 32,
+            "residual": True,
+        }
+    )
+    critic: dict = field(default_factory=lambda: {"base": 16, "layers": 3, "norm": "none"})
+    weights: dict = field(default_factory=lambda: dict(L.DEFAULT_WEIGHTS))
+    s: list[int] = field(default_factory=lambda: [-1, 1])
+    delta_gp: float = 0.01
+    gp_weight: float = 10.0
+    histogram_bins: int = 16
+    histogram_pool: int = 4
+    use_channel: bool = True
+    augment: bool = True
+    channel: dict = field(default_factory=lambda: ChannelConfig().to_dict())
+    batch_size: int = 16
+    steps: int = 2000
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    holdout: float = 0.15
+    seed: int = 0
+    max_frames_per_sequence: int = 40
+    device: str = "auto"
+    log_every: int = 10
+    checkpoint_every: int = 100
+    snapshot_every: int = 0  # >0: also export ue/ud to out/snapshots/<step>/ every N steps
+    max_minutes: float = 0.0  # 0 = no time limit
+    grad_clip: float = 0.0  # >0: clip the generators' gradient norm
+    init_from: str = ""  # folder with ue/ud .safetensors + cards to start from
+
+
+class Phase2:
+    """The models, optimisers and one explicit training step of phase 2."""
+
+    def __init__(self, config: UUNetConfig, matcher: torch.nn.Module, dist: runtime.Dist):
+        self.config, self.dist = config, dist
+        dev = dist.device
+        self.ue = build_network("unet_encoder", **config.encoder).to(dev)
+        self.ud = build_network("unet_decoder", **config.decoder).to(dev)
+        self.df = build_network("patch_critic", **config.critic).to(dev)
+        self.da = matcher.to(dev).eval().requires_grad_(False)
+        self.labels = list(matcher.labels)
+        self.s = L.check_s_vector(config.s, self.labels).to(dev)
+        unknown = set(config.weights) - set(L.GENERATOR_LOSSES)
+        if unknown:
+            raise InputError(f"unknown loss weights: {', '.join(sorted(unknown))}")
+        self.w = {**L.DEFAULT_WEIGHTS, **config.weights}
+        self.channel = Channel(ChannelConfig(**config.channel), seed=config.seed)
+        self.ue_d, self.ud_d, self.df_d = (
+            runtime.wrap_ddp(m, dist) for m in (self.ue, self.ud, self.df)
+        )
+        gen_params = list(self.ue.parameters()) + list(self.ud.parameters())
+        self.opt_g = torch.optim.Adam(gen_params, lr=config.lr_g, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.df.parameters(), lr=config.lr_d, betas=(0.5, 0.999))
+        self.label_mask = torch.ones(len(self.labels), device=dev)
+
+    def set_trained_labels(self, trained: dict[str, bool]) -> None:
+        """Drop labels D_a never learnt (no annotations) from L_con/L_div and s."""
+        mask = [1.0 if trained.get(lbl, True) else 0.0 for lbl in self.labels]
+        self.label_mask = torch.tensor(mask, device=self.dist.device)
+        self.s = self.s * self.label_mask
+
+    def step(self, batch: dict) -> dict[str, float]:
+        """One critic update then one generator update; returns the named losses."""
+        dev, w = self.dist.device, self.w
+        x1, x2, x3 = (batch[k].to(dev) for k in ("x1", "x2", "x3"))
+        has_div = batch["has_div"].to(dev)
+        n = x1.shape[0]
+        noise = torch.rand(n, 1, 64, 64, device=dev)
+        noise3 = torch.rand(n, 1, 64, 64, device=dev)
+        x = torch.cat([x1, x2, x3])
+        a = self.ue_d(x, torch.cat([noise, noise, noise3]))
+        passed = self.channel(a) if self.config.use_channel else a
+        r = self.ud_d(passed)
+
+        # 1) critic: WGAN-GP on the first frame of each sample
+        self.df.requires_grad_(True)
+        a1, r1 = a[:n].detach(), r[:n].detach()
+        pick = torch.rand(n, 1, 1, 1, device=dev) < 0.5  # one GP on x↔a or x↔r per sample
+        gp = L.gradient_penalty(self.df_d, x1, torch.where(pick, a1, r1), self.config.delta_gp)
+        d_loss = L.critic_loss(self.df_d(x1), self.df_d(a1), self.df_d(r1))
+        self.opt_d.zero_grad(set_to_none=True)
+        (d_loss + self.config.gp_weight * gp).backward()
+        self.opt_d.step()
+
+        # 2) freeze the critic, 3) generator step on U_e + U_d
+        self.df.requires_grad_(False)
+        m = self.label_mask
+        parts = {
+            "mse": L.mse_loss(x, r),
+            "adv": L.generator_adv_loss(self.df_d(a[:n]), self.df_d(r[:n])),
+            "ano": L.anonymization_loss(self.da(x1, a[:n]), self.s),
+            "con": L.consistency_loss(self.da(a[:n], a[n : 2 * n]) * m),
+            "div": L.diversity_loss(self.da(a[:n], a[2 * n :]) * m, has_div),
+            "dis": L.distribution_loss(
+                x, a, self.config.histogram_bins, self.config.histogram_pool
+            ),
+        }
+        total = sum(w[k] * v for k, v in parts.items())
+        self.opt_g.zero_grad(set_to_none=True)
+        total.backward()
+        if self.config.grad_clip > 0:
+            params = list(self.ue.parameters()) + list(self.ud.parameters())
+            torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)
+        self.opt_g.step()
+        self.df.requires_grad_(True)
+        out = {k: float(v.detach()) for k, v in parts.items()}
+        out.update(
+            critic=float(d_loss.detach()), gp=float(gp.detach()), total=float(total.detach())
+        )
+        return out
+
+    def state(self) -> dict:
+        return {
+            "state_dict": {k: getattr(self, k).state_dict() for k in ("ue", "ud", "df")},
+            "optimizer": {"g": self.opt_g.state_dict(), "d": self.opt_d.state_dict()},
+            "channel_rng": list(_flatten_rng(self.channel.rng.getstate())),
+        }
+
+    def load(self, ckpt: dict) -> None:
+        for k in ("ue", "ud", "df"):
+            getattr(self, k).load_state_dict(ckpt["state_dict"][k])
+        self.opt_g.load_state_dict(ckpt["optimizer"]["g"])
+        self.opt_d.load_state_dict(ckpt["optimizer"]["d"])
+        self.channel.rng.setstate(_unflatten_rng(ckpt["channel_rng"]))
+
+
+_ROLE_CONFIG = {"ue": "encoder", "ud": "decoder"}
+
+
+def _flatten_rng(state: tuple) -> list[int]:
+    version, internal, gauss = state
+    return [version, *internal, -1 if gauss is None else 0]
+
+
+def _unflatten_rng(flat: list) -> tuple:
+    return (int(flat[0]), tuple(int(v) for v in flat[1:-1]), None)
+
+
+def train_uunet(
+    data: Path,
+    out: Path,
+    config: UUNetConfig,
+    attributes: Path | None = None,
+    resume: bool = False,
+    quiet: bool = False,
+) -> dict:
+    """Train U_e/U_d; export ``out/ue.*`` and ``out/ud.*``; return throughput figures."""
+    dist = runtime.setup_dist(config.device)
+    runtime.seed_everything(config.seed)
+    out = Path(out)
+    if attributes is None:
+        raise InputError(
+            "phase 2 needs a trained D_a: pass --attributes DIR (from 'train attributes')"
+        )
+    matcher, da_card = load_model(Path(attributes) / "da.safetensors", "attribute_matcher")
+    if dist.main:
+        runtime.save_resolved(config, out)
+    index = scan_faces(Path(data), config.max_frames_per_sequence)
+    train_index, eval_index = index.split(config.holdout, config.seed)
+    dataset = SequenceTriplets(train_index, Augment() if config.augment else None, config.seed)
+    p2 = Phase2(config, matcher, dist)
+    p2.set_trained_labels(da_card.get("data", {}).get("annotated_labels", {}))
+    if config.init_from and not resume:
+        for name, module in (("ue", p2.ue), ("ud", p2.ud)):
+            loaded, card = load_model(Path(config.init_from) / f"{name}.safetensors")
+            if card["architecture"]["config"] != getattr(config, _ROLE_CONFIG[name]):
+                raise InputError(f"init_from {name} has a different architecture")
+            module.load_state_dict(loaded.state_dict())
+    ckpt_path = out / "checkpoint_uunet.pt"
+    start = 0
+    if resume:
+        ckpt = load_checkpoint(ckpt_path)
+        p2.load(ckpt)
+        restore_rng_state(ckpt["rng"])
+        start = int(ckpt["step"])
+    log = runtime.JsonLog(out / "train_log.jsonl", dist.main)
+    bar = tqdm(total=config.steps, initial=start, disable=quiet or not dist.main, desc="UU-Net")
+    t0, images, step = time.monotonic(), 0, start
+    for step, epoch, batch in runtime.iterate_steps(
+        dataset, config.batch_size, config.seed, start, dist
+    ):
+        if step >= config.steps or (
+            config.max_minutes and time.monotonic() - t0 > 60 * config.max_minutes
+        ):
+            break
+        values = p2.step(batch)
+        images += 3 * config.batch_size * dist.world
+        bar.update(1)
+        bar.set_postfix({k: f"{values[k]:.3f}" for k in ("mse", "ano", "dis", "critic")})
+        if step % config.log_every == 0:
+            log.write({"phase": "uunet", "step": step, "epoch": epoch, **values})
+        if dist.main and (step + 1) % config.checkpoint_every == 0:
+            _save(ckpt_path, p2, config, step + 1, epoch)
+        if dist.main and config.snapshot_every and (step + 1) % config.snapshot_every == 0:
+            _export(p2, config, out / "snapshots" / f"{step + 1:06d}", {}, {"steps_done": step + 1})
+    bar.close()
+    seconds = time.monotonic() - t0
+    figures = {
+        "steps_done": step,
+        "seconds": round(seconds, 1),
+        "images_per_second": round(images / max(seconds, 1e-9), 2),
+        "device": str(dist.device),
+        "world_size": dist.world,
+    }
+    if dist.main:
+        _save(ckpt_path, p2, config, step, 0)
+        data_info = {
+            "root": str(data),
+            "train_subjects": len(train_index.subjects),
+            "train_frames": train_index.num_frames(),
+            "heldout_subjects": eval_index.subjects,
+            "attributes_model_sha256": da_card["sha256"],
+        }
+        _export(p2, config, out, data_info, figures)
+    return figures
+
+
+def _export(p2: Phase2, config: UUNetConfig, out: Path, data_info: dict, figures: dict) -> None:
+    training = {**asdict(config), **figures}
+    for role, name, module, cfg, fname in (
+        ("encoder", "unet_encoder", p2.ue, config.encoder, "ue"),
+        ("decoder", "unet_decoder", p2.ud, config.decoder, "ud"),
+    ):
+        was_training = module.training
+        export_model(
+            module.eval(),
+            name,
+            cfg,
+            out / f"{fname}.safetensors",
+            role=role,
+            data=data_info,
+            training=training,
+        )
+        module.train(was_training)
+
+
+def _save(path: Path, p2: Phase2, config: UUNetConfig, step: int, epoch: int) -> None:
+    save_checkpoint(
+        path,
+        {
+            "arch": {
+                "ue": {"name": "unet_encoder", "config": config.encoder},
+                "ud": {"name": "unet_decoder", "config": config.decoder},
+                "df": {"name": "patch_critic", "config": config.critic},
+            },
+            "config": asdict(config),
+            **p2.state(),
+            "epoch": epoch,
+            "step": step,
+            "rng": rng_state(),
+        },
+    )

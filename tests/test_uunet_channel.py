@@ -1,0 +1,68 @@
+"""The differentiable channel between U_e and U_d."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from forensics_app.errors import InputError
+from forensics_app.uunet.channel import (
+    Channel,
+    ChannelConfig,
+    jpeg_numpy,
+    jpeg_straight_through,
+    resize_through_box,
+)
+
+
+def _smooth(n: int = 2) -> torch.Tensor:
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 64), torch.linspace(0, 1, 64), indexing="ij")
+    base = torch.stack([xx, yy, (xx + yy) / 2])
+    return base.expand(n, 3, 64, 64).clone()
+
+
+def test_resize_through_box_keeps_shape_and_full_box_is_identity() -> None:
+    x = torch.rand(2, 3, 64, 64)
+    assert torch.allclose(resize_through_box(x, 64, 64), x, atol=1e-6)
+    small = resize_through_box(x, 12, 16)
+    assert small.shape == x.shape
+    assert float((small - x).abs().mean()) > 0.05  # detail is really lost
+    with pytest.raises(InputError):
+        resize_through_box(x, 0, 10)
+
+
+def test_real_jpeg_changes_noise_and_keeps_smooth_images() -> None:
+    rng = np.random.default_rng(0)
+    noisy = rng.integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
+    coded = jpeg_numpy(noisy, 30)
+    assert coded.shape == noisy.shape and np.abs(coded.astype(int) - noisy).mean() > 10
+    smooth = (_smooth(1).permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8)
+    assert np.abs(jpeg_numpy(smooth, 95).astype(int) - smooth).mean() < 2
+
+
+def test_jpeg_straight_through_forward_is_codec_backward_is_identity() -> None:
+    x = torch.rand(2, 3, 64, 64, requires_grad=True)
+    y = jpeg_straight_through(x, 50)
+    assert not torch.allclose(y, x)
+    (y * 2).sum().backward()
+    assert torch.allclose(x.grad, torch.full_like(x, 2.0))
+    with pytest.raises(InputError):
+        jpeg_straight_through(x, 0)
+
+
+def test_gradient_flows_through_the_whole_channel() -> None:
+    config = ChannelConfig(p_scale=1.0, p_noise=1.0, p_jpeg=1.0)
+    channel = Channel(config, seed=3)
+    a = (_smooth() * 0.8 + 0.1).requires_grad_(True)
+    out = channel(a)
+    assert out.shape == a.shape
+    assert float(out.detach().min()) >= 0.0 and float(out.detach().max()) <= 1.0
+    out.mean().backward()
+    assert a.grad is not None and float(a.grad.abs().sum()) > 0
+
+
+def test_channel_is_reproducible_with_a_seed() -> None:
+    a = _smooth()
+    config = ChannelConfig(p_noise=0.0)
+    assert torch.equal(Channel(config, seed=5)(a), Channel(config, seed=5)(a))
