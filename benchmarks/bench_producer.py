@@ -55,13 +55,13 @@ def recall_from_public_stream(public: Path, labels: dict) -> dict:
 def run_ours(source: Path, out_dir: Path, labels: dict, upscale: float, every_k: int) -> dict:
     encoder = FaceEncoder.from_file(default_encoder_path())
     out = out_dir / f"public_up{upscale}_k{every_k}.mkv"
-    config = ProducerConfig(upscale=upscale, every_k=every_k, threshold=0.3)
+    config = ProducerConfig(upscale=upscale, every_k=every_k)
     started = time.perf_counter()
     stats = deidentify_video(source, out, encoder, config=config)
     wall = time.perf_counter() - started
     return {
         "tool": "uunet-forensics deidentify",
-        "setting": {"upscale": upscale, "every_k": every_k, "threshold": 0.3, "codec": "ffv1"},
+        "setting": {"upscale": upscale, "every_k": every_k, "threshold": config.threshold, "codec": "ffv1"},
         "frames": stats.frames,
         "faces": stats.faces,
         "tracks": stats.tracks,
@@ -94,7 +94,8 @@ def deface_detector_recall(source: Path, labels: dict) -> dict:
 
 def run_deface(source: Path, out_dir: Path, frames: int) -> dict:
     out = out_dir / "deface.mp4"
-    cmd = [sys.executable, "-m", "deface", str(source), "-o", str(out)]
+    deface_cli = Path(sys.executable).with_name("deface")  # the console script beside python
+    cmd = [str(deface_cli), str(source), "-o", str(out)]
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - started

@@ -13,8 +13,11 @@ nothing under the final name.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import queue
 import secrets
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -47,7 +50,7 @@ class ProducerConfig:
 
     every_k: int = 3
     upscale: float = 2.0
-    threshold: float = 0.3
+    threshold: float = 0.2
     batch_frames: int = 16
     codec: str = "ffv1"
     crf: int = 23
@@ -131,6 +134,54 @@ def frame_boxes(tracked: list[TrackedBox], width: int, height: int, min_box: int
     return out
 
 
+class _BackgroundWriter:
+    """Encode frames on a worker thread so encoding overlaps detection and U_e.
+
+    FFmpeg releases the GIL while it encodes, so on two cores the encoder and the detector
+    run side by side. The queue is bounded, which keeps memory bounded too; the first
+    error of the worker is raised again by the next ``write`` or by ``close``.
+    """
+
+    def __init__(self, writer: VideoWriter, depth: int = 8) -> None:
+        self.writer = writer
+        self.queue: queue.Queue[tuple[np.ndarray, float] | None] = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="producer-encoder", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (item := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.writer.write(*item)
+                except BaseException as error:  # handed back to the producing thread
+                    self.error = error
+
+    def write(self, image: np.ndarray, pts: float) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put((image, pts))
+
+    def _drain(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+
+    def close(self) -> None:
+        self._drain()
+        if self.error is not None:
+            self.writer.abort()
+            raise self.error
+        self.writer.close()
+
+    def abort(self) -> None:
+        if self.thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                while True:  # make room for the stop marker without blocking
+                    self.queue.get_nowait()
+            self._drain()
+        self.writer.abort()
+
+
 def _batches(
     pairs: Iterator[tuple[Frame, list[TrackedBox]]], size: int
 ) -> Iterator[list[tuple[Frame, list[TrackedBox]]]]:
@@ -177,15 +228,17 @@ def deidentify_video(
         total = len(reader) if config.max_frames is None else min(len(reader), config.max_frames)
         width, height = info.width, info.height
         capacity = stego.capacity(width, height)
-        writer = VideoWriter(
-            output,
-            width,
-            height,
-            info.fps,
-            codec=config.codec,
-            crf=config.crf,
-            audio_from=source,
-            x264_params=STEGO_X264_PARAMS if config.codec == "h264" else None,
+        writer = _BackgroundWriter(
+            VideoWriter(
+                output,
+                width,
+                height,
+                info.fps,
+                codec=config.codec,
+                crf=config.crf,
+                audio_from=source,
+                x264_params=STEGO_X264_PARAMS if config.codec == "h264" else None,
+            )
         )
         try:
             pairs = detect_and_track(reader.frames(0, total), detector, every_k=config.every_k)
