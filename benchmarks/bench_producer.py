@@ -61,7 +61,12 @@ def run_ours(source: Path, out_dir: Path, labels: dict, upscale: float, every_k:
     wall = time.perf_counter() - started
     return {
         "tool": "uunet-forensics deidentify",
-        "setting": {"upscale": upscale, "every_k": every_k, "threshold": config.threshold, "codec": "ffv1"},
+        "setting": {
+            "upscale": upscale,
+            "every_k": every_k,
+            "threshold": config.threshold,
+            "codec": "ffv1",
+        },
         "frames": stats.frames,
         "faces": stats.faces,
         "tracks": stats.tracks,
