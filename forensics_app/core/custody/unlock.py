@@ -14,7 +14,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from forensics_app.core.custody import sealed as sealed_mod
 from forensics_app.core.custody.audit import now_times
@@ -125,10 +125,36 @@ def _check_party(ws: Workspace, party: dict[str, Any], what: str) -> User:
     return user
 
 
+class _SignedDocument:
+    """What requests and grants share: canonical JSON, its sha256, and verified parsing."""
+
+    DOC_TYPE: ClassVar[str]
+    LABEL: ClassVar[str]
+    doc: dict[str, Any]
+
+    def to_json(self) -> bytes:
+        return canonical_json(self.doc)
+
+    @property
+    def sha256(self) -> str:
+        return sha256_hex(self.to_json())
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Self:
+        document = cls(_parse_doc(data, cls.DOC_TYPE, cls.LABEL))  # type: ignore[call-arg]
+        document.verify_signature()
+        return document
+
+    def verify_signature(self) -> None:  # pragma: no cover - defined by each document
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
-class UnlockRequest:
+class UnlockRequest(_SignedDocument):
     """An analyst's signed request to reveal frames of one evidence file."""
 
+    DOC_TYPE: ClassVar[str] = REQUEST_TYPE
+    LABEL: ClassVar[str] = "unlock request"
     doc: dict[str, Any]
 
     id = property(lambda self: str(self.doc["id"]))
@@ -140,20 +166,6 @@ class UnlockRequest:
     duration_s = property(lambda self: int(self.doc["duration_s"]))
     created = property(lambda self: str(self.doc["created"]))
     requester = property(lambda self: str(self.doc["requester"]["name"]))
-
-    def to_json(self) -> bytes:
-        return canonical_json(self.doc)
-
-    @property
-    def sha256(self) -> str:
-        return sha256_hex(self.to_json())
-
-    @classmethod
-    def from_json(cls, data: bytes | str) -> UnlockRequest:
-        doc = _parse_doc(data, REQUEST_TYPE, "unlock request")
-        request = cls(doc)
-        request.verify_signature()
-        return request
 
     def verify_signature(self) -> None:
         try:
@@ -173,9 +185,11 @@ class UnlockRequest:
 
 
 @dataclass(frozen=True)
-class UnlockGrant:
+class UnlockGrant(_SignedDocument):
     """A supervisor's signed approval carrying the data key wrapped to the requester."""
 
+    DOC_TYPE: ClassVar[str] = GRANT_TYPE
+    LABEL: ClassVar[str] = "unlock grant"
     doc: dict[str, Any]
 
     id = property(lambda self: str(self.doc["id"]))
@@ -192,20 +206,6 @@ class UnlockGrant:
     @property
     def expires_at(self) -> datetime:
         return parse_time(self.expires)
-
-    def to_json(self) -> bytes:
-        return canonical_json(self.doc)
-
-    @property
-    def sha256(self) -> str:
-        return sha256_hex(self.to_json())
-
-    @classmethod
-    def from_json(cls, data: bytes | str) -> UnlockGrant:
-        doc = _parse_doc(data, GRANT_TYPE, "unlock grant")
-        grant = cls(doc)
-        grant.verify_signature()
-        return grant
 
     def verify_signature(self) -> None:
         try:
