@@ -8,11 +8,13 @@ function serves ``forensics demo``, ``forensics-app --demo`` and the tests.
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from forensics_app import SAMPLE_VIDEO
+from forensics_app import SAMPLE_VIDEO, __version__
 from forensics_app.core.custody import (
     Workspace,
     add_evidence,
@@ -64,11 +66,31 @@ class DemoWorkspace:
     frames: int
 
 
+def demo_fingerprint() -> str:
+    """A short id of what a demo is built from: this version and the shipped models' sha256.
+
+    A demo built from other models is stale: its public stream was made by another U_e.
+    """
+    parts = [__version__]
+    for path in (default_encoder_path(), default_decoder_path()):
+        try:
+            parts.append(str(read_card(path.with_suffix(".json"))["sha256"]))
+        except ModelError:
+            parts.append("missing")
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:12]
+
+
+def default_demo_root() -> Path:
+    """Where ``forensics-app --demo`` keeps its demo: a temp folder named by the fingerprint."""
+    return Path(tempfile.gettempdir()) / f"uunet-forensics-demo-{demo_fingerprint()}"
+
+
 def is_demo_workspace(root: str | Path) -> bool:
-    """True when ``root`` already holds a finished demo workspace."""
-    return (Path(root) / "media" / "demo_public.mkv").is_file() and (
-        Path(root) / ".demo-ready"
-    ).is_file()
+    """True when ``root`` holds a finished demo built from the models shipped now."""
+    marker = Path(root) / ".demo-ready"
+    if not (Path(root) / "media" / "demo_public.mkv").is_file() or not marker.is_file():
+        return False
+    return marker.read_text(encoding="utf-8").strip() == demo_fingerprint()
 
 
 def build_demo(
@@ -123,6 +145,6 @@ def build_demo(
         create_case(ws, alice, DEMO_CASE, title="Demo: pedestrian street (OpenCV vtest sample)")
         record = add_evidence(ws, alice, DEMO_CASE, public)
         alice.close()
-    (root / ".demo-ready").write_text("demo workspace complete\n", encoding="utf-8")
+    (root / ".demo-ready").write_text(demo_fingerprint() + "\n", encoding="utf-8")
     report("demo workspace ready", 1.0)
     return DemoWorkspace(root, DEMO_CASE, record.sha256, public, sealed.model_sha256, frames)

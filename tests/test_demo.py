@@ -44,6 +44,17 @@ def test_demo_workspace_has_users_case_evidence_and_sealed_decoder(demo) -> None
         assert stego.extract(reader.read(3).image).status == "ok"
 
 
+def test_a_demo_built_from_other_models_is_stale(demo) -> None:
+    marker = demo.root / ".demo-ready"
+    good = marker.read_text()
+    try:
+        marker.write_text("0123456789ab\n")  # as if the shipped models had changed since
+        assert not is_demo_workspace(demo.root)
+    finally:
+        marker.write_text(good)
+    assert is_demo_workspace(demo.root)
+
+
 def test_demo_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
     (tmp_path / "x").write_text("keep me")
     with pytest.raises(InputError, match="not empty"):

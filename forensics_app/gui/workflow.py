@@ -5,7 +5,6 @@ report and export. Each step is one core function (the same the CLI calls) behin
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QProgressDialog
@@ -48,9 +47,9 @@ class WorkflowMixin:
     def open_demo(self, root: Path | None = None, then=None) -> None:  # noqa: ANN001
         """Open the demo workspace at ``root`` (default: a folder in the temp dir), building
         it first on a worker, with progress, when it is not there yet."""
-        from forensics_app.demo import build_demo, is_demo_workspace
+        from forensics_app.demo import build_demo, default_demo_root, is_demo_workspace
 
-        root = Path(root) if root else Path(tempfile.gettempdir()) / "uunet-forensics-demo"
+        root = Path(root) if root else default_demo_root()
 
         def opened() -> None:
             if self.open_workspace(root) and then is not None:
