@@ -3,10 +3,89 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
+from pathlib import Path
 
 from forensics_app.commands._common import add_pending
+from forensics_app.errors import InputError
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
+    return value
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The run's command, rebuilt from its resolved options (recorded in the outputs)."""
+    parts = ["forensics", "eval", "--models", args.models, "--data", args.data, "--out", args.out]
+    if args.max_subjects:
+        parts += ["--max-subjects", str(args.max_subjects)]
+    parts += ["--frames-per-subject", str(args.frames_per_subject)]
+    if args.all_subjects:
+        parts.append("--all-subjects")
+    return " ".join(shlex.quote(str(p)) for p in parts)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from forensics_app.uunet.evaluation.report import markdown, write_outputs
+    from forensics_app.uunet.evaluation.suite import run_evaluation
+
+    models, data, out = Path(args.models), Path(args.data), Path(args.out)
+    if not models.is_dir():
+        raise InputError(f"no models folder at {models}")
+    if not data.is_dir():
+        raise InputError(f"no data folder at {data}")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} exists and is not a folder")
+
+    def log(message: str) -> None:
+        if not args.quiet:
+            print(f"[eval] {message}", file=sys.stderr, flush=True)
+
+    results, arrays = run_evaluation(
+        models,
+        data,
+        args.max_subjects,
+        args.frames_per_subject,
+        log=log,
+        all_subjects=args.all_subjects,
+    )
+    command = _command_line(args)
+    results["command"] = command
+    paths = write_outputs(out, results, arrays, command)
+    print(markdown(results, command))
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    add_pending(sub, "eval", "measure quality (detection, leakage, reconstruction)", "issue #8")
+    parser = sub.add_parser(
+        "eval",
+        help="measure quality (detection, leakage, reconstruction)",
+        description="Run the paper's quality experiments on held-back faces; write eval.json, "
+        "eval.md and PNG plots into --out.",
+    )
+    parser.add_argument(
+        "--models", required=True, help="folder with ue.safetensors, ud.safetensors"
+    )
+    parser.add_argument("--data", required=True, help="faces as DATA/<subject>/<sequence>/<frame>")
+    parser.add_argument("--out", required=True, help="output folder (created)")
+    parser.add_argument("--max-subjects", type=_positive, help="use at most N held-back subjects")
+    parser.add_argument(
+        "--frames-per-subject", type=_positive, default=4, help="frames per subject (default 4)"
+    )
+    parser.add_argument(
+        "--all-subjects",
+        action="store_true",
+        help="use every subject, not only the model card's held-back ones (unseen data sets)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.set_defaults(handler=_eval)
     add_pending(sub, "bench", "measure speed of every stage", "issue #8")

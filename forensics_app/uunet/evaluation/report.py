@@ -1,0 +1,236 @@
+"""Outputs of ``forensics eval``: ``eval.json``, ``eval.md`` (tables) and PNG plots.
+
+Plots use matplotlib's Agg backend (no display, no Qt), so they render on a headless server.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from forensics_app.uunet.evaluation.leakage import LeakageRow
+from forensics_app.uunet.evaluation.metrics import roc_curve
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "**no**"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-flavoured Markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def markdown(results: dict[str, Any], command: str | None = None) -> str:
+    """The tables of ``eval.md`` (and of docs/RESULTS.md) from a results dict."""
+    det, leak, rec = results["detection"], results["leakage"], results["reconstruction"]
+    data, models = results["data"], results["models"]
+    out = []
+    if command:
+        out.append(f"Command: `{command}`  ")
+    out.append(
+        f"Date: {results['date_utc']}; machine: {results['machine']}; "
+        f"run time {results['seconds']} s.  \n"
+        f"Models (card sha256): U_e `{models['ue_sha256']}`, U_d `{models['ud_sha256']}`; "
+        f"training steps {models.get('steps_done')}.  \n"
+        f"Data: {data['subjects']} subjects, {data['faces']} faces ({data['probes']} probes); "
+        f"held-back subjects from the model card: {_cell(data['heldout_from_model_card'])}."
+    )
+    out.append("\n### Targets\n")
+    out.append(
+        table(
+            ["target", "measured", "met"],
+            [[k, v["measured"], v["met"]] for k, v in results["targets"].items()],
+        )
+    )
+    out.append(f"\n### Detection on transformed faces (paper §IV-B; {results['detector']})\n")
+    out.append(
+        table(
+            ["faces", "mean conf.", "Pearson r with x", "detection rate", "rate / x's rate"],
+            [
+                [
+                    k,
+                    v["mean_confidence"],
+                    v["pearson_with_x"],
+                    v["detection_rate"],
+                    v["rate_ratio_to_x"],
+                ]
+                for k, v in det.items()
+            ],
+        )
+    )
+    threshold = next(iter(det.values()))["threshold"]
+    out.append(f"\nDetected = best CenterFace score ≥ {threshold}.")
+    if results.get("detection_by_source"):
+        out.append("\nBy source (subject id prefix):\n")
+        rows = [
+            [src, name, v["mean_confidence"], v["detection_rate"], v["rate_ratio_to_x"]]
+            for src, table_ in results["detection_by_source"].items()
+            for name, v in table_.items()
+        ]
+        out.append(table(["source", "faces", "mean conf.", "detection rate", "rate / x's"], rows))
+    out.append(f"\n### Identity leakage (paper §IV-C; {results['embedder']})\n")
+    out.append(
+        table(
+            ["pair", "AUC", "d′", "genuine mean", "impostor mean", "genuine / impostor pairs"],
+            [
+                [
+                    k,
+                    v["auc"],
+                    v["d_prime"],
+                    v["genuine_mean"],
+                    v["impostor_mean"],
+                    f"{v['genuine_pairs']} / {v['impostor_pairs']}",
+                ]
+                for k, v in leak.items()
+            ],
+        )
+    )
+    out.append(
+        "\nGallery: one original frame per subject; probes: the subject's other frames after "
+        "the transform. AUC 0.5 = the embedder cannot link the probe to the person."
+    )
+    if "temporal" in results:
+        out.append("\n### Temporal consistency (paper §IV-D; same embedder)\n")
+        out.append(
+            table(
+                [
+                    "pairs",
+                    "KS statistic",
+                    "KS p-value",
+                    "AUC",
+                    "d′",
+                    "within mean",
+                    "impostor mean",
+                ],
+                [
+                    [
+                        k,
+                        v["ks_statistic"],
+                        f"{v['ks_p_value']:.3g}",
+                        v["auc"],
+                        v["d_prime"],
+                        v["within_mean"],
+                        v["between_mean"],
+                    ]
+                    for k, v in results["temporal"].items()
+                ],
+            )
+        )
+        out.append(
+            "\nWithin-track pairs (two frames of one subject) against pairs of different "
+            "subjects; a consistent surrogate keeps them apart as the originals do."
+        )
+    out.append("\n### Reconstruction r = U_d(channel(a)) vs x\n")
+    rows = [
+        ["a = U_e(x) vs x (no decoder)", rec["a_vs_x"]["psnr"], rec["a_vs_x"]["ssim"], None, None]
+    ]
+    for name, v in rec.items():
+        if name == "a_vs_x":
+            continue
+        ch = v["channel_on_x_vs_x"]
+        rows.append([name, v["r_vs_x"]["psnr"], v["r_vs_x"]["ssim"], ch["psnr"], ch["ssim"]])
+    out.append(
+        table(["channel", "PSNR dB", "SSIM", "channel on x: PSNR dB", "channel on x: SSIM"], rows)
+    )
+    out.append(
+        "\nThe last two columns apply the same channel to x itself (no network): the quality a "
+        "plain crop of the public video would give."
+    )
+    return "\n".join(out) + "\n"
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_histograms(rows: Sequence[LeakageRow], path: Path) -> None:
+    """Genuine/impostor distance histograms, one panel per leakage row."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(rows), figsize=(3.0 * len(rows), 2.8), squeeze=False)
+    bins = np.linspace(0, max(float(np.max(r.impostor)) for r in rows) * 1.05, 30)
+    for ax, row in zip(axes[0], rows, strict=True):
+        ax.hist(row.impostor, bins=bins, density=True, alpha=0.6, label="impostor")
+        ax.hist(row.genuine, bins=bins, density=True, alpha=0.6, label="genuine")
+        ax.set_title(f"{row.name}\nAUC {row.auc:.3f}, d′ {row.d_prime:.2f}", fontsize=8)
+        ax.set_xlabel("dlib distance", fontsize=7)
+        ax.tick_params(labelsize=6)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_roc(rows: Sequence[LeakageRow], path: Path) -> None:
+    """ROC curves (true- vs false-accept rate) of every leakage row."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    for row in rows:
+        fpr, tpr = roc_curve(row.genuine, row.impostor)
+        ax.plot(fpr, tpr, label=f"{row.name} (AUC {row.auc:.3f})")
+    ax.plot([0, 1], [0, 1], "k:", linewidth=0.8)
+    ax.set_xlabel("false accept rate")
+    ax.set_ylabel("true accept rate")
+    ax.legend(fontsize=6, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_grid(columns: dict[str, np.ndarray], path: Path, n: int = 8) -> None:
+    """An image grid: one column per stack (x | a | r | …), ``n`` evenly spaced faces."""
+    plt = _plt()
+    first = next(iter(columns.values()))
+    pick = np.linspace(0, len(first) - 1, min(n, len(first))).astype(int)
+    fig, axes = plt.subplots(
+        len(pick), len(columns), figsize=(1.2 * len(columns), 1.2 * len(pick)), squeeze=False
+    )
+    for c, (title, imgs) in enumerate(columns.items()):
+        for r, i in enumerate(pick):
+            ax = axes[r][c]
+            ax.imshow(imgs[i][..., ::-1])
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(title, fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_outputs(
+    out: Path, results: dict[str, Any], arrays: dict[str, Any], command: str | None = None
+) -> list[Path]:
+    """Write eval.json, eval.md and the plots into ``out``; returns the written paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "eval.json", out / "eval.md"]
+    paths[0].write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    paths[1].write_text("# Evaluation\n\n" + markdown(results, command), encoding="utf-8")
+    rows = arrays["leakage_rows"]
+    main_rows = [r for r in rows if r.name in ("x↔x", "x↔a", "x↔r")] or rows
+    paths.append(out / "leakage_histograms.png")
+    plot_histograms(main_rows, paths[-1])
+    paths.append(out / "roc.png")
+    plot_roc(rows, paths[-1])
+    columns = {"x": arrays["x"], "a = U_e(x)": arrays["a"], "r = U_d(a)": arrays["r"]}
+    columns.update(arrays["baselines"])
+    paths.append(out / "grid.png")
+    plot_grid(columns, paths[-1])
+    return paths

