@@ -7,7 +7,6 @@ import shlex
 import sys
 from pathlib import Path
 
-from forensics_app.commands._common import add_pending
 from forensics_app.errors import InputError
 
 
@@ -65,6 +64,22 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from forensics_app.benchrun import run_benchmarks
+
+    def log(message: str) -> None:
+        if not args.quiet:
+            print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+    summary = run_benchmarks(args.out, args.only, log=log)
+    failed = [n for n, row in summary["stages"].items() if row["exit_code"] != 0]
+    print((Path(args.out) / "bench.md").read_text(encoding="utf-8"), end="")
+    if failed:
+        print(f"forensics: error: benchmark(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "eval",
@@ -88,4 +103,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(handler=_eval)
-    add_pending(sub, "bench", "measure speed of every stage", "issue #8")
+    bench = sub.add_parser(
+        "bench",
+        help="measure speed of every stage",
+        description="Run every speed benchmark of benchmarks/ once, in sequence, so ratios are "
+        "fair; write each one's JSON plus bench.json/bench.md (wall time, peak memory) to --out.",
+    )
+    bench.add_argument("--out", required=True, help="output folder (created)")
+    bench.add_argument("--only", nargs="+", metavar="STAGE", help="run only these stages")
+    bench.add_argument("--quiet", action="store_true", help="no progress lines")
+    bench.set_defaults(handler=_bench)
