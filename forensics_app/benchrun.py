@@ -86,8 +86,7 @@ def run_benchmarks(
         log(f"{name}: exit {row['exit_code']}, {row['seconds']} s, peak {row['peak_rss_mib']} MiB")
     (out / "bench.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     lines = ["| stage | exit | wall s | peak RSS MiB | result |", "|---|---|---|---|---|"]
-    for name, row in stages.items():
-        r = row  # type: ignore[assignment]
+    for name, r in stages.items():
         lines.append(
             f"| {name} | {r['exit_code']} | {r['seconds']} | {r['peak_rss_mib']} | {r['result'] or '—'} |"
         )
