@@ -132,6 +132,12 @@ class _SignedDocument:
     LABEL: ClassVar[str]
     doc: dict[str, Any]
 
+    id = property(lambda self: str(self.doc["id"]))
+    case_id = property(lambda self: str(self.doc["case_id"]))
+    evidence_sha256 = property(lambda self: str(self.doc["evidence_sha256"]))
+    frames = property(lambda self: (int(self.doc["frames"][0]), int(self.doc["frames"][1])))
+    requester = property(lambda self: str(self.doc["requester"]["name"]))
+
     def to_json(self) -> bytes:
         return canonical_json(self.doc)
 
@@ -157,15 +163,10 @@ class UnlockRequest(_SignedDocument):
     LABEL: ClassVar[str] = "unlock request"
     doc: dict[str, Any]
 
-    id = property(lambda self: str(self.doc["id"]))
-    case_id = property(lambda self: str(self.doc["case_id"]))
-    evidence_sha256 = property(lambda self: str(self.doc["evidence_sha256"]))
-    frames = property(lambda self: (int(self.doc["frames"][0]), int(self.doc["frames"][1])))
     reason = property(lambda self: str(self.doc["reason"]))
     authority = property(lambda self: str(self.doc["authority"]))
     duration_s = property(lambda self: int(self.doc["duration_s"]))
     created = property(lambda self: str(self.doc["created"]))
-    requester = property(lambda self: str(self.doc["requester"]["name"]))
 
     def verify_signature(self) -> None:
         try:
@@ -192,16 +193,11 @@ class UnlockGrant(_SignedDocument):
     LABEL: ClassVar[str] = "unlock grant"
     doc: dict[str, Any]
 
-    id = property(lambda self: str(self.doc["id"]))
     request_id = property(lambda self: str(self.doc["request_id"]))
-    case_id = property(lambda self: str(self.doc["case_id"]))
-    evidence_sha256 = property(lambda self: str(self.doc["evidence_sha256"]))
-    frames = property(lambda self: (int(self.doc["frames"][0]), int(self.doc["frames"][1])))
     model_sha256 = property(lambda self: str(self.doc["model_sha256"]))
     issued = property(lambda self: str(self.doc["issued"]))
     expires = property(lambda self: str(self.doc["expires"]))
     approver = property(lambda self: str(self.doc["approver"]["name"]))
-    requester = property(lambda self: str(self.doc["requester"]["name"]))
 
     @property
     def expires_at(self) -> datetime:
