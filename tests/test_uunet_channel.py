@@ -10,6 +10,7 @@ from forensics_app.errors import InputError
 from forensics_app.uunet.channel import (
     Channel,
     ChannelConfig,
+    h264_straight_through,
     jpeg_numpy,
     jpeg_straight_through,
     resize_through_box,
@@ -66,3 +67,20 @@ def test_channel_is_reproducible_with_a_seed() -> None:
     a = _smooth()
     config = ChannelConfig(p_noise=0.0)
     assert torch.equal(Channel(config, seed=5)(a), Channel(config, seed=5)(a))
+
+
+def test_h264_straight_through_forward_is_codec_backward_is_identity() -> None:
+    x = (_smooth(3) * 0.6 + 0.2 + 0.1 * torch.rand(3, 3, 64, 64)).requires_grad_(True)
+    y = h264_straight_through(x, 30)
+    assert y.shape == x.shape and not torch.allclose(y, x)
+    assert float((y - x).abs().mean()) < 0.05  # a codec, not noise: close to the input
+    (y * 3).sum().backward()
+    assert torch.allclose(x.grad, torch.full_like(x, 3.0))
+
+
+def test_h264_in_the_channel_is_off_by_default_and_keeps_old_runs_identical() -> None:
+    a = _smooth()
+    assert ChannelConfig().p_h264 == 0.0
+    on = Channel(ChannelConfig(p_scale=0.0, p_noise=0.0, p_jpeg=0.0, p_h264=1.0), seed=1)(a)
+    off = Channel(ChannelConfig(p_scale=0.0, p_noise=0.0, p_jpeg=0.0), seed=1)(a)
+    assert torch.equal(off, a.clamp(0, 1)) and not torch.equal(on, off)

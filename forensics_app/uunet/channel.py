@@ -7,7 +7,8 @@ upscales it to 64×64. :class:`Channel` simulates that in training, differentiab
 * down-scaling to a random box (``area``) and back (``bilinear``), via ``F.interpolate``;
 * additive Gaussian noise (stands in for the stego overlay and sensor noise);
 * real JPEG (OpenCV) applied straight-through: the forward pass sees the true codec
-  output, the backward pass treats the codec as identity, so gradients reach U_e.
+  output, the backward pass treats the codec as identity, so gradients reach U_e;
+* optionally (``p_h264``) a real H.264 round trip, straight-through the same way.
 """
 
 from __future__ import annotations
@@ -56,6 +57,23 @@ def jpeg_straight_through(images: torch.Tensor, quality: int) -> torch.Tensor:
     return images + (decoded - images).detach()
 
 
+def h264_straight_through(images: torch.Tensor, crf: int) -> torch.Tensor:
+    """A real libx264 round trip (faces tiled into frames) forward, identity backward.
+
+    Public video is usually re-encoded with H.264; JPEG alone does not teach U_d its
+    artefacts (chroma subsampling, inter prediction). Off by default (``p_h264 = 0``):
+    it is slower than JPEG and the shipped models were trained without it.
+    """
+    from forensics_app.uunet.evaluation.transforms import h264
+
+    with torch.no_grad():
+        rgb = (images.detach().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu()
+        bgr = np.ascontiguousarray(rgb.numpy()[..., ::-1])
+        coded = np.ascontiguousarray(h264(bgr, crf)[..., ::-1])
+        decoded = torch.from_numpy(coded).to(images).permute(0, 3, 1, 2) / 255.0
+    return images + (decoded - images).detach()
+
+
 @dataclass
 class ChannelConfig:
     """Probabilities and ranges of the simulated channel (saved in every model card)."""
@@ -69,6 +87,9 @@ class ChannelConfig:
     p_jpeg: float = 0.6
     jpeg_min: int = 40
     jpeg_max: int = 95
+    p_h264: float = 0.0
+    crf_min: int = 18
+    crf_max: int = 30
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,4 +119,6 @@ class Channel(nn.Module):
         out = out.clamp(0.0, 1.0)
         if rng.random() < c.p_jpeg:
             out = jpeg_straight_through(out, rng.randint(c.jpeg_min, c.jpeg_max))
+        elif c.p_h264 > 0 and rng.random() < c.p_h264:  # no draw when off: same runs as before
+            out = h264_straight_through(out, rng.randint(c.crf_min, c.crf_max))
         return out
