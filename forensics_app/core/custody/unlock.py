@@ -406,6 +406,23 @@ def _store_grant(ws: Workspace, grant: UnlockGrant) -> None:
     )
 
 
+def _signed_decision(
+    doc_type: str, subject_key: str, subject_id: str, session: UserSession, reason: str
+) -> tuple[dict[str, Any], str]:
+    """A denial or revocation: who decided what about which document, when and why, signed."""
+    time, _ = now_times()
+    doc = {
+        "type": doc_type,
+        "version": 1,
+        subject_key: subject_id,
+        "by": session.name,
+        "key_id": session.user.key_id,
+        "reason": reason.strip(),
+        "time": time,
+    }
+    return _signed(doc, session), time
+
+
 def deny(ws: Workspace, session: UserSession, request_id: str, reason: str) -> dict[str, Any]:
     """Refuse a pending request with a reason; returns the signed denial."""
     info = get_request(ws, request_id)
@@ -414,19 +431,7 @@ def deny(ws: Workspace, session: UserSession, request_id: str, reason: str) -> d
         raise PermissionDenied(f"request {request_id} is already {info.status}")
     if not reason.strip():
         raise InputError("a denial needs a reason")
-    time, _ = now_times()
-    denial = _signed(
-        {
-            "type": DENIAL_TYPE,
-            "version": 1,
-            "request_id": request_id,
-            "by": session.name,
-            "key_id": session.user.key_id,
-            "reason": reason.strip(),
-            "time": time,
-        },
-        session,
-    )
+    denial, _ = _signed_decision(DENIAL_TYPE, "request_id", request_id, session, reason)
     with ws.store.transaction():
         ws.store.decide_request(request_id, "denied", canonical_json(denial).decode())
         ws.audit.append(
@@ -474,19 +479,7 @@ def revoke(ws: Workspace, session: UserSession, grant_id: str, reason: str = "")
         raise PermissionDenied(f"{session.name} has role {session.role}; cannot revoke grants")
     if revocation(ws, grant_id) is not None:
         raise PermissionDenied(f"grant {grant_id} is already revoked")
-    time, _ = now_times()
-    doc = _signed(
-        {
-            "type": REVOCATION_TYPE,
-            "version": 1,
-            "grant_id": grant_id,
-            "by": session.name,
-            "key_id": session.user.key_id,
-            "reason": reason.strip(),
-            "time": time,
-        },
-        session,
-    )
+    doc, time = _signed_decision(REVOCATION_TYPE, "grant_id", grant_id, session, reason)
     with ws.store.transaction():
         ws.store.revoke_grant(grant_id, time, canonical_json(doc).decode())
         ws.audit.append(
