@@ -143,7 +143,9 @@ def test_scan_marks_faces_none_and_damaged_on_the_timeline(qtbot, window: MainWi
     assert set(marks[:30]) == {FACES} and marks[support.DAMAGED_FRAME] == DAMAGED
     assert marks[30] == NONE and marks[39] == NONE
     assert video.marks[12].boxes and len(video.marks[12].boxes) == 3
-    assert task.is_done and video.scan_button.text() == "Scan ROIs"
+    assert task.is_done  # set before ``result`` goes out
+    # ``finished`` follows ``result`` through the queue; the button resets on it.
+    qtbot.waitUntil(lambda: video.scan_button.text() == "Scan ROIs", timeout=10000)
 
 
 def test_workspace_dialog_lists_recent_workspaces(

@@ -77,6 +77,9 @@ class Task(QRunnable):
             self.signals.partial.emit(value)
 
     def run(self) -> None:  # noqa: D102 - QRunnable API
+        # The outcome is decided first and ``is_done`` is set before any terminal signal
+        # goes out: a slot reacting to ``result`` must already see the task as done.
+        outcome: tuple[Any, tuple[object, ...]]
         signals = self.signals
         try:
             if self.with_partial:
@@ -84,23 +87,24 @@ class Task(QRunnable):
             else:
                 result = self.fn(self._progress, self._cancel.is_set)
             if self._cancel.is_set():
-                signals.cancelled.emit()
+                outcome = (signals.cancelled, ())
             else:
-                signals.result.emit(result)
+                outcome = (signals.result, (result,))
         except Cancelled:
-            signals.cancelled.emit()
+            outcome = (signals.cancelled, ())
         except ForensicsError as error:
             if self._cancel.is_set():
-                signals.cancelled.emit()
+                outcome = (signals.cancelled, ())
             else:
-                signals.error.emit(str(error))
+                outcome = (signals.error, (str(error),))
         except Exception as error:  # noqa: BLE001 - last line of defence: one line, logged
             log.exception("background task %s failed", self.name)
             text = " ".join(str(error).split()) or type(error).__name__
-            signals.error.emit(f"{self.name} failed: {text}")
-        finally:
-            self._done.set()
-            signals.finished.emit()
+            outcome = (signals.error, (f"{self.name} failed: {text}",))
+        self._done.set()
+        signal, args = outcome
+        signal.emit(*args)
+        signals.finished.emit()
 
     def _progress(self, done: int, total: int) -> None:
         if self._cancel.is_set():
