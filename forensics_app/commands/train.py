@@ -46,6 +46,20 @@ def _attributes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _identity(args: argparse.Namespace) -> int:
+    from forensics_app.uunet.identity import IdentityConfig, train_identity
+    from forensics_app.uunet.runtime import apply_overrides
+
+    if args.resume:
+        raise InputError(
+            "train identity has no --resume: it takes minutes, and its dlib descriptors are "
+            "cached in --out and reused by the next run"
+        )
+    config = apply_overrides(IdentityConfig(), _overrides(args))
+    print(json.dumps(train_identity(Path(args.data), Path(args.out), config)))
+    return 0
+
+
 def _uunet(args: argparse.Namespace) -> int:
     from forensics_app.uunet.runtime import apply_overrides
     from forensics_app.uunet.train_uunet import UUNetConfig, train_uunet
@@ -53,6 +67,8 @@ def _uunet(args: argparse.Namespace) -> int:
     config = apply_overrides(UUNetConfig(), _overrides(args))
     if args.no_channel:
         config.use_channel = False
+    if args.identity:
+        config.identity = args.identity
     if args.s:
         try:
             config.s = [int(v) for v in args.s.split(",")]
@@ -95,9 +111,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     attr.add_argument("--labels", help="comma-separated labels (default: id,gender)")
     attr.set_defaults(handler=_attributes)
 
+    ident = actions.add_parser(
+        "identity", help="phase 1b (ours): distil dlib's face descriptor into E_id"
+    )
+    _common(ident)
+    ident.set_defaults(handler=_identity)
+
     uu = actions.add_parser("uunet", help="phase 2: U_e / U_d against D_f and D_a")
     _common(uu)
     uu.add_argument("--attributes", help="folder with da.safetensors from 'train attributes'")
+    uu.add_argument(
+        "--identity", help="folder with identity.safetensors from 'train identity' (adds L_id)"
+    )
     uu.add_argument("--s", help="s vector, e.g. -1,1 (s_id must be -1)")
     uu.add_argument(
         "--no-channel",

@@ -13,10 +13,13 @@ from torch.nn import functional as F
 
 from forensics_app.errors import InputError
 
-#: Names of the generator loss terms, in the order they are logged.
-GENERATOR_LOSSES = ("mse", "adv", "ano", "con", "div", "dis")
-#: Paper §IV-A weights.
-DEFAULT_WEIGHTS = {"mse": 50.0, "adv": 1.0, "ano": 1.0, "con": 1.0, "div": 1.0, "dis": 1.0}
+#: Names of the generator loss terms, in the order they are logged. ``id`` is ours, not the
+#: paper's: it is used only when phase 2 is given an identity embedder (identity.py).
+GENERATOR_LOSSES = ("mse", "adv", "ano", "con", "div", "dis", "id")
+#: Paper §IV-A weights, plus the weight of ``id`` when it is enabled.
+DEFAULT_WEIGHTS = {
+    "mse": 50.0, "adv": 1.0, "ano": 1.0, "con": 1.0, "div": 1.0, "dis": 1.0, "id": 1.0,
+}  # fmt: skip
 
 
 def attribute_bce(logits: torch.Tensor, agree: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -130,3 +133,17 @@ def distribution_loss(
     if pool > 1:
         x, a = F.avg_pool2d(x, pool), F.avg_pool2d(a, pool)
     return chi_square(soft_histogram(x, bins), soft_histogram(a, bins)).mean()
+
+
+def identity_loss(emb_x: torch.Tensor, emb_a: torch.Tensor, margin: float) -> torch.Tensor:
+    """Ours: push a's identity descriptor at least ``margin`` away from x's.
+
+    ``mean(relu(margin − ‖e(x) − e(a)‖₂)) / margin``: 1 when a has x's descriptor, 0 once
+    every surrogate is ``margin`` or further away (dlib calls two faces the same person
+    below 0.6). A hinge, not an unbounded push, so U_e stops changing a face once it no
+    longer matches and the other terms (realism, reconstruction) take over.
+    """
+    if margin <= 0:
+        raise InputError(f"the identity margin must be positive, got {margin}")
+    distance = (emb_x - emb_a).pow(2).sum(dim=1).clamp_min(1e-12).sqrt()
+    return F.relu(margin - distance).mean() / margin

@@ -4,6 +4,8 @@
 * ``unet_encoder`` (U_e): U-Net, RGB + one U(0,1) noise channel → RGB in [0, 1].
 * ``unet_decoder`` (U_d): U-Net, RGB → RGB in [0, 1]; no dropout, so eval mode is deterministic.
 * ``patch_critic`` (D_f): PatchGAN critic for WGAN-GP (no batch norm: it would break the GP).
+* ``identity_embedder`` (E_id, not in the paper): a small CNN distilled from dlib's 128-D face
+  descriptor, so identity distance can be a differentiable training signal (see identity.py).
 
 All take and return tensors ``N×C×64×64`` with values in [0, 1].
 """
@@ -223,6 +225,38 @@ class PatchCritic(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Patch scores ``N×1×h×w``."""
         return self.model(x)
+
+
+@register_network("identity_embedder")
+class IdentityEmbedder(nn.Module):
+    """E_id: 64×64 RGB face → ``dim``-D descriptor regressed onto dlib's (identity.py).
+
+    Four stride-2 convolutions keep the spatial layout (head crops are roughly aligned),
+    then two dense layers. No normalisation layer, so train and eval mode agree and the
+    per-sample gradient U_e receives does not depend on the rest of the batch.
+    """
+
+    def __init__(self, base: int = 32, dim: int = 128, hidden: int = 256) -> None:
+        super().__init__()
+        norm, act = norm_layer("none"), act_layer("leaky_relu")
+        widths = [base, base * 2, base * 4, base * 4]
+        layers: list[nn.Module] = []
+        in_ch = 3
+        for out_ch in widths:
+            layers.append(ConvNormAct(in_ch, out_ch, stride=2, norm=norm, act=act))
+            in_ch = out_ch
+        self.features = nn.Sequential(*layers)
+        side = IMAGE_SIZE // 16
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(in_ch * side * side, hidden),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Linear(hidden, dim),
+        )
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        """Descriptors ``N×dim`` of faces ``N×3×64×64`` in [0, 1]."""
+        return self.head(self.features((rgb - 0.5) * 4.0))
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -6,13 +6,18 @@ Each step, in this order (pix2pix style, explicit):
    track shares its seed in deployment) and one frame of another sequence of the same
    subject (its own noise map), then ``r = U_d(channel(a))``;
 2. critic step: ``critic_loss(D_f(x), D_f(a), D_f(r)) + λ_gp · GP`` on detached a, r;
-3. freeze D_f, generator step on U_e + U_d with the weighted sum of
-   ``mse, adv, ano, con, div, dis`` (eq. 13); unfreeze D_f.
+3. with an identity embedder E_id (ours, identity.py; ``identity:`` in the config), every
+   ``id_refresh_every`` steps: refit E_id to real dlib descriptors of x and of the detached
+   a, logging dlib's own x↔a distance;
+4. freeze D_f, generator step on U_e + U_d with the weighted sum of
+   ``mse, adv, ano, con, div, dis`` (eq. 13), plus ``id`` (L_id) when E_id is given;
+   unfreeze D_f.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -31,6 +36,7 @@ from forensics_app.uunet.checkpoint import (
 )
 from forensics_app.uunet.data import Augment, SequenceTriplets, scan_faces
 from forensics_app.uunet.export import export_model, load_model
+from forensics_app.uunet.identity import distillation_loss
 from forensics_app.uunet.networks import build_network
 
 
@@ -80,12 +86,24 @@ class UUNetConfig:
     max_minutes: float = 0.0  # 0 = no time limit
     grad_clip: float = 0.0  # >0: clip the generators' gradient norm
     init_from: str = ""  # folder with ue/ud .safetensors + cards to start from
+    # Ours (identity.py): an E_id folder turns on L_id; "" trains with the paper's losses only.
+    identity: str = ""
+    id_margin: float = 0.8  # dlib descriptor distance a must keep from x (same person < 0.6)
+    id_refresh_every: int = 10  # refit E_id to real dlib on the current a every N steps; 0 = never
+    id_refresh_lr: float = 2e-4
 
 
 class Phase2:
     """The models, optimisers and one explicit training step of phase 2."""
 
-    def __init__(self, config: UUNetConfig, matcher: torch.nn.Module, dist: runtime.Dist):
+    def __init__(
+        self,
+        config: UUNetConfig,
+        matcher: torch.nn.Module,
+        dist: runtime.Dist,
+        identity: torch.nn.Module | None = None,
+        teacher: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ):
         self.config, self.dist = config, dist
         dev = dist.device
         self.ue = build_network("unet_encoder", **config.encoder).to(dev)
@@ -106,12 +124,46 @@ class Phase2:
         self.opt_g = torch.optim.Adam(gen_params, lr=config.lr_g, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.df.parameters(), lr=config.lr_d, betas=(0.5, 0.999))
         self.label_mask = torch.ones(len(self.labels), device=dev)
+        self.steps_done = 0
+        # E_id and its teacher (ours): L_id, and the refits that keep E_id tracking dlib
+        self.idnet = identity.to(dev).eval().requires_grad_(False) if identity is not None else None
+        self.teacher = teacher if self.idnet is not None else None
+        self.opt_id = (
+            torch.optim.Adam(self.idnet.parameters(), lr=config.id_refresh_lr)
+            if self.idnet is not None
+            else None
+        )
 
     def set_trained_labels(self, trained: dict[str, bool]) -> None:
         """Drop labels D_a never learnt (no annotations) from L_con/L_div and s."""
         mask = [1.0 if trained.get(lbl, True) else 0.0 for lbl in self.labels]
         self.label_mask = torch.tensor(mask, device=self.dist.device)
         self.s = self.s * self.label_mask
+
+    def refresh_identity(self, x1: torch.Tensor, a1: torch.Tensor) -> dict[str, float]:
+        """Refit E_id to real dlib descriptors of x and of the current surrogates a.
+
+        Returns dlib's own mean x↔a distance and E_id's before the refit, the honest
+        measure of how far U_e has moved a's identity (logged as ``dlib_xa``/``eid_xa``).
+        """
+        assert self.idnet is not None and self.teacher is not None and self.opt_id is not None
+        faces = torch.cat([x1, a1]).detach()
+        target = self.teacher(faces)
+        n = x1.shape[0]
+        self.idnet.requires_grad_(True).train()
+        pred = self.idnet(faces)
+        eid_xa = (pred[:n] - pred[n:]).norm(dim=1).mean()
+        loss = distillation_loss(pred, target)
+        self.opt_id.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_id.step()
+        self.idnet.requires_grad_(False).eval()
+        dlib_xa = (target[:n] - target[n:]).norm(dim=1).mean()
+        return {
+            "dlib_xa": float(dlib_xa),
+            "eid_xa": float(eid_xa.detach()),
+            "id_refit": float(loss.detach()),
+        }
 
     def step(self, batch: dict) -> dict[str, float]:
         """One critic update then one generator update; returns the named losses."""
@@ -136,6 +188,11 @@ class Phase2:
         (d_loss + self.config.gp_weight * gp).backward()
         self.opt_d.step()
 
+        extra: dict[str, float] = {}
+        every = self.config.id_refresh_every
+        if self.teacher is not None and every > 0 and self.steps_done % every == 0:
+            extra = self.refresh_identity(x1, a1)
+
         # 2) freeze the critic, 3) generator step on U_e + U_d
         self.df.requires_grad_(False)
         m = self.label_mask
@@ -149,6 +206,10 @@ class Phase2:
                 x, a, self.config.histogram_bins, self.config.histogram_pool
             ),
         }
+        if self.idnet is not None:
+            with torch.no_grad():
+                e_x = self.idnet(x1)
+            parts["id"] = L.identity_loss(e_x, self.idnet(a[:n]), self.config.id_margin)
         total = sum(w[k] * v for k, v in parts.items())
         self.opt_g.zero_grad(set_to_none=True)
         total.backward()
@@ -161,14 +222,21 @@ class Phase2:
         out.update(
             critic=float(d_loss.detach()), gp=float(gp.detach()), total=float(total.detach())
         )
+        out.update(extra)
+        self.steps_done += 1
         return out
 
     def state(self) -> dict:
-        return {
+        state = {
             "state_dict": {k: getattr(self, k).state_dict() for k in ("ue", "ud", "df")},
             "optimizer": {"g": self.opt_g.state_dict(), "d": self.opt_d.state_dict()},
             "channel_rng": list(_flatten_rng(self.channel.rng.getstate())),
+            "steps_done": self.steps_done,
         }
+        if self.idnet is not None and self.opt_id is not None:
+            state["state_dict"]["id"] = self.idnet.state_dict()
+            state["optimizer"]["id"] = self.opt_id.state_dict()
+        return state
 
     def load(self, ckpt: dict) -> None:
         for k in ("ue", "ud", "df"):
@@ -176,6 +244,12 @@ class Phase2:
         self.opt_g.load_state_dict(ckpt["optimizer"]["g"])
         self.opt_d.load_state_dict(ckpt["optimizer"]["d"])
         self.channel.rng.setstate(_unflatten_rng(ckpt["channel_rng"]))
+        self.steps_done = int(ckpt.get("steps_done", ckpt.get("step", 0)))
+        if self.idnet is not None and self.opt_id is not None:
+            if "id" not in ckpt["state_dict"]:
+                raise InputError("the checkpoint was trained without E_id; resume without it")
+            self.idnet.load_state_dict(ckpt["state_dict"]["id"])
+            self.opt_id.load_state_dict(ckpt["optimizer"]["id"])
 
 
 _ROLE_CONFIG = {"ue": "encoder", "ud": "decoder"}
@@ -212,7 +286,18 @@ def train_uunet(
     index = scan_faces(Path(data), config.max_frames_per_sequence)
     train_index, eval_index = index.split(config.holdout, config.seed)
     dataset = SequenceTriplets(train_index, Augment() if config.augment else None, config.seed)
-    p2 = Phase2(config, matcher, dist)
+    identity, id_card, teacher = None, None, None
+    if config.identity:
+        from forensics_app.uunet.identity import DlibTeacher, load_identity
+
+        identity, id_card = load_identity(Path(config.identity))
+        if config.id_refresh_every > 0:
+            if dist.world > 1:
+                raise InputError(
+                    "the E_id refresh runs in one process; set id_refresh_every: 0 under torchrun"
+                )
+            teacher = DlibTeacher().tensors
+    p2 = Phase2(config, matcher, dist, identity, teacher)
     p2.set_trained_labels(da_card.get("data", {}).get("annotated_labels", {}))
     if config.init_from and not resume:
         for name, module in (("ue", p2.ue), ("ud", p2.ud)):
@@ -241,7 +326,7 @@ def train_uunet(
         images += 3 * config.batch_size * dist.world
         bar.update(1)
         bar.set_postfix({k: f"{values[k]:.3f}" for k in ("mse", "ano", "dis", "critic")})
-        if step % config.log_every == 0:
+        if step % config.log_every == 0 or "dlib_xa" in values:
             log.write({"phase": "uunet", "step": step, "epoch": epoch, **values})
         if dist.main and (step + 1) % config.checkpoint_every == 0:
             _save(ckpt_path, p2, config, step + 1, epoch)
@@ -265,6 +350,8 @@ def train_uunet(
             "heldout_subjects": eval_index.subjects,
             "attributes_model_sha256": da_card["sha256"],
         }
+        if id_card is not None:
+            data_info["identity_model_sha256"] = id_card["sha256"]
         _export(p2, config, out, data_info, figures)
     return figures
 
