@@ -33,6 +33,7 @@ STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "custody": ("bench_custody.py", ("--reveal", "--torch-threads", "1")),
     "report": ("bench_report.py", ()),
     "gui": ("bench_gui.py", ()),
+    "train": ("bench_train.py", ("--threads", "1")),
 }
 
 
