@@ -43,7 +43,13 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from forensics_app.core.stego import RoiMessage, capacity, embed, extract  # noqa: E402
+from forensics_app.core.stego import (  # noqa: E402
+    FORMAT_VERSION,
+    RoiMessage,
+    capacity,
+    embed,
+    extract,
+)
 from forensics_app.core.stego.message import pack_body  # noqa: E402
 
 KEY = b"benchmark camera key"
@@ -181,9 +187,10 @@ def peer(
     from imwatermark import WatermarkDecoder, WatermarkEncoder
 
     payloads = []
+    height, width = frames[0].shape[:2]
     for message in messages:
-        flags, body = pack_body(message, KEY)
-        header = bytes([1, flags]) + len(message.boxes).to_bytes(2, "little")
+        flags, body = pack_body(message, KEY, width, height)
+        header = bytes([FORMAT_VERSION, flags]) + len(message.boxes).to_bytes(2, "little")
         payloads.append(np.unpackbits(np.frombuffer(header + body, np.uint8)))
     n_bits = len(payloads[0])
 

@@ -67,11 +67,15 @@ class DemoWorkspace:
 
 
 def demo_fingerprint() -> str:
-    """A short id of what a demo is built from: this version and the shipped models' sha256.
+    """A short id of what a demo is built from: this version, the ROI message format and the
+    shipped models' sha256.
 
-    A demo built from other models is stale: its public stream was made by another U_e.
+    A demo built from other models is stale: its public stream was made by another U_e; one
+    built with another message format hides boxes this version cannot read.
     """
-    parts = [__version__]
+    from forensics_app.core.stego.message import FORMAT_VERSION
+
+    parts = [__version__, f"roi-v{FORMAT_VERSION}"]
     for path in (default_encoder_path(), default_decoder_path()):
         try:
             parts.append(str(read_card(path.with_suffix(".json"))["sha256"]))

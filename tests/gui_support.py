@@ -11,8 +11,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import numpy as np
-
 PASSPHRASES = {name: f"demo-{name}" for name in ("alice", "bob", "dave", "carol")}
 CASE = "DEMO-1"
 FRAMES = 40
@@ -27,7 +25,6 @@ def build_clip(sample: Path, out: Path) -> Path:
     from forensics_app.core.stego import RoiMessage, embed
     from forensics_app.core.video import VideoReader, VideoWriter
 
-    rng = np.random.default_rng(7)
     with VideoReader(sample) as reader:
         info = reader.info
         writer = VideoWriter(out, info.width, info.height, info.fps, codec="ffv1")
@@ -41,8 +38,12 @@ def build_clip(sample: Path, out: Path) -> Path:
                         image, RoiMessage(stream_id=1, frame_index=frame.index, boxes=boxes)
                     )
                 if frame.index == DAMAGED_FRAME:
-                    noise = rng.normal(0, 40, image.shape)
-                    image = np.clip(image.astype(np.float64) + noise, 0, 255).astype(np.uint8)
+                    # The lower half carries another message with the same header: the sync
+                    # pattern is intact, the body inconsistent, so the frame reads "damaged".
+                    other = embed(
+                        frame.image, RoiMessage(stream_id=1, frame_index=999, boxes=boxes)
+                    )
+                    image[info.height // 2 :] = other[info.height // 2 :]
                 writer.write(image)
         finally:
             writer.close()

@@ -1,104 +1,141 @@
-"""Error correction for the ROI message: Reed-Solomon over GF(256) plus bit interleaving.
+"""Error correction for the ROI message: a binary LDPC code decoded with soft decisions.
 
-The body is cut into chunks of at most 255 coded bytes, each with its own parity
-(``PARITY_RATIO`` of its data, at least ``MIN_PARITY`` bytes). Decoding is errors-only first;
-when that fails it retries with the least reliable bytes (from the soft decisions of the
-embedding layer) marked as erasures, which RS corrects at twice the rate of unknown errors.
-At most half of the parity is spent on erasures, so RS keeps some power to *detect* a word
-it cannot correct. The interleaver is a fixed pseudo-random permutation of the coded bits, so a burst of
-damaged blocks in one part of the frame is spread over many RS symbols.
+Each block of the frame carries one coded bit, and what H.264 does to a block is close to
+independent from block to block: a B-frame that drops the small residual of a block shows
+the mark of its reference frame instead, a confident but wrong bit. Against scattered bit
+errors a binary code beats Reed-Solomon over bytes (one wrong bit spoils a whole RS symbol),
+and soft belief propagation uses the reliability of every block.
+
+The code is an irregular repeat-accumulate LDPC code (the kind DVB-S2 uses): each of the
+``k`` data bits enters ``DATA_DEGREE`` of the ``m = ceil(PARITY_RATIO * k)`` parity checks,
+spread evenly and pseudo-randomly (seeded by the format version, ``k`` and ``m``), and the
+parity bits form an accumulator, ``p[j] = p[j-1] xor (sum of the data bits of check j)``, so
+encoding is a cumulative XOR and needs no matrix inversion. Decoding is normalised min-sum
+belief propagation, vectorised over the edges of the graph, stopped as soon as every check
+holds. A word it cannot correct comes back as None; a word it "corrects" into another
+codeword is caught by the message CRC (and MAC), never returned as boxes.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
+from dataclasses import dataclass
 
 import numpy as np
-import reedsolo
 
-#: Parity bytes per data byte (rate 2/3 code).
-PARITY_RATIO = 0.5
-#: Fewest parity bytes in a chunk.
-MIN_PARITY = 6
-_MAX_CODEWORD = 255
-_MAX_CHUNK_DATA = int(_MAX_CODEWORD / (1 + PARITY_RATIO))
+from forensics_app.core.stego.message import FORMAT_VERSION
+
+#: Parity bits per data bit (a rate 4/7 code).
+PARITY_RATIO = 0.75
+#: Parity checks each data bit takes part in.
+DATA_DEGREE = 4
+#: Most belief-propagation iterations before a word is declared uncorrectable.
+MAX_ITERATIONS = 40
+#: Min-sum normalisation (offsets min-sum's overconfidence in check-to-bit messages).
+_ALPHA = 0.75
 
 
-def chunk_plan(data_len: int) -> tuple[tuple[int, int], ...]:
-    """The ``(data bytes, parity bytes)`` of each RS chunk for a body of ``data_len`` bytes."""
-    if data_len <= 0:
+def parity_bits(data_bits: int) -> int:
+    """Parity bits the code adds to ``data_bits`` data bits."""
+    if data_bits <= 0:
         raise ValueError("nothing to encode")
-    n_chunks = math.ceil(data_len / _MAX_CHUNK_DATA)
-    base, extra = divmod(data_len, n_chunks)
-    plan = []
-    for i in range(n_chunks):
-        size = base + (1 if i < extra else 0)
-        plan.append((size, max(MIN_PARITY, math.ceil(size * PARITY_RATIO))))
-    return tuple(plan)
+    return max(16, math.ceil(PARITY_RATIO * data_bits))
 
 
-def coded_length(data_len: int) -> int:
-    """Bytes after RS encoding of a body of ``data_len`` bytes."""
-    return sum(d + p for d, p in chunk_plan(data_len))
+def coded_bits(data_len: int) -> int:
+    """Coded bits of a body of ``data_len`` bytes."""
+    return 8 * data_len + parity_bits(8 * data_len)
+
+
+@dataclass(frozen=True)
+class _Graph:
+    """The Tanner graph of one code, edges sorted by check (see the module docstring)."""
+
+    k: int
+    m: int
+    var: np.ndarray  # bit of each edge (data bits 0..k-1, parity bits k..k+m-1)
+    chk: np.ndarray  # check of each edge
+    pos: np.ndarray  # position of each edge among the edges of its check
+    width: int  # most edges of one check
+    data_edges: np.ndarray  # mask of the edges that join a data bit
 
 
 @functools.lru_cache(maxsize=64)
-def _codec(nsym: int) -> reedsolo.RSCodec:
-    return reedsolo.RSCodec(nsym)
+def _graph(k: int, m: int) -> _Graph:
+    digest = hashlib.sha256(f"uunf-roi/{FORMAT_VERSION}/ldpc/{k}/{m}".encode()).digest()
+    rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+    bits = np.repeat(np.arange(k), DATA_DEGREE)
+    checks = np.tile(np.arange(m), -(-bits.size // m))[: bits.size]
+    rng.shuffle(checks)
+    for _ in range(20):  # move a bit's repeated check elsewhere (a double edge is no edge)
+        pairs = bits * m + checks
+        dup = np.setdiff1d(np.arange(pairs.size), np.unique(pairs, return_index=True)[1])
+        if dup.size == 0:
+            break
+        other = rng.integers(0, pairs.size, dup.size)
+        checks[dup], checks[other] = checks[other], checks[dup].copy()
+    keep = np.unique(bits * m + checks)  # whatever duplicate is left is dropped (both sides)
+    bits, checks = keep // m, keep % m
+    var = np.concatenate([bits, k + np.arange(m), k + np.arange(m - 1)])
+    chk = np.concatenate([checks, np.arange(m), np.arange(1, m)])
+    order = np.argsort(chk, kind="stable")
+    var, chk = var[order], chk[order]
+    degree = np.bincount(chk, minlength=m)
+    pos = np.arange(var.size) - np.repeat(np.cumsum(degree) - degree, degree)
+    graph = _Graph(k, m, var, chk, pos, int(degree.max()), var < k)
+    for array in (graph.var, graph.chk, graph.pos, graph.data_edges):
+        array.setflags(write=False)
+    return graph
 
 
-def rs_encode(data: bytes) -> bytes:
-    """Reed-Solomon encode ``data`` chunk by chunk (systematic: data then parity)."""
-    out = bytearray()
-    pos = 0
-    for size, nsym in chunk_plan(len(data)):
-        out += _codec(nsym).encode(data[pos : pos + size])
-        pos += size
-    return bytes(out)
+def encode(data: bytes) -> np.ndarray:
+    """The codeword of ``data``: its bits (MSB first) then the parity bits, uint8 0/1."""
+    bits = bytes_to_bits(data)
+    graph = _graph(bits.size, parity_bits(bits.size))
+    edges = graph.data_edges
+    sums = np.bincount(graph.chk[edges], bits[graph.var[edges]], graph.m).astype(np.uint8)
+    parity = np.bitwise_xor.accumulate(sums & 1)
+    return np.concatenate([bits, parity])
 
 
-def _decode_chunk(word: bytes, nsym: int, reliability: np.ndarray | None) -> bytes | None:
-    codec = _codec(nsym)
-    try:
-        return bytes(codec.decode(word)[0])
-    except reedsolo.ReedSolomonError:
-        pass
-    if reliability is None:
-        return None
-    order = np.argsort(reliability, kind="stable")
-    # At most half the parity as erasures: the rest still corrects (and detects) errors;
-    # erasing all nsym bytes would "correct" any word whatever it holds.
-    for n_erase in sorted({nsym // 4, nsym // 2}):
-        if n_erase <= 0:
-            continue
-        try:
-            erase = sorted(int(i) for i in order[:n_erase])
-            return bytes(codec.decode(word, erase_pos=erase)[0])
-        except reedsolo.ReedSolomonError:
-            continue
-    return None
+def decode(soft: np.ndarray, data_len: int) -> bytes | None:
+    """The ``data_len`` data bytes of a received word, or None when it cannot be corrected.
 
-
-def rs_decode(coded: bytes, data_len: int, reliability: np.ndarray | None = None) -> bytes | None:
-    """Correct ``coded`` back to ``data_len`` data bytes, or None when it cannot.
-
-    ``reliability`` (one value per coded byte, higher is surer) enables erasure retries.
-    A success here is not proof: the caller checks the message CRC.
+    ``soft`` holds one value per coded bit: positive for 0, negative for 1, the magnitude
+    saying how sure. A success here is not proof: the caller checks the message CRC.
     """
-    if len(coded) != coded_length(data_len):
+    k = 8 * data_len
+    graph = _graph(k, parity_bits(k))
+    n, m, width = k + graph.m, graph.m, graph.width
+    if soft.shape != (n,):
         return None
-    out = bytearray()
-    pos = 0
-    for size, nsym in chunk_plan(data_len):
-        word = coded[pos : pos + size + nsym]
-        rel = None if reliability is None else reliability[pos : pos + size + nsym]
-        chunk = _decode_chunk(word, nsym, rel)
-        if chunk is None:
-            return None
-        out += chunk
-        pos += size + nsym
-    return bytes(out)
+    var, chk, pos = graph.var, graph.chk, graph.pos
+    slot = chk * width + pos
+    rows = np.arange(m)
+    llr = soft.astype(np.float64)
+    c2v = np.zeros(var.size)
+    for _ in range(MAX_ITERATIONS + 1):
+        total = llr + np.bincount(var, c2v, n)
+        hard = total < 0
+        if not (np.bincount(chk, hard[var], m).astype(np.int64) & 1).any():
+            return bits_to_bytes(hard[:k])
+        v2c = total[var] - c2v
+        magnitude = np.full(m * width, np.inf)
+        magnitude[slot] = np.abs(v2c)
+        magnitude = magnitude.reshape(m, width)
+        negative = np.zeros(m * width, bool)
+        negative[slot] = v2c < 0
+        parity = np.bitwise_xor.reduce(negative.reshape(m, width), axis=1)
+        first = np.argmin(magnitude, axis=1)
+        smallest = magnitude[rows, first]
+        magnitude[rows, first] = np.inf
+        second = magnitude.min(axis=1)
+        # Each edge hears the smallest magnitude of the *other* edges of its check.
+        size = np.where(pos == first[chk], second[chk], smallest[chk])
+        c2v = _ALPHA * np.where(parity[chk] ^ (v2c < 0), -size, size)
+    return None
 
 
 def bytes_to_bits(data: bytes) -> np.ndarray:
@@ -109,23 +146,3 @@ def bytes_to_bits(data: bytes) -> np.ndarray:
 def bits_to_bytes(bits: np.ndarray) -> bytes:
     """Inverse of :func:`bytes_to_bits` (length must be a multiple of 8)."""
     return np.packbits(bits.astype(np.uint8)).tobytes()
-
-
-@functools.lru_cache(maxsize=256)
-def interleaver(n_bits: int, seed: int) -> np.ndarray:
-    """A fixed pseudo-random permutation of ``n_bits`` positions (read-only array)."""
-    perm = np.random.default_rng(seed).permutation(n_bits)
-    perm.setflags(write=False)
-    return perm
-
-
-def interleave(bits: np.ndarray, perm: np.ndarray) -> np.ndarray:
-    """Reorder coded bits for transmission: output position i carries ``bits[perm[i]]``."""
-    return bits[perm]
-
-
-def deinterleave(values: np.ndarray, perm: np.ndarray) -> np.ndarray:
-    """Undo :func:`interleave` on received values (bits or soft decisions)."""
-    out = np.empty_like(values)
-    out[perm] = values
-    return out

@@ -7,8 +7,8 @@ and the change is added equally to B, G and R. Because the luma weights sum to o
 changes the luma by exactly the intended amount and leaves the chroma as it was.
 
 Reading uses soft decisions: each block gives ``cos(2 pi (c / step - dither))``, +1 on the
-lattice of bit 0 and -1 on that of bit 1; repeated blocks of one bit are averaged before the
-hard decision, and the least sure bytes become erasures if RS needs them.
+lattice of bit 0 and -1 on that of bit 1; repeated blocks of one bit are averaged, and the
+LDPC decoder (ecc.py) takes the soft values as they are.
 """
 
 from __future__ import annotations
@@ -99,14 +99,14 @@ def embed(bgr: np.ndarray, message: RoiMessage, key: bytes | None = None) -> np.
             f"({layout.capacity} boxes)"
         )
     boxes = clip_boxes(message.boxes, width, height)
-    flags, body = pack_body(RoiMessage(message.stream_id, message.frame_index, boxes), key)
+    clipped = RoiMessage(message.stream_id, message.frame_index, boxes)
+    flags, body = pack_body(clipped, key, width, height)
     plan = layout.body_plan(flags, len(boxes))
     if plan is None:  # pragma: no cover - capacity is computed from the same plans
         raise StegoError(f"the message does not fit a {width}x{height} frame")
     header = layout.header_index[(flags, len(boxes))]
     sync_bits = (layout.patterns[header] < 0).astype(np.float32)
-    coded = ecc.interleave(ecc.bytes_to_bits(ecc.rs_encode(body)), plan.interleaver)
-    body_bits = np.tile(coded, plan.repeats).astype(np.float32)
+    body_bits = np.tile(ecc.encode(body), plan.repeats).astype(np.float32)
     n_used = layout.n_sync + plan.n_slots
     bits = np.concatenate([sync_bits, body_bits])
     step = np.concatenate(
@@ -154,12 +154,9 @@ def extract(bgr: np.ndarray, key: bytes | None = None) -> ExtractResult:
         return ExtractResult("damaged", None, "header names a message that cannot fit")
     start = layout.n_sync
     soft = _soft(bgr, layout, slice(start, start + plan.n_slots), plan.step)
-    soft = ecc.deinterleave(soft.reshape(plan.repeats, plan.n_bits).mean(axis=0), plan.interleaver)
-    coded = ecc.bits_to_bytes(soft < 0)
-    reliability = np.abs(soft).reshape(-1, 8).min(axis=1)
-    body = ecc.rs_decode(coded, plan.data_len, reliability)
+    body = ecc.decode(soft.reshape(plan.repeats, plan.n_bits).mean(axis=0), plan.data_len)
     if body is None:
         return ExtractResult(
             "damaged", None, f"sync found (score {score:.2f}) but the body is uncorrectable"
         )
-    return unpack_body(body, flags, n_boxes, key)
+    return unpack_body(body, flags, n_boxes, key, width, height)

@@ -10,13 +10,21 @@ can be read without the camera key) gives:
 * the first ``P`` blocks: the *sync pattern*, one of ``2 * (capacity + 1)`` known
   pseudo-random bit patterns, which both says whether a message is present and carries the
   header (MAC flag, number of boxes);
-* the next ``S`` blocks: the Reed-Solomon coded, interleaved body, repeated ``R`` times.
+* the next ``S`` blocks: the LDPC-coded body, repeated ``R`` times.
 
-The message is deliberately sparse and strong rather than dense and weak: H.264 at CRF
-23-28 drops small low-frequency residuals in P-frames, so a weak mark that changes from
-frame to frame is lost, while a few strong coefficients survive (docs/RESULTS.md). The
-step of the body follows from a fixed distortion budget (``MSE_BUDGET``, about 40.7 dB PSNR):
-short messages get few, strong, repeated blocks; long ones many, weaker blocks.
+The message is deliberately sparse and strong rather than dense and weak. H.264 codes a
+frame as a prediction from other frames plus a quantised residual, and x264 drops a residual
+that is small for its quantiser (B-frames, quantised hardest, most of all). Where a block
+carries the same bit as the frames it is predicted from, the prediction already holds the
+mark; where the bit differs (about half the body bits, as each frame's message differs), the
+residual is half a QIM step, and once it is dropped the block shows the reference frame's
+bit instead. Only a large step survives that, so the body carries as few bits as it can:
+the boxes are bit-packed (message.py) and the errors that remain are corrected by a binary
+LDPC code (ecc.py). The step of the body follows from a fixed distortion budget
+(``MSE_BUDGET``, about 40.7 dB PSNR): short messages get few, strong, repeated blocks; long
+ones many, weaker blocks. The sync pattern is the same in every frame of a stream (one
+header), so prediction carries it; with its ``N / 24`` blocks it outlives the body under
+compression and noise alike, so a frame whose body is lost reads ``damaged``, not ``none``.
 """
 
 from __future__ import annotations
@@ -34,10 +42,12 @@ from forensics_app.core.stego.message import FLAG_MAC, FORMAT_VERSION, MAX_BOXES
 BLOCK = 8
 #: Mean squared luma change the embedding may cause, per pixel (about 40.7 dB PSNR).
 MSE_BUDGET = 5.5
-#: QIM step of the sync pattern (in orthonormal 8x8 DCT units).
+#: QIM step of the sync pattern (in orthonormal 8x8 DCT units); strong enough that, under
+#: noise, the body gives way before the sync pattern does.
 SYNC_STEP = 128.0
-#: Strongest and weakest body step; a message that would need a weaker one does not fit.
-MAX_STEP = 160.0
+#: Strongest and weakest body step; a message that would need a weaker one does not fit,
+#: one that could have a stronger one is repeated instead.
+MAX_STEP = 240.0
 MIN_STEP = 48.0
 #: Frames with fewer whole blocks than this carry no message.
 MIN_BLOCKS = 256
@@ -71,7 +81,6 @@ class BodyPlan:
     n_bits: int
     repeats: int
     step: float
-    interleaver: np.ndarray
 
     @property
     def n_slots(self) -> int:
@@ -82,6 +91,8 @@ class BodyPlan:
 class Layout:
     """The fixed block layout of one frame size (see the module docstring)."""
 
+    width: int
+    height: int
     blocks_y: int
     blocks_x: int
     rows: np.ndarray  # top pixel row of each block, in layout order
@@ -101,7 +112,7 @@ class Layout:
 
     def body_plan(self, flags: int, n_boxes: int) -> BodyPlan | None:
         """The body layout for this header, or None if it does not fit this frame."""
-        return _body_plan(self.blocks_y, self.blocks_x, flags, n_boxes)
+        return _body_plan(self.width, self.height, flags, n_boxes)
 
 
 def _energy(n_blocks: int, n_sync: int) -> float:
@@ -114,11 +125,11 @@ def _n_sync(n_blocks: int) -> int:
 
 
 @functools.lru_cache(maxsize=1024)
-def _body_plan(blocks_y: int, blocks_x: int, flags: int, n_boxes: int) -> BodyPlan | None:
-    n_blocks = blocks_y * blocks_x
+def _body_plan(width: int, height: int, flags: int, n_boxes: int) -> BodyPlan | None:
+    n_blocks = (width // BLOCK) * (height // BLOCK)
     n_sync = _n_sync(n_blocks)
-    data_len = body_length(n_boxes, bool(flags & FLAG_MAC))
-    n_bits = 8 * ecc.coded_length(data_len)
+    data_len = body_length(n_boxes, bool(flags & FLAG_MAC), width, height)
+    n_bits = ecc.coded_bits(data_len)
     available = n_blocks - n_sync
     energy = _energy(n_blocks, n_sync)
     if n_bits > available or energy <= 0:
@@ -127,8 +138,7 @@ def _body_plan(blocks_y: int, blocks_x: int, flags: int, n_boxes: int) -> BodyPl
     step = min(MAX_STEP, math.sqrt(energy / (repeats * n_bits)))
     if step < MIN_STEP:
         return None
-    perm = ecc.interleaver(n_bits, _seed("interleave", n_bits))
-    return BodyPlan(flags, n_boxes, data_len, n_bits, repeats, step, perm)
+    return BodyPlan(flags, n_boxes, data_len, n_bits, repeats, step)
 
 
 @functools.lru_cache(maxsize=16)
@@ -136,10 +146,10 @@ def layout_for(width: int, height: int) -> Layout | None:
     """The layout of a ``width`` x ``height`` frame, or None if it is too small."""
     blocks_y, blocks_x = height // BLOCK, width // BLOCK
     n_blocks = blocks_y * blocks_x
-    if blocks_y < 1 or blocks_x < 1 or n_blocks < MIN_BLOCKS:
+    if blocks_y < 1 or blocks_x < 1 or n_blocks < MIN_BLOCKS or max(width, height) > 0xFFFF:
         return None
     capacity = -1
-    while capacity < MAX_BOXES and _body_plan(blocks_y, blocks_x, FLAG_MAC, capacity + 1):
+    while capacity < MAX_BOXES and _body_plan(width, height, FLAG_MAC, capacity + 1):
         capacity += 1
     if capacity < 0:
         return None
@@ -162,6 +172,8 @@ def layout_for(width: int, height: int) -> Layout | None:
     for array in (order, coef, dither, patterns):
         array.setflags(write=False)
     return Layout(
+        width=width,
+        height=height,
         blocks_y=blocks_y,
         blocks_x=blocks_x,
         rows=(order // blocks_x) * BLOCK,
