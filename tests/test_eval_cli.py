@@ -123,3 +123,33 @@ def test_eval_refuses_a_tampered_model(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "sha256" in err.lower()
     assert not (tmp_path / "o").exists()
+
+
+def test_eval_with_the_independent_attacker(tmp_path: Path, capsys) -> None:
+    faces = make_faces(tmp_path / "faces")
+    # two subjects the models held back are not evaluated: the attacker trains on them
+    extra = {"trainer_rocket": data.rocket(), "trainer_cat": data.cat()}
+    for subject, photo in extra.items():
+        for s in range(2):
+            folder = faces / subject / f"s{s}"
+            folder.mkdir(parents=True)
+            for f in range(3):
+                crop = np.ascontiguousarray(photo[..., ::-1])[4 * f :, 4 * s :]
+                cv2.imwrite(str(folder / f"{f:04d}.png"), cv2.resize(crop, (64, 64)))
+    out = tmp_path / "out"
+    args = ["eval", "--models", str(MODELS), "--data", str(faces), "--out", str(out)]
+    held = set(_subjects(3))
+    assert main([*args, "--max-subjects", "3", "--attacker-steps", "15", "--quiet"]) == 0
+    result = json.loads((out / "eval.json").read_text(encoding="utf-8"))
+    att = result["attacker"]
+    assert att["training"]["train_subjects"] == 2 and att["training"]["train_faces"] == 12
+    assert set(att["leakage"]) == {"x↔x", "x↔a", "x↔r"}
+    assert set(result["data"]["subject_ids"]) == held  # the attacker's subjects are not scored
+    for row in att["leakage"].values():
+        assert 0.0 <= row["auc"] <= 1.0 and row["genuine_pairs"] == 9
+    md = (out / "eval.md").read_text(encoding="utf-8")
+    assert "independent attacker" in md
+    # with --all-subjects there is no one left to train the attacker on
+    capsys.readouterr()
+    assert main([*args, "--all-subjects", "--attacker-steps", "5", "--quiet"]) == 1
+    assert "held-back subjects" in capsys.readouterr().err

@@ -54,6 +54,7 @@ def _eval(args: argparse.Namespace) -> int:
         args.frames_per_subject,
         log=log,
         all_subjects=args.all_subjects,
+        attacker_steps=args.attacker_steps,
     )
     command = _command_line(args)
     results["command"] = command
@@ -100,6 +101,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--all-subjects",
         action="store_true",
         help="use every subject, not only the model card's held-back ones (unseen data sets)",
+    )
+    parser.add_argument(
+        "--attacker-steps",
+        type=int,
+        default=0,
+        help="also train an independent re-identification CNN on the other subjects for N "
+        "steps (1500 takes a few minutes on a CPU) and report its leakage rows",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(handler=_eval)

@@ -82,22 +82,17 @@ def markdown(results: dict[str, Any], command: str | None = None) -> str:
         ]
         out.append(table(["source", "faces", "mean conf.", "detection rate", "rate / x's"], rows))
     out.append(f"\n### Identity leakage (paper §IV-C; {results['embedder']})\n")
-    out.append(
-        table(
-            ["pair", "AUC", "d′", "genuine mean", "impostor mean", "genuine / impostor pairs"],
-            [
-                [
-                    k,
-                    v["auc"],
-                    v["d_prime"],
-                    v["genuine_mean"],
-                    v["impostor_mean"],
-                    f"{v['genuine_pairs']} / {v['impostor_pairs']}",
-                ]
-                for k, v in leak.items()
-            ],
+    out.append(_leakage_table(leak))
+    if "attacker" in results:
+        att = results["attacker"]
+        out.append(f"\n### Identity leakage, independent attacker ({att['embedder']})\n")
+        out.append(_leakage_table(att["leakage"]))
+        t = att["training"]
+        out.append(
+            f"\nTrained here for {t['steps']} steps on {t['train_faces']} original faces of "
+            f"{t['train_subjects']} subjects that are not evaluated (seed {t['seed']}); "
+            "nothing of dlib, D_a or U_e went into it."
         )
-    )
     out.append(
         "\nGallery: one original frame per subject; probes: the subject's other frames after "
         "the transform. AUC 0.5 = the embedder cannot link the probe to the person."
@@ -150,6 +145,23 @@ def markdown(results: dict[str, Any], command: str | None = None) -> str:
         "plain crop of the public video would give."
     )
     return "\n".join(out) + "\n"
+
+
+def _leakage_table(leak: dict[str, dict[str, Any]]) -> str:
+    return table(
+        ["pair", "AUC", "d′", "genuine mean", "impostor mean", "genuine / impostor pairs"],
+        [
+            [
+                k,
+                v["auc"],
+                v["d_prime"],
+                v["genuine_mean"],
+                v["impostor_mean"],
+                f"{v['genuine_pairs']} / {v['impostor_pairs']}",
+            ]
+            for k, v in leak.items()
+        ],
+    )
 
 
 def _plt():

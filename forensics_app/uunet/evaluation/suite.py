@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from forensics_app.errors import InputError, ModelError
-from forensics_app.uunet.data import IMAGE_EXTS, load_face
+from forensics_app.uunet.data import IMAGE_EXTS, load_face, scan_faces
+from forensics_app.uunet.evaluation.attacker import AttackerEmbedder, train_attacker
 from forensics_app.uunet.evaluation.detection import (
     detection_summary,
     detector_confidences,
@@ -111,10 +112,13 @@ def run_evaluation(
     frames_per_subject: int = 4,
     log: Log = lambda _: None,
     all_subjects: bool = False,
+    attacker_steps: int = 0,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run every experiment; returns (JSON-ready results, arrays for the plots).
 
     ``all_subjects`` ignores the card's held-back list (for data the models never saw).
+    ``attacker_steps`` > 0 also trains the independent attacker (``attacker.py``) on the
+    other subjects' original faces and adds its leakage rows.
     """
     started = time.time()
     enc, dec = load_models(models)
@@ -168,6 +172,9 @@ def run_evaluation(
         "a_t ↔ a_t+k": consistency(emb_a, ev.subjects),
     }
     log("leakage and temporal consistency done")
+    attacker: dict[str, Any] = {}
+    if attacker_steps > 0:
+        attacker = _attacker_rows(data, heldout, ev, x, a, r, attacker_steps, log)
 
     results: dict[str, Any] = {
         "format": "forensics-eval/1",
@@ -194,6 +201,7 @@ def run_evaluation(
         "detection": detection,
         "detection_by_source": by_source,
         "leakage": leakage,
+        **({"attacker": attacker} if attacker else {}),
         "temporal": temporal,
         "reconstruction": reconstruction,
         "seconds": round(time.time() - started, 1),
@@ -201,6 +209,42 @@ def run_evaluation(
     results["targets"] = targets(results)
     arrays = {"x": x, "a": a, "r": r, "baselines": base, "leakage_rows": rows, "dec": dec}
     return results, arrays
+
+
+def _attacker_rows(
+    data: Path,
+    heldout: list[str] | None,
+    ev: EvalFaces,
+    x: np.ndarray,
+    a: np.ndarray,
+    r: np.ndarray,
+    steps: int,
+    log: Log,
+) -> dict[str, Any]:
+    """Train the attacker on every subject not evaluated; its x↔x, x↔a, x↔r rows."""
+    if heldout is None:
+        raise InputError(
+            "--attacker-steps needs the model card's held-back subjects: the attacker is "
+            "trained on the others (it cannot be used with --all-subjects)"
+        )
+    evaluated = set(ev.subjects)
+    index = scan_faces(data, 40)
+    train = [seq for seq in index.sequences if seq.subject not in evaluated]
+    if len({seq.subject for seq in train}) < 2:
+        raise InputError(f"{data}: fewer than two training subjects to train the attacker on")
+    faces = np.concatenate([seq.frames for seq in train])
+    labels = [seq.subject for seq in train for _ in range(len(seq.frames))]
+    log(f"training the attacker on {len(faces)} faces of {len(set(labels))} other subjects")
+    embed = train_attacker(faces, labels, steps=steps, log=log)
+    emb_x = embed(x)
+    g, p = ev.gallery, ev.probes
+    gid, pid = _sub(ev.subjects, g), _sub(ev.subjects, p)
+    probes = {"x↔x": emb_x[p], "x↔a": embed(a[p]), "x↔r": embed(r[p])}
+    rows = {
+        name: leakage_row(name, emb_x[g], gid, emb, pid).summary() for name, emb in probes.items()
+    }
+    log("attacker rows done")
+    return {"embedder": AttackerEmbedder.name, "training": embed.report, "leakage": rows}
 
 
 def _file_sha256(path: Path) -> str:
