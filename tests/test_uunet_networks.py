@@ -15,7 +15,13 @@ def _seed() -> None:
 
 
 def test_registry_names_and_unknown_name() -> None:
-    assert network_names() == ["attribute_matcher", "patch_critic", "unet_decoder", "unet_encoder"]
+    assert network_names() == [
+        "attribute_matcher",
+        "identity_embedder",
+        "patch_critic",
+        "unet_decoder",
+        "unet_encoder",
+    ]
     with pytest.raises(ModelError, match="unknown network"):
         build_network("resnet")
     with pytest.raises(ModelError, match="bad configuration"):
