@@ -171,6 +171,7 @@ class Phase2:
         x1, x2, x3 = (batch[k].to(dev) for k in ("x1", "x2", "x3"))
         has_div = batch["has_div"].to(dev)
         n = x1.shape[0]
+        # 1) generate: a = U_e(x, noise), r = U_d(channel(a))
         noise = torch.rand(n, 1, 64, 64, device=dev)
         noise3 = torch.rand(n, 1, 64, 64, device=dev)
         x = torch.cat([x1, x2, x3])
@@ -178,7 +179,7 @@ class Phase2:
         passed = self.channel(a) if self.config.use_channel else a
         r = self.ud_d(passed)
 
-        # 1) critic: WGAN-GP on the first frame of each sample
+        # 2) critic: WGAN-GP on the first frame of each sample
         self.df.requires_grad_(True)
         a1, r1 = a[:n].detach(), r[:n].detach()
         pick = torch.rand(n, 1, 1, 1, device=dev) < 0.5  # one GP on x↔a or x↔r per sample
@@ -188,12 +189,13 @@ class Phase2:
         (d_loss + self.config.gp_weight * gp).backward()
         self.opt_d.step()
 
+        # 3) (ours) refit E_id to real dlib now and then
         extra: dict[str, float] = {}
         every = self.config.id_refresh_every
         if self.teacher is not None and every > 0 and self.steps_done % every == 0:
             extra = self.refresh_identity(x1, a1)
 
-        # 2) freeze the critic, 3) generator step on U_e + U_d
+        # 4) freeze the critic; generator step on U_e + U_d
         self.df.requires_grad_(False)
         m = self.label_mask
         parts = {
