@@ -142,13 +142,15 @@ def _config(**kw) -> UUNetConfig:
 
 
 def test_phase_two_with_e_id_logs_dlib_and_resumes_exactly(tiny: dict, tmp_path: Path) -> None:
-    kw = dict(identity=str(tiny["eid"]), id_refresh_every=2)
+    kw = dict(identity=str(tiny["eid"]), id_refresh_every=2, weights={"id": 2.0})
     straight, split = tmp_path / "straight", tmp_path / "split"
     train_uunet(tiny["data"], straight, _config(steps=4, **kw), attributes=tiny["da"], quiet=True)
     log = [json.loads(x) for x in (straight / "train_log.jsonl").read_text().splitlines()]
     assert all("id" in r for r in log)
     refreshed = [r["step"] for r in log if "dlib_xa" in r]
     assert refreshed == [0, 2] and all(r["dlib_xa"] >= 0 for r in log if "dlib_xa" in r)
+    resolved = json.loads((straight / "config.json").read_text())["weights"]
+    assert resolved["id"] == 2.0 and resolved["mse"] == 50.0  # overrides merged, all shown
     card = json.loads((straight / "ue.json").read_text())
     eid_card = json.loads((tiny["eid"] / "identity.json").read_text())
     assert card["data"]["identity_model_sha256"] == eid_card["sha256"]

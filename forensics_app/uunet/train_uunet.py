@@ -283,6 +283,8 @@ def train_uunet(
             "phase 2 needs a trained D_a: pass --attributes DIR (from 'train attributes')"
         )
     matcher, da_card = load_model(Path(attributes) / "da.safetensors", "attribute_matcher")
+    # resolved means complete: overrides merged into the paper's weights (cards show all)
+    config.weights = {**L.DEFAULT_WEIGHTS, **config.weights}
     if dist.main:
         runtime.save_resolved(config, out)
     index = scan_faces(Path(data), config.max_frames_per_sequence)
