@@ -140,7 +140,8 @@ def _faces_of(index: FaceIndex) -> tuple[np.ndarray, list[str]]:
     return np.concatenate(faces), subjects
 
 
-def _to_tensor(faces: np.ndarray) -> torch.Tensor:
+def faces_to_tensor(faces: np.ndarray) -> torch.Tensor:
+    """``N×H×W×3`` uint8 faces → ``N×3×H×W`` float tensor in [0, 1] (channel order kept)."""
     return torch.from_numpy(np.ascontiguousarray(faces)).permute(0, 3, 1, 2).float() / 255.0
 
 
@@ -153,7 +154,9 @@ def fidelity(
 
     model.eval()
     with torch.inference_mode():
-        pred = torch.cat([model(_to_tensor(faces[i : i + 256])) for i in range(0, len(faces), 256)])
+        pred = torch.cat(
+            [model(faces_to_tensor(faces[i : i + 256])) for i in range(0, len(faces), 256)]
+        )
     pred_np = pred.numpy().astype(np.float64)
     iu = np.triu_indices(len(faces), 1)
     d_s = np.linalg.norm(pred_np[:, None] - pred_np[None], axis=-1)[iu]
@@ -206,7 +209,7 @@ def train_identity(
     model = build_network("identity_embedder", **arch).to(dist.device)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, config.steps))
-    x_all, t_all = _to_tensor(faces), torch.from_numpy(target)
+    x_all, t_all = faces_to_tensor(faces), torch.from_numpy(target)
     gen = torch.Generator().manual_seed(config.seed)
     log = runtime.JsonLog(out / "train_log.jsonl")
     t0, step = time.monotonic(), 0

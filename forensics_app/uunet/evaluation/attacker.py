@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from forensics_app.errors import InputError
+from forensics_app.uunet.identity import faces_to_tensor
 from forensics_app.uunet.networks import build_network
 
 #: Name recorded in eval.json for the attacker's rows.
@@ -43,8 +44,7 @@ class AttackerEmbedder:
         out = []
         with torch.inference_mode():
             for i in range(0, len(faces), 256):
-                rgb = np.ascontiguousarray(faces[i : i + 256, :, :, ::-1])
-                x = torch.from_numpy(rgb).permute(0, 3, 1, 2).float() / 255.0
+                x = faces_to_tensor(faces[i : i + 256, :, :, ::-1])  # BGR → RGB
                 out.append(F.normalize(self.model(x), dim=1))
         return torch.cat(out).numpy().astype(np.float64)
 
@@ -67,7 +67,7 @@ def train_attacker(
     gen = torch.Generator().manual_seed(seed)
     label_of = {s: i for i, s in enumerate(names)}
     y_all = torch.tensor([label_of[s] for s in subjects])
-    x_all = torch.from_numpy(np.ascontiguousarray(faces_rgb)).permute(0, 3, 1, 2).float() / 255.0
+    x_all = faces_to_tensor(faces_rgb)
     model = build_network("identity_embedder", base=32, dim=128, hidden=256)
     classes = nn.Parameter(torch.randn(len(names), 128, generator=gen) * 0.01)
     opt = torch.optim.Adam([*model.parameters(), classes], lr=1e-3)
