@@ -21,8 +21,8 @@ from forensics_app.uunet.identity import (
 )
 from forensics_app.uunet.networks import build_network
 from forensics_app.uunet.train_attributes import AttributesConfig, train_attributes
-from forensics_app.uunet.train_uunet import UUNetConfig, train_uunet
-from tests.test_uunet_training import SMALL_UNET, make_tree
+from forensics_app.uunet.train_uunet import train_uunet
+from tests.test_uunet_training import _config, make_tree
 
 
 def test_identity_loss_known_answers() -> None:
@@ -130,15 +130,6 @@ def test_load_identity_refuses_a_missing_or_tampered_model(tiny: dict, tmp_path:
 
     with pytest.raises(VerificationError):
         load_identity(bad)
-
-
-def _config(**kw) -> UUNetConfig:
-    base = dict(
-        encoder=SMALL_UNET, decoder=SMALL_UNET, critic={"base": 8, "layers": 3, "norm": "none"},
-        batch_size=4, holdout=0.2, device="cpu", log_every=1, checkpoint_every=1000,
-    )  # fmt: skip
-    base.update(kw)
-    return UUNetConfig(**base)
 
 
 def test_phase_two_with_e_id_logs_dlib_and_resumes_exactly(tiny: dict, tmp_path: Path) -> None:
