@@ -60,6 +60,7 @@ def test_eval_writes_json_markdown_and_plots(tmp_path: Path, capsys) -> None:
         len(set(source_of(_subjects(3)))) == 1 and result["detection_by_source"] == {}
     )
     assert "### Identity leakage" in md and "| x↔a |" in md and "### Temporal" in md
+    assert "no soft labels" in result["attribute_control"]["note"]  # no attributes.csv here
     for name in ("roc.png", "grid.png", "leakage_histograms.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "wrote" in capsys.readouterr().out
@@ -153,3 +154,31 @@ def test_eval_with_the_independent_attacker(tmp_path: Path, capsys) -> None:
     capsys.readouterr()
     assert main([*args, "--all-subjects", "--attacker-steps", "5", "--quiet"]) == 1
     assert "held-back subjects" in capsys.readouterr().err
+
+
+def test_eval_attribute_control_with_labels(tmp_path: Path, capsys) -> None:
+    """§IV-E end to end: labels in DATA/attributes.csv, read by the models' own D_a."""
+    faces = make_faces(tmp_path / "faces", 3)
+    da_card = read_card(MODELS / "da.json")
+    label = next(lbl for lbl in da_card["architecture"]["config"]["labels"] if lbl != "id")
+    subjects = _subjects(3)
+    values = ["p", "q", "q"]
+    rows = [f"subject,{label}"] + [f"{s},{v}" for s, v in zip(subjects, values, strict=True)]
+    (faces / "attributes.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["eval", "--models", str(MODELS), "--data", str(faces), "--out", str(out)]
+    assert main([*args, "--attributes", str(MODELS), "--quiet"]) == 0
+    result = json.loads((out / "eval.json").read_text(encoding="utf-8"))
+    att = result["attribute_control"]
+    assert att["reader_is_training_da"] is True and att["training_da_found"] is True
+    row = att["evaluated"][label]
+    assert row["a"]["subjects"] == 3 and row["a"]["pairs"] == 3 * 4 * 2  # 4 frames × 2 others
+    trained = da_card["data"]["annotated_labels"].get(label, True)
+    assert att["effective_s"][label] == (
+        read_card(MODELS / "ue.json")["training"]["s"][1] if trained else 0
+    )
+    assert "--attributes" in result["command"]
+    assert "### Attribute control" in (out / "eval.md").read_text(encoding="utf-8")
+    capsys.readouterr()
+    assert main([*args, "--attributes", str(tmp_path / "nowhere"), "--quiet"]) == 1
+    assert "no da.safetensors" in capsys.readouterr().err

@@ -135,4 +135,9 @@ def test_bootstrap_data_from_the_sample_clip(sample_video: Path, tmp_path: Path)
     index = scan_faces(out)
     assert any(s.subject.startswith("vtest_t") for s in index.sequences)
     assert all(len(s.frames) >= 1 for s in index.sequences)
+    # the shipped soft labels of the LFW faces come along (unknowns stay empty)
+    assert manifest["attributes"] == {"gender": 82, "glasses": 96}
+    assert index.attributes["lfw_018"] == {"gender": "female", "glasses": "no"}
+    assert index.attributes["lfw_016"] == {"gender": "", "glasses": ""}
+    assert not any(s.startswith("vtest_") for s in index.attributes)
     assert main(["train", "bootstrap-data", "--out", str(out)]) == 1  # not empty: refused

@@ -28,6 +28,10 @@ def _command_line(args: argparse.Namespace) -> str:
     parts += ["--frames-per-subject", str(args.frames_per_subject)]
     if args.all_subjects:
         parts.append("--all-subjects")
+    if args.attacker_steps:
+        parts += ["--attacker-steps", str(args.attacker_steps)]
+    if args.attributes:
+        parts += ["--attributes", args.attributes]
     return " ".join(shlex.quote(str(p)) for p in parts)
 
 
@@ -42,6 +46,8 @@ def _eval(args: argparse.Namespace) -> int:
         raise InputError(f"no data folder at {data}")
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} exists and is not a folder")
+    if args.attributes and not (Path(args.attributes) / "da.safetensors").is_file():
+        raise InputError(f"no da.safetensors in {args.attributes}")
 
     def log(message: str) -> None:
         if not args.quiet:
@@ -55,6 +61,7 @@ def _eval(args: argparse.Namespace) -> int:
         log=log,
         all_subjects=args.all_subjects,
         attacker_steps=args.attacker_steps,
+        attributes_model=Path(args.attributes) if args.attributes else None,
     )
     command = _command_line(args)
     results["command"] = command
@@ -108,6 +115,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0,
         help="also train an independent re-identification CNN on the other subjects for N "
         "steps (1500 takes a few minutes on a CPU) and report its leakage rows",
+    )
+    parser.add_argument(
+        "--attributes",
+        help="folder with the da.safetensors that reads soft labels for the attribute-control "
+        "table (default: the one in --models); labels come from DATA/attributes.csv",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(handler=_eval)

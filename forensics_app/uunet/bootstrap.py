@@ -24,11 +24,13 @@ import cv2
 import numpy as np
 
 from forensics_app.errors import InputError, VideoError
+from forensics_app.uunet.data import UNKNOWN, read_attributes
 
 SIZE = 64
 REPO = Path(__file__).resolve().parents[2]
 FULL_CLIP = REPO.parent / "shared" / "data" / "vtest.avi"
 SAMPLE_CLIP = REPO / "resources" / "samples" / "vtest_cut.avi"
+LFW_LABELS = REPO / "resources" / "labels" / "lfw_subset_attributes.csv"
 
 
 def default_source() -> Path:
@@ -112,6 +114,32 @@ def write_sequence(root: Path, subject: str, sequence: str, frames: list[np.ndar
         cv2.imwrite(str(folder / f"{i:04d}.png"), frame)
 
 
+def write_lfw_attributes(out: Path, n_faces: int) -> dict[str, int]:
+    """Copy the shipped soft labels of the LFW faces to ``out/attributes.csv``.
+
+    Returns the number of known values per label (empty means unknown), so the manifest
+    says what phase 1 can learn beyond identity. Without the labels file, no CSV is written.
+    """
+    if not LFW_LABELS.is_file():
+        return {}
+    rows = read_attributes(LFW_LABELS)
+    wanted = {f"lfw_{i:03d}" for i in range(n_faces)}
+    rows = {subject: labels for subject, labels in rows.items() if subject in wanted}
+    if not rows:
+        return {}
+    labels = sorted({label for values in rows.values() for label in values})
+    lines = [",".join(["subject", *labels])]
+    lines += [
+        ",".join([subject, *(rows[subject].get(label, "") for label in labels)])
+        for subject in sorted(rows)
+    ]
+    (out / "attributes.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return {
+        label: sum(1 for values in rows.values() if values.get(label, "").lower() not in UNKNOWN)
+        for label in labels
+    }
+
+
 def bootstrap_data(
     out: Path,
     video: Path | None = None,
@@ -156,6 +184,7 @@ def bootstrap_data(
             write_sequence(
                 out, f"lfw_{i:03d}", f"s{j}", [jitter(face, rng) for _ in range(lfw_frames)]
             )
+    labelled = write_lfw_attributes(out, len(faces))
     manifest = {
         "format": "uunet-faces/1",
         "video": str(video),
@@ -163,6 +192,7 @@ def bootstrap_data(
         "video_frames": n_video_frames,
         "lfw_subjects": int(len(faces)),
         "lfw_frames": int(len(faces) * 2 * lfw_frames),
+        "attributes": labelled,
         "every_k": every_k,
         "min_track": min_track,
         "note": "one subject per track (a person re-entering may get two subjects)",

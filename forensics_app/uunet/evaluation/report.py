@@ -128,6 +128,9 @@ def markdown(results: dict[str, Any], command: str | None = None) -> str:
             "\nWithin-track pairs (two frames of one subject) against pairs of different "
             "subjects; a consistent surrogate keeps them apart as the originals do."
         )
+    if "attribute_control" in results:
+        out.append("\n### Attribute control (paper §IV-E; responses of D_a)\n")
+        out.append(attribute_markdown(results["attribute_control"]))
     out.append("\n### Reconstruction r = U_d(channel(a)) vs x\n")
     rows = [
         ["a = U_e(x) vs x (no decoder)", rec["a_vs_x"]["psnr"], rec["a_vs_x"]["ssim"], None, None]
@@ -145,6 +148,65 @@ def markdown(results: dict[str, Any], command: str | None = None) -> str:
         "plain crop of the public video would give."
     )
     return "\n".join(out) + "\n"
+
+
+def attribute_markdown(att: dict[str, Any]) -> str:
+    """The §IV-E table: Pearson r of D_a,l(x_j, a_i) with 1[label_l(i) = label_l(j)]."""
+    if "evaluated" not in att:
+        return att.get("note", "not measured")
+    rows = []
+    blocks = [("evaluated", att["evaluated"])]
+    if "training_subjects" in att:
+        blocks.append(("training subjects", att["training_subjects"]))
+    for block, labels in blocks:
+        for label, v in labels.items():
+            if label == "id":
+                continue
+            if "a" not in v:
+                rows.append([block, label, None, None, None, None, None, v.get("note")])
+                continue
+            a, ref = v["a"], v["x_reference"]
+            rows.append(
+                [
+                    block,
+                    label,
+                    a["s"],
+                    _with_range(a),
+                    _with_range(ref),
+                    v["paired_mean_da_x_a"],
+                    f"{a['subjects']} / {a['pairs']}",
+                    a["follows_s"],
+                ]
+            )
+    text = table(
+        [
+            "subjects",
+            "label",
+            "s (as trained)",
+            "r, surrogates a (5–95 %)",
+            "r, real faces x (5–95 %)",
+            "mean D_a(x_i, a_i)",
+            "subjects / pairs",
+            "follows s",
+        ],
+        rows,
+    )
+    if att.get("reader_is_training_da"):
+        reader = "the D_a this U_e trained against, so not independent of training"
+    else:
+        reader = "a D_a this U_e never trained against (it read, it was not optimised against)"
+    return (
+        text + "\n\nPairs: each surrogate a_i with the enrolment face x_j of every other labelled "
+        "subject; r > 0 means surrogates keep their subject's label, r < 0 that they take the "
+        "other one; the real-face column is D_a's own reading (the ceiling of |r|). Ranges: 50 "
+        "draws of 90 % of the subjects with repetition. 'training subjects' were seen by U_e "
+        f"and D_a in training. Read by {reader} (`{att['reader_da_sha256'][:12]}…`). "
+        "s = 0: the label was not constrained in training."
+    )
+
+
+def _with_range(row: dict[str, Any]) -> str:
+    return f"{_cell(row['pearson_r'])} ({_cell(row['p5'])}…{_cell(row['p95'])})"
 
 
 def _leakage_table(leak: dict[str, dict[str, Any]]) -> str:

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from forensics_app.errors import InputError, ModelError
-from forensics_app.uunet.data import IMAGE_EXTS, load_face, scan_faces
+from forensics_app.uunet.data import IMAGE_EXTS, load_face, read_attributes, scan_faces
 from forensics_app.uunet.evaluation.attacker import AttackerEmbedder, train_attacker
+from forensics_app.uunet.evaluation.attributes import attribute_control, effective_s
 from forensics_app.uunet.evaluation.detection import (
     detection_summary,
     detector_confidences,
@@ -113,12 +114,15 @@ def run_evaluation(
     log: Log = lambda _: None,
     all_subjects: bool = False,
     attacker_steps: int = 0,
+    attributes_model: Path | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run every experiment; returns (JSON-ready results, arrays for the plots).
 
     ``all_subjects`` ignores the card's held-back list (for data the models never saw).
     ``attacker_steps`` > 0 also trains the independent attacker (``attacker.py``) on the
-    other subjects' original faces and adds its leakage rows.
+    other subjects' original faces and adds its leakage rows. ``attributes_model`` is the
+    folder of the D_a that reads the soft labels for the attribute-control table (default:
+    ``models/da.safetensors``); the labels come from ``data/attributes.csv``.
     """
     started = time.time()
     enc, dec = load_models(models)
@@ -176,6 +180,10 @@ def run_evaluation(
     if attacker_steps > 0:
         attacker = _attacker_rows(data, heldout, ev, x, a, r, attacker_steps, log)
 
+    attribute = _attribute_section(
+        models, attributes_model, data, enc, heldout, ev, x, a, frames_per_subject, log
+    )
+
     results: dict[str, Any] = {
         "format": "forensics-eval/1",
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -203,6 +211,7 @@ def run_evaluation(
         "leakage": leakage,
         **({"attacker": attacker} if attacker else {}),
         "temporal": temporal,
+        "attribute_control": attribute,
         "reconstruction": reconstruction,
         "seconds": round(time.time() - started, 1),
     }
@@ -245,6 +254,73 @@ def _attacker_rows(
     }
     log("attacker rows done")
     return {"embedder": AttackerEmbedder.name, "training": embed.report, "leakage": rows}
+
+
+def _attribute_section(
+    models: Path,
+    reader_dir: Path | None,
+    data: Path,
+    enc: FaceEncoder,
+    heldout: list[str] | None,
+    ev: EvalFaces,
+    x: np.ndarray,
+    a: np.ndarray,
+    frames_per_subject: int,
+    log: Log,
+) -> dict[str, Any]:
+    """§IV-E on the evaluated subjects and, separately, on labelled training subjects.
+
+    The reader D_a must know the labels; ``s`` for each label is what U_e really trained
+    under, found through the D_a whose sha256 the U_e card records.
+    """
+    from forensics_app.uunet.export import load_model
+
+    reader_path = (reader_dir or models) / "da.safetensors"
+    labels_path = data / "attributes.csv"
+    if not reader_path.is_file():
+        return {"note": f"not measured: no D_a at {reader_path} (pass --attributes DIR)"}
+    if not labels_path.is_file():
+        return {"note": f"not measured: no soft labels ({labels_path} is missing)"}
+    reader, reader_card = load_model(reader_path, "attribute_matcher")
+    attributes = read_attributes(labels_path)
+    ue_card = enc.card
+    trained_sha = ue_card.get("data", {}).get("attributes_model_sha256")
+    trained_card = None
+    for candidate in {reader_path, models / "da.safetensors"}:
+        if candidate.is_file():
+            card = load_model(candidate, "attribute_matcher")[1]
+            if card["sha256"] == trained_sha:
+                trained_card = card
+    trained_labels = trained_card["architecture"]["config"]["labels"] if trained_card else None
+    annotated = trained_card.get("data", {}).get("annotated_labels") if trained_card else None
+    trained_s = ue_card.get("training", {}).get("s")
+    s_of = {
+        label: effective_s(trained_s, trained_labels, annotated, label) for label in reader.labels
+    }
+    out: dict[str, Any] = {
+        "reader_da_sha256": reader_card["sha256"],
+        "reader_is_training_da": reader_card["sha256"] == trained_sha,
+        "training_da_found": trained_card is not None,
+        "trained_s": trained_s,
+        "effective_s": s_of,
+        "labels_file": str(labels_path),
+        "evaluated": attribute_control(reader, attributes, x, a, ev.subjects, ev.gallery, s_of),
+    }
+    if heldout is not None:
+        seen = sorted(
+            p.name
+            for p in data.iterdir()
+            if p.is_dir() and p.name not in set(heldout) and p.name in attributes
+        )
+        if seen:
+            tr = load_eval_faces(data, seen, None, frames_per_subject)
+            tr_a = enc.encode(tr.faces, tr.seeds)
+            out["training_subjects"] = attribute_control(
+                reader, attributes, tr.faces, tr_a, tr.subjects, tr.gallery, s_of
+            )
+            out["training_subjects_count"] = len(tr.gallery)
+    log("attribute control done")
+    return out
 
 
 def _file_sha256(path: Path) -> str:

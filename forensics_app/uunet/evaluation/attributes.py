@@ -1,0 +1,205 @@
+"""Attribute control (paper §IV-E): does a surrogate keep or change a soft label as ``s`` says?
+
+The paper reads the soft labels of each surrogate with the pairwise matcher D_a and
+correlates the responses with the ground-truth labels of x "considering the configuration
+of s". We make that concrete with pairs across subjects, because D_a answers *whether two
+faces share a label*, not what the label is:
+
+* for a surrogate ``a_i`` of subject i and the enrolment face ``x_j`` of another labelled
+  subject j, the response is ``D_a,l(x_j, a_i)`` and the ground truth is
+  ``b_l = 1[label_l(i) == label_l(j)]``;
+* if ``s_l = +1`` the surrogate keeps its subject's label, so the responses follow ``b_l``
+  (Pearson r > 0); if ``s_l = −1`` it takes the other label (r < 0); if ``s_l = 0`` nothing
+  is asked (r is whatever U_e does on its own);
+* the same pairs with the real face ``x_i`` in place of ``a_i`` give the reference: how well
+  D_a reads the label on real faces at all (the ceiling of |r|).
+
+Uncertainty follows the paper: 50 draws of 90 % of the subjects with repetition; the
+verdict needs the 5–95 % range of r on the side of zero that ``s`` asks for.
+Responses come from the D_a of the training phase, so they are not independent of training
+(the same caveat as the paper's); the module says so in its output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from forensics_app.uunet.data import UNKNOWN
+
+DRAWS = 50
+FRACTION = 0.9
+
+
+def matcher_responses(
+    matcher: torch.nn.Module, first: np.ndarray, second: np.ndarray, batch: int = 256
+) -> np.ndarray:
+    """``D_a(first, second)`` for BGR uint8 face pairs (N×H×W×3 each) → N×t probabilities."""
+    if first.shape != second.shape:
+        raise ValueError(f"pair shapes differ: {first.shape} vs {second.shape}")
+    out = []
+    matcher.eval()
+    with torch.inference_mode():
+        for i in range(0, len(first), batch):
+            # D_a was trained on RGB tensors in [0, 1]; the evaluation keeps faces as BGR
+            t1 = _rgb_tensor(first[i : i + batch])
+            t2 = _rgb_tensor(second[i : i + batch])
+            out.append(matcher(t1, t2).float().numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(matcher.labels)), np.float32)
+
+
+def _rgb_tensor(faces: np.ndarray) -> torch.Tensor:
+    rgb = np.ascontiguousarray(faces[..., ::-1])
+    return torch.from_numpy(rgb).permute(0, 3, 1, 2).float() / 255.0
+
+
+def pearson(u: np.ndarray, v: np.ndarray) -> float:
+    """Pearson r; NaN when either side is constant (no correlation is defined)."""
+    u, v = np.asarray(u, float), np.asarray(v, float)
+    if len(u) < 2 or u.std() == 0 or v.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(u, v)[0, 1])
+
+
+def control_row(
+    response: np.ndarray,
+    agree: np.ndarray,
+    pair_subject: Sequence[str],
+    s_value: int | None,
+    draws: int = DRAWS,
+    fraction: float = FRACTION,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Pearson r of responses vs agreement, with the paper's resampling over subjects.
+
+    ``pair_subject`` names the subject of the surrogate in each pair; each draw takes
+    ``fraction`` of the subjects with repetition (a subject drawn twice counts twice).
+    ``follows_s`` is True/False when ``s_value`` is ±1 and None when it is 0 or unknown.
+    """
+    response, agree = np.asarray(response, float), np.asarray(agree, float)
+    subjects = np.asarray(pair_subject)
+    names = sorted(set(subjects.tolist()))
+    rows = {name: np.flatnonzero(subjects == name) for name in names}
+    rng = np.random.default_rng(seed)
+    k = max(1, int(round(fraction * len(names))))
+    values = []
+    for _ in range(draws):
+        pick = rng.choice(len(names), size=k, replace=True)
+        idx = np.concatenate([rows[names[i]] for i in pick])
+        r = pearson(response[idx], agree[idx])
+        if np.isfinite(r):
+            values.append(r)
+    full = pearson(response, agree)
+    lo, hi = np.percentile(values, [5, 95]) if values else (np.nan, np.nan)
+    follows: bool | None = None
+    if s_value in (1, -1) and values:
+        follows = bool(lo > 0) if s_value == 1 else bool(hi < 0)
+    return {
+        "s": s_value,
+        "pearson_r": _round(full),
+        "resampled_mean": _round(float(np.mean(values))) if values else None,
+        "resampled_std": _round(float(np.std(values))) if values else None,
+        "p5": _round(float(lo)),
+        "p95": _round(float(hi)),
+        "pairs": int(len(response)),
+        "subjects": len(names),
+        "agree_fraction": _round(float(agree.mean())) if len(agree) else None,
+        "follows_s": follows,
+    }
+
+
+def _round(v: float) -> float | None:
+    return None if not np.isfinite(v) else round(float(v), 4)
+
+
+def label_pairs(
+    subjects: Sequence[str],
+    gallery: np.ndarray,
+    attributes: Mapping[str, Mapping[str, str]],
+    label: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (face index i, enrolment index g_j, agreement) over labelled subjects i ≠ j.
+
+    Every face of a labelled subject is paired with the enrolment face of every other
+    labelled subject; unknown values (empty, ``?``, …) are left out, never compared.
+    """
+    known = {s: attributes.get(s, {}).get(label, "").strip().lower() for s in set(subjects)}
+    known = {s: v for s, v in known.items() if v not in UNKNOWN}
+    enrol = {subjects[g]: int(g) for g in gallery if subjects[g] in known}
+    faces, refs, agree = [], [], []
+    for i, s in enumerate(subjects):
+        if s not in known:
+            continue
+        for other, g in enrol.items():
+            if other != s:
+                faces.append(i)
+                refs.append(g)
+                agree.append(float(known[s] == known[other]))
+    return np.array(faces, int), np.array(refs, int), np.array(agree, float)
+
+
+def effective_s(
+    trained_s: Sequence[int] | None,
+    trained_labels: Sequence[str] | None,
+    trained_annotated: Mapping[str, bool] | None,
+    label: str,
+) -> int | None:
+    """The s entry U_e really trained under for ``label``.
+
+    A label its D_a never learnt (no annotations) or did not have was not constrained (0);
+    ``None`` when the training D_a is unknown.
+    """
+    if trained_s is None or trained_labels is None:
+        return None
+    if label not in trained_labels:
+        return 0
+    if trained_annotated is not None and not trained_annotated.get(label, True):
+        return 0
+    return int(trained_s[list(trained_labels).index(label)])
+
+
+def attribute_control(
+    matcher: torch.nn.Module,
+    attributes: Mapping[str, Mapping[str, str]],
+    x: np.ndarray,
+    a: np.ndarray,
+    subjects: Sequence[str],
+    gallery: np.ndarray,
+    s_of: Mapping[str, int | None],
+) -> dict[str, Any]:
+    """Per soft label: r for surrogates and for real faces, and the mean paired response.
+
+    ``s_of`` maps each label of the matcher to the s entry U_e trained under (see
+    :func:`effective_s`). Labels without two labelled subjects on both sides are reported
+    as not measurable, with the reason.
+    """
+    subjects = list(subjects)
+    paired = matcher_responses(matcher, x, a)
+    out: dict[str, Any] = {}
+    for li, label in enumerate(matcher.labels):
+        row: dict[str, Any] = {"paired_mean_da_x_a": _round(float(paired[:, li].mean()))}
+        if label == "id":
+            row["note"] = "identity: s_id is always −1; see the leakage tables"
+            out[label] = row
+            continue
+        faces, refs, agree = label_pairs(subjects, gallery, attributes, label)
+        values = {
+            (attributes.get(s, {}).get(label, "") or "").strip().lower() for s in set(subjects)
+        } - UNKNOWN
+        if len(faces) == 0 or agree.min() == agree.max() or len(values) < 2:
+            row["note"] = "not measurable: fewer than two labelled subjects of each value"
+            out[label] = row
+            continue
+        pair_subject = [subjects[i] for i in faces]
+        resp_a = matcher_responses(matcher, x[refs], a[faces])[:, li]
+        resp_x = matcher_responses(matcher, x[refs], x[faces])[:, li]
+        row["a"] = control_row(resp_a, agree, pair_subject, s_of.get(label))
+        reference = control_row(resp_x, agree, pair_subject, 1)
+        reference["s"] = None
+        reference["reads_label"] = reference.pop("follows_s")
+        row["x_reference"] = reference
+        out[label] = row
+    return out
