@@ -136,6 +136,14 @@ def test_attribute_control_one_value_only_is_not_measurable():
     assert "a" not in out["tone"] and "not measurable" in out["tone"]["note"]
 
 
+def test_attribute_control_skips_labels_the_matcher_never_learnt():
+    x, subjects, gallery, attributes, _ = make_set()
+    out = attribute_control(
+        ToneMatcher(), attributes, x, x, subjects, gallery, {"tone": 1}, {"id": True, "tone": False}
+    )
+    assert "a" not in out["tone"] and "never saw" in out["tone"]["note"]
+
+
 def test_attribute_markdown_table():
     x, subjects, gallery, attributes, _ = make_set()
     evaluated = attribute_control(

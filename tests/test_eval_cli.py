@@ -172,11 +172,12 @@ def test_eval_attribute_control_with_labels(tmp_path: Path, capsys) -> None:
     att = result["attribute_control"]
     assert att["reader_is_training_da"] is True and att["training_da_found"] is True
     row = att["evaluated"][label]
-    assert row["a"]["subjects"] == 3 and row["a"]["pairs"] == 3 * 4 * 2  # 4 frames × 2 others
     trained = da_card["data"]["annotated_labels"].get(label, True)
-    assert att["effective_s"][label] == (
-        read_card(MODELS / "ue.json")["training"]["s"][1] if trained else 0
-    )
+    if trained:
+        assert row["a"]["subjects"] == 3 and row["a"]["pairs"] == 3 * 4 * 2  # 4 frames × 2
+        assert att["effective_s"][label] == read_card(MODELS / "ue.json")["training"]["s"][1]
+    else:  # the shipped D_a never saw this label annotated: nothing is read
+        assert "never saw" in row["note"] and att["effective_s"][label] == 0
     assert "--attributes" in result["command"]
     assert "### Attribute control" in (out / "eval.md").read_text(encoding="utf-8")
     capsys.readouterr()

@@ -169,12 +169,14 @@ def attribute_control(
     subjects: Sequence[str],
     gallery: np.ndarray,
     s_of: Mapping[str, int | None],
+    learnt: Mapping[str, bool] | None = None,
 ) -> dict[str, Any]:
     """Per soft label: r for surrogates and for real faces, and the mean paired response.
 
     ``s_of`` maps each label of the matcher to the s entry U_e trained under (see
-    :func:`effective_s`). Labels without two labelled subjects on both sides are reported
-    as not measurable, with the reason.
+    :func:`effective_s`). ``learnt`` is the matcher card's ``annotated_labels``: a label the
+    matcher never saw annotated is not read. Labels without two labelled subjects on both
+    sides are reported as not measurable, with the reason.
     """
     subjects = list(subjects)
     paired = matcher_responses(matcher, x, a)
@@ -183,6 +185,10 @@ def attribute_control(
         row: dict[str, Any] = {"paired_mean_da_x_a": _round(float(paired[:, li].mean()))}
         if label == "id":
             row["note"] = "identity: s_id is always −1; see the leakage tables"
+            out[label] = row
+            continue
+        if learnt is not None and not learnt.get(label, True):
+            row["note"] = "not measurable: this D_a never saw the label annotated"
             out[label] = row
             continue
         faces, refs, agree = label_pairs(subjects, gallery, attributes, label)

@@ -297,6 +297,7 @@ def _attribute_section(
     s_of = {
         label: effective_s(trained_s, trained_labels, annotated, label) for label in reader.labels
     }
+    learnt = reader_card.get("data", {}).get("annotated_labels")
     out: dict[str, Any] = {
         "reader_da_sha256": reader_card["sha256"],
         "reader_is_training_da": reader_card["sha256"] == trained_sha,
@@ -304,7 +305,9 @@ def _attribute_section(
         "trained_s": trained_s,
         "effective_s": s_of,
         "labels_file": str(labels_path),
-        "evaluated": attribute_control(reader, attributes, x, a, ev.subjects, ev.gallery, s_of),
+        "evaluated": attribute_control(
+            reader, attributes, x, a, ev.subjects, ev.gallery, s_of, learnt
+        ),
     }
     if heldout is not None:
         seen = sorted(
@@ -316,7 +319,7 @@ def _attribute_section(
             tr = load_eval_faces(data, seen, None, frames_per_subject)
             tr_a = enc.encode(tr.faces, tr.seeds)
             out["training_subjects"] = attribute_control(
-                reader, attributes, tr.faces, tr_a, tr.subjects, tr.gallery, s_of
+                reader, attributes, tr.faces, tr_a, tr.subjects, tr.gallery, s_of, learnt
             )
             out["training_subjects_count"] = len(tr.gallery)
     log("attribute control done")
