@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from forensics_app.uunet.data import UNKNOWN
+from forensics_app.uunet.evaluation.metrics import pearson
 
 DRAWS = 50
 FRACTION = 0.9
@@ -56,12 +57,12 @@ def _rgb_tensor(faces: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(rgb).permute(0, 3, 1, 2).float() / 255.0
 
 
-def pearson(u: np.ndarray, v: np.ndarray) -> float:
-    """Pearson r; NaN when either side is constant (no correlation is defined)."""
-    u, v = np.asarray(u, float), np.asarray(v, float)
-    if len(u) < 2 or u.std() == 0 or v.std() == 0:
+def _r(u: np.ndarray, v: np.ndarray) -> float:
+    """:func:`metrics.pearson` as a float: NaN where it is undefined (a constant side)."""
+    if len(u) < 2:
         return float("nan")
-    return float(np.corrcoef(u, v)[0, 1])
+    r = pearson(u, v)
+    return float("nan") if r is None else r
 
 
 def control_row(
@@ -89,10 +90,10 @@ def control_row(
     for _ in range(draws):
         pick = rng.choice(len(names), size=k, replace=True)
         idx = np.concatenate([rows[names[i]] for i in pick])
-        r = pearson(response[idx], agree[idx])
+        r = _r(response[idx], agree[idx])
         if np.isfinite(r):
             values.append(r)
-    full = pearson(response, agree)
+    full = _r(response, agree)
     lo, hi = np.percentile(values, [5, 95]) if values else (np.nan, np.nan)
     follows: bool | None = None
     if s_value in (1, -1) and values:
