@@ -100,7 +100,7 @@ def test_reconstruction_loss_falls(trained: tuple[Path, Path], tmp_path: Path) -
 def test_resume_gives_the_same_next_step(trained: tuple[Path, Path], tmp_path: Path) -> None:
     data, da = trained
     straight, split = tmp_path / "straight", tmp_path / "split"
-    train_uunet(data, straight, _config(steps=3), attributes=da, quiet=True)
+    train_uunet(data, straight, _config(steps=3, snapshot_every=2), attributes=da, quiet=True)
     train_uunet(data, split, _config(steps=2), attributes=da, quiet=True)
     train_uunet(data, split, _config(steps=3), attributes=da, resume=True, quiet=True)
     a = [r for r in _log(straight / "train_log.jsonl") if r["step"] == 2]
@@ -108,6 +108,11 @@ def test_resume_gives_the_same_next_step(trained: tuple[Path, Path], tmp_path: P
     assert len(a) == len(b) == 1
     for key in ("mse", "adv", "ano", "con", "div", "dis", "critic", "gp"):
         assert a[0][key] == pytest.approx(b[0][key], rel=1e-5, abs=1e-7), key
+    # a snapshot's card names its held-back subjects and D_a like the final export's
+    final = json.loads((straight / "ud.json").read_text())["data"]
+    snap = json.loads((straight / "snapshots" / "000002" / "ud.json").read_text())
+    assert snap["data"] == final and snap["data"]["heldout_subjects"]
+    assert snap["training"]["steps_done"] == 2
 
 
 def test_phase_two_requires_a_matcher(trained: tuple[Path, Path], tmp_path: Path) -> None:

@@ -316,6 +316,17 @@ def train_uunet(
         p2.load(ckpt)
         restore_rng_state(ckpt["rng"])
         start = int(ckpt["step"])
+    # every export (snapshots too) names its data split and the D_a / E_id it trained
+    # against, so `forensics eval` finds the held-back subjects of a snapshot as well
+    data_info = {
+        "root": str(data),
+        "train_subjects": len(train_index.subjects),
+        "train_frames": train_index.num_frames(),
+        "heldout_subjects": eval_index.subjects,
+        "attributes_model_sha256": da_card["sha256"],
+    }
+    if id_card is not None:
+        data_info["identity_model_sha256"] = id_card["sha256"]
     log = runtime.JsonLog(out / "train_log.jsonl", dist.main)
     bar = tqdm(total=config.steps, initial=start, disable=quiet or not dist.main, desc="UU-Net")
     t0, images, step = time.monotonic(), 0, start
@@ -335,7 +346,8 @@ def train_uunet(
         if dist.main and (step + 1) % config.checkpoint_every == 0:
             _save(ckpt_path, p2, config, step + 1, epoch)
         if dist.main and config.snapshot_every and (step + 1) % config.snapshot_every == 0:
-            _export(p2, config, out / "snapshots" / f"{step + 1:06d}", {}, {"steps_done": step + 1})
+            snapshot = out / "snapshots" / f"{step + 1:06d}"
+            _export(p2, config, snapshot, data_info, {"steps_done": step + 1})
     bar.close()
     seconds = time.monotonic() - t0
     figures = {
@@ -347,15 +359,6 @@ def train_uunet(
     }
     if dist.main:
         _save(ckpt_path, p2, config, step, 0)
-        data_info = {
-            "root": str(data),
-            "train_subjects": len(train_index.subjects),
-            "train_frames": train_index.num_frames(),
-            "heldout_subjects": eval_index.subjects,
-            "attributes_model_sha256": da_card["sha256"],
-        }
-        if id_card is not None:
-            data_info["identity_model_sha256"] = id_card["sha256"]
         _export(p2, config, out, data_info, figures)
     return figures
 

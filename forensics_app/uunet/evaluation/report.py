@@ -191,16 +191,17 @@ def attribute_markdown(att: dict[str, Any]) -> str:
         ],
         rows,
     )
+    sha = f"`{att['reader_da_sha256'][:12]}…`"
     if att.get("reader_is_training_da"):
-        reader = "the D_a this U_e trained against, so not independent of training"
+        reader = f"D_a {sha}, the one this U_e trained against, so not independent of training"
     else:
-        reader = "a D_a this U_e never trained against (it read, it was not optimised against)"
+        reader = f"D_a {sha}, which this U_e never trained against"
     return (
         text + "\n\nPairs: each surrogate a_i with the enrolment face x_j of every other labelled "
         "subject; r > 0 means surrogates keep their subject's label, r < 0 that they take the "
         "other one; the real-face column is D_a's own reading (the ceiling of |r|). Ranges: 50 "
         "draws of 90 % of the subjects with repetition. 'training subjects' were seen by U_e "
-        f"and D_a in training. Read by {reader} (`{att['reader_da_sha256'][:12]}…`). "
+        f"and D_a in training. Read by {reader}. "
         "s = 0: the label was not constrained in training."
     )
 
