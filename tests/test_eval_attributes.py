@@ -151,3 +151,24 @@ def test_attribute_markdown_table():
     assert "| evaluated | tone | 1 | 1.000 (1.000…1.000) |" in text and "| yes |" in text
     assert "not independent of training" in text
     assert attribute_markdown({"note": "not measured: no labels"}) == "not measured: no labels"
+
+
+def test_independent_reader_reads_kept_and_flipped_labels():
+    from forensics_app.errors import InputError
+    from forensics_app.uunet.evaluation.attributes import reader_auc, train_attribute_reader
+
+    rng = np.random.default_rng(1)
+    levels = list(rng.uniform(0.6, 0.95, 12)) + list(rng.uniform(0.05, 0.4, 20))
+    values = ["light"] * 12 + ["dark"] * 20
+    faces = faces_of(levels)
+    faces = np.clip(faces + rng.integers(-10, 10, faces.shape), 0, 255).astype(np.uint8)
+    reader = train_attribute_reader(faces, [*values[:-1], "?"], steps=60)
+    assert reader.positive == "light"  # the rarer value
+    new = faces_of(list(rng.uniform(0.6, 0.95, 5)) + list(rng.uniform(0.05, 0.4, 5)))
+    new_values = ["light"] * 5 + ["dark"] * 5
+    assert reader_auc(reader, new, new_values)["auc"] > 0.9
+    flipped = faces_of([1.0 - v for v in list(rng.uniform(0.6, 0.95, 5)) + [0.2] * 5])
+    assert reader_auc(reader, flipped, new_values)["auc"] < 0.1
+    assert reader_auc(reader, new, ["light"] * 10)["auc"] is None
+    with pytest.raises(InputError, match="exactly two values"):
+        train_attribute_reader(faces, ["light"] * len(faces), steps=5)

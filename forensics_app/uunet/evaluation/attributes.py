@@ -210,3 +210,61 @@ def attribute_control(
         row["x_reference"] = reference
         out[label] = row
     return out
+
+
+class AttributeReader:
+    """An attribute reader independent of training: the attacker CNN trained to tell the
+    values of one label apart on *original* faces, scoring a face by which value's centroid
+    it lies nearer (cosine). Nothing of D_a or U_e goes into it, so it checks D_a's verdict."""
+
+    def __init__(self, embed: Any, centroids: dict[str, np.ndarray], positive: str) -> None:
+        self.embed, self.centroids, self.positive = embed, centroids, positive
+        self.negative = next(v for v in centroids if v != positive)
+
+    def score(self, faces_bgr: np.ndarray) -> np.ndarray:
+        """Distance to the positive value's centroid minus distance to the other's (lower =
+        reads as the positive value)."""
+        emb = self.embed(faces_bgr)
+        pos, neg = self.centroids[self.positive], self.centroids[self.negative]
+        return (1.0 - emb @ pos) - (1.0 - emb @ neg)
+
+
+def train_attribute_reader(
+    faces_bgr: np.ndarray, values: Sequence[str], steps: int = 600, seed: int = 0
+) -> AttributeReader:
+    """Train :class:`AttributeReader` on labelled original faces (two values, unknowns out)."""
+    from forensics_app.errors import InputError
+    from forensics_app.uunet.evaluation.attacker import train_attacker
+
+    keep = [i for i, v in enumerate(values) if v.strip().lower() not in UNKNOWN]
+    vals = [values[i].strip().lower() for i in keep]
+    names = sorted(set(vals))
+    if len(names) != 2:
+        raise InputError(f"an attribute reader needs exactly two values, got {names}")
+    faces = np.asarray(faces_bgr)[keep]
+    embed = train_attacker(np.ascontiguousarray(faces[..., ::-1]), vals, steps=steps, seed=seed)
+    emb = embed(faces)
+    centroids = {}
+    for name in names:
+        c = emb[[v == name for v in vals]].mean(axis=0)
+        centroids[name] = c / np.linalg.norm(c)
+    minority = min(names, key=vals.count)  # the rarer value is "positive", e.g. female
+    return AttributeReader(embed, centroids, minority)
+
+
+def reader_auc(reader: AttributeReader, faces_bgr: np.ndarray, values: Sequence[str]) -> dict:
+    """ROC AUC of the reader on faces with known values: > 0.5 reads the label as labelled,
+    < 0.5 reads the opposite value (a flipped attribute), 0.5 no signal."""
+    from forensics_app.uunet.evaluation.metrics import roc_auc
+
+    vals = [v.strip().lower() for v in values]
+    score = reader.score(np.asarray(faces_bgr))
+    pos = np.array([v == reader.positive for v in vals])
+    neg = np.array([v == reader.negative for v in vals])
+    if not pos.any() or not neg.any():
+        return {"auc": None, "faces": int(pos.sum() + neg.sum())}
+    return {
+        "auc": round(roc_auc(score[pos], score[neg]), 4),
+        "faces": int(pos.sum() + neg.sum()),
+        "positive": reader.positive,
+    }
