@@ -28,8 +28,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from forensics_app.errors import InputError
 from forensics_app.uunet.data import UNKNOWN
-from forensics_app.uunet.evaluation.metrics import pearson
+from forensics_app.uunet.evaluation.attacker import train_attacker
+from forensics_app.uunet.evaluation.metrics import pearson, roc_auc
 
 DRAWS = 50
 FRACTION = 0.9
@@ -193,10 +195,7 @@ def attribute_control(
             out[label] = row
             continue
         faces, refs, agree = label_pairs(subjects, gallery, attributes, label)
-        values = {
-            (attributes.get(s, {}).get(label, "") or "").strip().lower() for s in set(subjects)
-        } - UNKNOWN
-        if len(faces) == 0 or agree.min() == agree.max() or len(values) < 2:
+        if len(faces) == 0 or agree.min() == agree.max():  # one value only: all pairs agree
             row["note"] = "not measurable: fewer than two labelled subjects of each value"
             out[label] = row
             continue
@@ -233,9 +232,6 @@ def train_attribute_reader(
     faces_bgr: np.ndarray, values: Sequence[str], steps: int = 600, seed: int = 0
 ) -> AttributeReader:
     """Train :class:`AttributeReader` on labelled original faces (two values, unknowns out)."""
-    from forensics_app.errors import InputError
-    from forensics_app.uunet.evaluation.attacker import train_attacker
-
     keep = [i for i, v in enumerate(values) if v.strip().lower() not in UNKNOWN]
     vals = [values[i].strip().lower() for i in keep]
     names = sorted(set(vals))
@@ -255,8 +251,6 @@ def train_attribute_reader(
 def reader_auc(reader: AttributeReader, faces_bgr: np.ndarray, values: Sequence[str]) -> dict:
     """ROC AUC of the reader on faces with known values: > 0.5 reads the label as labelled,
     < 0.5 reads the opposite value (a flipped attribute), 0.5 no signal."""
-    from forensics_app.uunet.evaluation.metrics import roc_auc
-
     vals = [v.strip().lower() for v in values]
     score = reader.score(np.asarray(faces_bgr))
     pos = np.array([v == reader.positive for v in vals])

@@ -273,7 +273,7 @@ def _attribute_section(
     The reader D_a must know the labels; ``s`` for each label is what U_e really trained
     under, found through the D_a whose sha256 the U_e card records.
     """
-    from forensics_app.uunet.export import load_model
+    from forensics_app.uunet.export import load_model, read_card
 
     reader_path = (reader_dir or models) / "da.safetensors"
     labels_path = data / "attributes.csv"
@@ -285,12 +285,11 @@ def _attribute_section(
     attributes = read_attributes(labels_path)
     ue_card = enc.card
     trained_sha = ue_card.get("data", {}).get("attributes_model_sha256")
-    trained_card = None
-    for candidate in {reader_path, models / "da.safetensors"}:
-        if candidate.is_file():
-            card = load_model(candidate, "attribute_matcher")[1]
-            if card["sha256"] == trained_sha:
-                trained_card = card
+    # the D_a U_e trained against: the reader itself, or the one shipped beside U_e
+    trained_card = reader_card if reader_card["sha256"] == trained_sha else None
+    beside = models / "da.json"
+    if trained_card is None and beside.is_file() and read_card(beside)["sha256"] == trained_sha:
+        trained_card = read_card(beside)
     trained_labels = trained_card["architecture"]["config"]["labels"] if trained_card else None
     annotated = trained_card.get("data", {}).get("annotated_labels") if trained_card else None
     trained_s = ue_card.get("training", {}).get("s")
