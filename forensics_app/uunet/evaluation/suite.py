@@ -288,8 +288,9 @@ def _attribute_section(
     # the D_a U_e trained against: the reader itself, or the one shipped beside U_e
     trained_card = reader_card if reader_card["sha256"] == trained_sha else None
     beside = models / "da.json"
-    if trained_card is None and beside.is_file() and read_card(beside)["sha256"] == trained_sha:
-        trained_card = read_card(beside)
+    if trained_card is None and beside.is_file():
+        card = read_card(beside)
+        trained_card = card if card["sha256"] == trained_sha else None
     trained_labels = trained_card["architecture"]["config"]["labels"] if trained_card else None
     annotated = trained_card.get("data", {}).get("annotated_labels") if trained_card else None
     trained_s = ue_card.get("training", {}).get("s")
@@ -309,10 +310,11 @@ def _attribute_section(
         ),
     }
     if heldout is not None:
+        held = set(heldout)
         seen = sorted(
             p.name
             for p in data.iterdir()
-            if p.is_dir() and p.name not in set(heldout) and p.name in attributes
+            if p.is_dir() and p.name not in held and p.name in attributes
         )
         if seen:
             tr = load_eval_faces(data, seen, None, frames_per_subject)
