@@ -91,7 +91,7 @@ def test_video_without_faces_reads_ok_with_no_boxes(tmp_path: Path, encoder: Fac
         assert result.status == "ok" and result.message.boxes == ()
 
 
-def test_more_faces_than_capacity_are_all_replaced_but_only_the_largest_listed(
+def test_more_faces_than_capacity_the_largest_are_listed_and_the_rest_pixelated(
     tmp_path: Path, encoder: FaceEncoder
 ) -> None:
     src = tmp_path / "crowd.mkv"
@@ -109,7 +109,9 @@ def test_more_faces_than_capacity_are_all_replaced_but_only_the_largest_listed(
             src, out, encoder, detector=FixedDetector(boxes), config=ProducerConfig(every_k=1)
         )
     assert stats.frames_over_capacity == 2
-    assert stats.faces == 2 * len(boxes)
+    assert stats.faces == 2 * capacity
+    assert stats.obscured == stats.obscured_by_reason["over_capacity"] == 2 * 5
+    assert [row["reasons"] for row in stats.review] == [["over_capacity"]] * 2
     result = stego.extract(_frames(out)[0])
     assert result.status == "ok" and len(result.message.boxes) == capacity
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -34,8 +35,12 @@ def _deidentify(args: argparse.Namespace) -> int:
         raise InputError(f"no such input video: {source}")
     if not Path(args.out).parent.is_dir():
         raise InputError(f"cannot write {args.out}: its folder does not exist")
+    if args.review and not Path(args.review).parent.is_dir():
+        raise InputError(f"cannot write {args.review}: its folder does not exist")
     config = ProducerConfig(
         every_k=args.every,
+        detector=args.detector,
+        carry_threshold=args.carry_threshold,
         upscale=args.upscale,
         codec=args.codec,
         crf=args.crf,
@@ -66,15 +71,38 @@ def _deidentify(args: argparse.Namespace) -> int:
         print(f"forensics: warning: {warning.message}", file=sys.stderr)
     if len(caught) > 5:
         print(f"forensics: warning: ... and {len(caught) - 5} more", file=sys.stderr)
+    if args.review:
+        _write_review(Path(args.review), stats)
     summary = stats.to_dict()
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(
-            f"{stats.frames} frames, {stats.faces} faces in {stats.tracks} tracks replaced; "
+            f"{stats.frames} frames, {stats.faces} heads in {stats.tracks} tracks replaced, "
+            f"{stats.obscured} pixelated, {stats.frames_obscured} frames pixelated whole; "
             f"stream id {stats.stream_id}; {stats.fps:.2f} frames/s → {stats.output}"
         )
     return 0
+
+
+def _write_review(path: Path, stats: object) -> None:
+    """The frames whose coverage was uncertain, as one JSON document (written atomically)."""
+    data = stats.to_dict(review=True)  # type: ignore[attr-defined]
+    document = {
+        "format": "uunet-producer-review/1",
+        "output": data["output"],
+        "stream_id": data["stream_id"],
+        "frames": data["frames"],
+        "frames_missing": data["frames_missing"],
+        "obscured_by_reason": data["obscured_by_reason"],
+        "review": data["review"],
+    }
+    temp = path.with_name(path.name + ".part")
+    try:
+        temp.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+        os.replace(temp, path)
+    except OSError as error:
+        raise InputError(f"cannot write the review file {path}: {error.strerror}") from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -94,10 +122,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--codec", choices=("ffv1", "h264"), default="ffv1")
     parser.add_argument("--crf", type=int, default=23, help="H.264 quality (0..51, default 23)")
     parser.add_argument("--every", type=int, default=3, help="run the detector every N frames")
-    parser.add_argument("--upscale", type=float, default=2.0, help="detector upscale factor")
+    parser.add_argument(
+        "--detector",
+        choices=("heads", "faces"),
+        default="heads",
+        help="heads: people + silhouettes, finds heads seen from behind (default); "
+        "faces: CenterFace only",
+    )
+    parser.add_argument(
+        "--carry-threshold",
+        type=float,
+        help="score a head needs to get a reversible surrogate; below it the head is "
+        "pixelated for good (default 0.4 for heads)",
+    )
+    parser.add_argument(
+        "--upscale", type=float, default=2.0, help="face detector upscale (--detector faces)"
+    )
     parser.add_argument("--stream-id", type=int, help="32-bit stream id (default: random)")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
     parser.add_argument("--key-file", help="camera key: authenticate each ROI message (MAC)")
     parser.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    parser.add_argument(
+        "--review",
+        metavar="FILE",
+        help="write a JSON list of the frames whose coverage was uncertain (pixelated heads, "
+        "damaged frames)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_deidentify)

@@ -274,11 +274,13 @@ def detect_and_track(
     each is yielded back unchanged. On frames without detection the boxes are propagated by
     optical flow (``propagate="flow"``) or by constant velocity (``"velocity"``); on the
     labelled sample only flow holds the boxes on their heads at k >= 3 (docs/RESULTS.md).
+    A detector with an ``observe(image)`` method (a background model) sees every frame.
     """
     if every_k < 1:
         raise InputError(f"every_k must be at least 1, got {every_k}")
     if propagate not in ("flow", "velocity"):
         raise InputError(f"unknown propagation {propagate!r}")
+    observe = getattr(detector, "observe", None)
     prev_grey: np.ndarray | None = None
     last: list[TrackedBox] = []
     for i, frame in enumerate(frames):
@@ -287,6 +289,8 @@ def detect_and_track(
         if tracker is None:
             tracker = Tracker(frame_size=(image.shape[1], image.shape[0]))
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if propagate == "flow" else None
+        if observe is not None:
+            observe(image)
         if i % every_k == 0:
             last = tracker.update(detector.detect(image), index)
         elif propagate == "flow" and prev_grey is not None and prev_grey.shape == grey.shape:

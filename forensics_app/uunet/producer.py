@@ -1,9 +1,11 @@
 """The camera side: turn a video into its public stream.
 
-decode → detect every k frames + track → crop each head box, resize to 64×64 → ``U_e`` with
-a noise map seeded per track (one subject keeps one surrogate) → resize back and paste →
-hide the frame's ROI message in its luma → encode (FFV1 lossless by default, H.264 on
-request), copying the audio unchanged.
+decode → find heads every k frames (people + silhouettes, core/heads.py) + track → decide
+per head: carried (crop, resize to 64×64, ``U_e`` with a noise map seeded per track so one
+subject keeps one surrogate, resize back and paste) or pixelated for good when it is
+unsure, tiny or beyond the message's capacity → hide the frame's ROI message (the carried
+boxes) in its luma → encode (FFV1 lossless by default, H.264 on request), copying the audio
+unchanged.
 
 Frames are processed in batches so that the encoder sees many faces at once, and memory
 stays bounded by the batch size whatever the length of the video. The output is written
@@ -29,6 +31,8 @@ import numpy as np
 
 from forensics_app.core import stego
 from forensics_app.core.detect import Box, FaceDetector, default_detector
+from forensics_app.core.heads import default_head_detector
+from forensics_app.core.obscure import obscure_frame, obscure_head
 from forensics_app.core.track import TrackedBox, detect_and_track
 from forensics_app.core.video import Frame, VideoReader
 from forensics_app.core.video_writer import VideoWriter
@@ -44,17 +48,36 @@ STEGO_X264_PARAMS = "bframes=0:no-dct-decimate=1:deadzone-inter=6"
 Progress = Callable[[int, int], None]
 
 
+DetectorName = str  # "heads" (people + silhouettes) or "faces" (CenterFace only)
+DETECTORS = ("heads", "faces")
+
+#: Frame bytes the producer may hold in one batch / in the encoder's queue, so a 4000×3000
+#: video is processed one frame at a time instead of 16 (memory stays bounded).
+_BATCH_BYTES = 48 * 2**20
+
+
 @dataclass(frozen=True)
 class ProducerConfig:
-    """How the producer runs; every field is recorded with the output."""
+    """How the producer runs; every field is recorded with the output.
+
+    ``detector="heads"`` finds people and places their heads (core/heads.py): a head seen
+    from behind is found too. ``"faces"`` is the earlier CenterFace-only detector (``upscale``
+    and ``threshold`` apply to it only). A head whose score is below ``carry_threshold``
+    (``None``: 0.4 for heads, ``threshold`` for faces), or smaller than ``min_carry`` pixels,
+    or beyond the ROI message's capacity, is pixelated for good instead of replaced by a
+    reversible surrogate (privacy before reversibility).
+    """
 
     every_k: int = 3
+    detector: DetectorName = "heads"
     upscale: float = 2.0
     threshold: float = 0.2
+    person_threshold: float = 0.3
+    carry_threshold: float | None = None
+    min_carry: int = 8
     batch_frames: int = 16
     codec: str = "ffv1"
     crf: int = 23
-    min_box: int = 4
     stream_id: int | None = None
     max_frames: int | None = None
 
@@ -65,13 +88,33 @@ class ProducerConfig:
             raise InputError(f"batch_frames must be at least 1, got {self.batch_frames}")
         if self.codec not in ("ffv1", "h264"):
             raise InputError(f"unknown codec {self.codec!r}; use ffv1 or h264")
+        if self.detector not in DETECTORS:
+            raise InputError(f"unknown detector {self.detector!r}; use heads or faces")
         if self.max_frames is not None and self.max_frames < 1:
             raise InputError(f"max_frames must be at least 1, got {self.max_frames}")
+        if self.carry_threshold is not None and not 0.0 <= self.carry_threshold <= 1.0:
+            raise InputError(f"carry_threshold must be in [0, 1], got {self.carry_threshold}")
+        if self.min_carry < 1:
+            raise InputError(f"min_carry must be at least 1 pixel, got {self.min_carry}")
+
+    @property
+    def carry_score(self) -> float:
+        """The score a head needs to be carried reversibly."""
+        if self.carry_threshold is not None:
+            return self.carry_threshold
+        return 0.4 if self.detector == "heads" else self.threshold
 
 
 @dataclass
 class ProducerStats:
-    """What one run did, for the CLI summary, the benchmarks and the audit trail."""
+    """What one run did, for the CLI summary, the benchmarks and the audit trail.
+
+    ``faces`` heads were replaced by reversible surrogates and listed in the ROI message;
+    ``obscured`` heads were pixelated for good, by reason (``low_confidence``, ``small``,
+    ``over_capacity``); ``frames_obscured`` frames were pixelated whole because the
+    decoder had concealed damage in them; ``frames_missing`` could not be decoded at all
+    and are absent from the output. ``review`` lists every frame with anything uncertain.
+    """
 
     input: str
     output: str
@@ -79,18 +122,29 @@ class ProducerStats:
     frames: int = 0
     faces: int = 0
     tracks: int = 0
+    obscured: int = 0
+    obscured_by_reason: dict[str, int] = field(default_factory=dict)
     frames_over_capacity: int = 0
+    frames_obscured: int = 0
+    frames_missing: int = 0
+    scenery_dropped: int = 0
     seconds: float = 0.0
     encoder_sha256: str = ""
+    detector_sha256: str = ""
     config: dict[str, object] = field(default_factory=dict)
+    review: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self, review: bool = False) -> dict[str, object]:
+        """The summary as JSON-ready data; the per-frame review only when asked for."""
         data = asdict(self)
         data["fps"] = round(self.fps, 3)
+        data["frames_for_review"] = len(self.review)
+        if not review:
+            del data["review"]
         return data
 
 
@@ -120,6 +174,15 @@ def paste_face(image: np.ndarray, box: tuple[int, int, int, int], face: np.ndarr
 FrameBoxes = list[tuple[int, tuple[int, int, int, int]]]
 
 
+@dataclass
+class FramePlan:
+    """What happens to one frame's heads: carried reversibly, or pixelated (and why)."""
+
+    carried: FrameBoxes = field(default_factory=list)
+    obscured: list[tuple[tuple[int, int, int, int], str]] = field(default_factory=list)
+    whole_frame: str | None = None  # why the whole frame is pixelated, if it is
+
+
 def frame_boxes(tracked: list[TrackedBox], width: int, height: int, min_box: int) -> FrameBoxes:
     """(track id, clipped box) pairs of one frame, largest first.
 
@@ -134,6 +197,31 @@ def frame_boxes(tracked: list[TrackedBox], width: int, height: int, min_box: int
     return out
 
 
+def plan_frame(
+    tracked: list[TrackedBox], width: int, height: int, config: ProducerConfig, capacity: int
+) -> FramePlan:
+    """Decide, per head, reversible surrogate or pixelation (privacy before reversibility).
+
+    A head is carried when its score reaches ``config.carry_score`` and both sides reach
+    ``config.min_carry``; the largest carried heads fill the ROI message, and any beyond
+    its ``capacity`` are pixelated. Every other head is pixelated, however small (a box
+    that is tiny after clipping to the frame is still somebody's head).
+    """
+    plan = FramePlan()
+    scores = {item.track_id: item.box.score for item in tracked}
+    for track_id, box in frame_boxes(tracked, width, height, 1):
+        w, h = box[2], box[3]
+        if scores[track_id] < config.carry_score:
+            plan.obscured.append((box, "low_confidence"))
+        elif w < config.min_carry or h < config.min_carry:
+            plan.obscured.append((box, "small"))
+        elif len(plan.carried) >= capacity:
+            plan.obscured.append((box, "over_capacity"))
+        else:
+            plan.carried.append((track_id, box))
+    return plan
+
+
 class _BackgroundWriter:
     """Encode frames on a worker thread so encoding overlaps detection and U_e.
 
@@ -143,6 +231,8 @@ class _BackgroundWriter:
     """
 
     def __init__(self, writer: VideoWriter, depth: int = 8) -> None:
+        if depth < 1:
+            raise InputError(f"encoder queue depth must be at least 1, got {depth}")
         self.writer = writer
         self.queue: queue.Queue[tuple[np.ndarray, float] | None] = queue.Queue(maxsize=depth)
         self.error: BaseException | None = None
@@ -195,6 +285,27 @@ def _batches(
         yield batch
 
 
+def make_detector(config: ProducerConfig) -> FaceDetector:
+    """The head finder a config asks for (loaded, and checked against its model card)."""
+    if config.detector == "faces":
+        return default_detector(upscale=config.upscale, threshold=config.threshold, heads=True)
+    return default_head_detector(threshold=config.person_threshold)
+
+
+def _review_row(frame_index: int, plan: FramePlan, damaged: bool) -> dict[str, object] | None:
+    reasons = sorted({reason for _, reason in plan.obscured})
+    if plan.whole_frame:
+        reasons.append(plan.whole_frame)
+    if not reasons:
+        return None
+    return {
+        "frame": frame_index,
+        "reasons": reasons,
+        "obscured": [list(box) for box, _ in plan.obscured],
+        "damaged": damaged,
+    }
+
+
 def deidentify_video(
     source: str | Path,
     output: str | Path,
@@ -204,21 +315,26 @@ def deidentify_video(
     key: bytes | None = None,
     progress: Progress | None = None,
 ) -> ProducerStats:
-    """Write the public stream of ``source`` to ``output``; returns what was done."""
+    """Write the public stream of ``source`` to ``output``; returns what was done.
+
+    Every head is either replaced by its reversible surrogate and listed in the frame's
+    ROI message, or pixelated (see :func:`plan_frame`); a frame the decoder concealed is
+    pixelated whole. Any error (detector, encoder, writer) aborts the run and removes the
+    partial output, so no frame with an original face is ever published.
+    """
     config = config or ProducerConfig()
     source, output = Path(source), Path(output)
     if source.resolve() == output.resolve():
         raise InputError(f"the output {output} would overwrite the input")
     encoder = encoder or FaceEncoder.from_file(default_encoder_path())
-    detector = detector or default_detector(
-        upscale=config.upscale, threshold=config.threshold, heads=True
-    )
+    detector = detector or make_detector(config)
     stream_id = config.stream_id if config.stream_id is not None else secrets.randbits(32)
     stats = ProducerStats(
         input=str(source),
         output=str(output),
         stream_id=stream_id,
         encoder_sha256=encoder.sha256,
+        detector_sha256=str(getattr(detector, "sha256", "")),
         config={**asdict(config), "stream_id": stream_id, "mac": key is not None},
     )
     started = time.perf_counter()
@@ -228,6 +344,8 @@ def deidentify_video(
         total = len(reader) if config.max_frames is None else min(len(reader), config.max_frames)
         width, height = info.width, info.height
         capacity = stego.capacity(width, height)
+        frame_bytes = max(1, width * height * 3)
+        batch_frames = max(1, min(config.batch_frames, _BATCH_BYTES // frame_bytes))
         writer = _BackgroundWriter(
             VideoWriter(
                 output,
@@ -238,26 +356,23 @@ def deidentify_video(
                 crf=config.crf,
                 audio_from=source,
                 x264_params=STEGO_X264_PARAMS if config.codec == "h264" else None,
-            )
+            ),
+            depth=max(2, min(8, _BATCH_BYTES // frame_bytes)),
         )
+        expected = 0
         try:
             pairs = detect_and_track(reader.frames(0, total), detector, every_k=config.every_k)
-            for batch in _batches(pairs, config.batch_frames):
-                per_frame = [
-                    frame_boxes(tracked, width, height, config.min_box) for _, tracked in batch
-                ]
-                _encode_batch(batch, per_frame, encoder, stream_id, seen_tracks, stats)
-                for (frame, _), boxes in zip(batch, per_frame, strict=True):
-                    if len(boxes) > capacity:
-                        # Privacy first: every face was replaced; only the largest are
-                        # listed, so the smallest cannot be reversed.
-                        stats.frames_over_capacity += 1
-                        warnings.warn(
-                            f"frame {frame.index}: {len(boxes)} faces but the ROI message "
-                            f"holds {capacity}; the smallest stay de-identified for good",
-                            stacklevel=2,
-                        )
-                    listed = tuple(b for _, b in boxes[:capacity])
+            for batch in _batches(pairs, batch_frames):
+                plans = [plan_frame(t, width, height, config, capacity) for _, t in batch]
+                for (frame, _), plan in zip(batch, plans, strict=True):
+                    if frame.damaged:
+                        plan.whole_frame = "damaged_frame"
+                _encode_batch(batch, plans, encoder, stream_id, seen_tracks, stats)
+                for (frame, _), plan in zip(batch, plans, strict=True):
+                    stats.frames_missing += max(0, frame.index - expected)
+                    expected = frame.index + 1
+                    _account(frame.index, plan, frame.damaged, capacity, stats)
+                    listed = () if plan.whole_frame else tuple(b for _, b in plan.carried)
                     message = stego.RoiMessage(stream_id, frame.index, listed)
                     writer.write(stego.embed(frame.image, message, key=key), pts=frame.pts)
                     stats.frames += 1
@@ -267,35 +382,68 @@ def deidentify_video(
         except BaseException:
             writer.abort()
             raise
+    stats.frames_missing += max(0, total - expected)
     stats.tracks = len(seen_tracks)
+    stats.scenery_dropped = int(getattr(detector, "scenery_dropped", 0))
     stats.seconds = time.perf_counter() - started
     return stats
 
 
+def _account(
+    index: int, plan: FramePlan, damaged: bool, capacity: int, stats: ProducerStats
+) -> None:
+    """Count what was done to one frame and note it for review when anything was unsure."""
+    for _, reason in plan.obscured:
+        stats.obscured += 1
+        stats.obscured_by_reason[reason] = stats.obscured_by_reason.get(reason, 0) + 1
+    if any(reason == "over_capacity" for _, reason in plan.obscured):
+        stats.frames_over_capacity += 1
+        warnings.warn(
+            f"frame {index}: more heads than the ROI message holds ({capacity}); "
+            "the smallest were pixelated for good",
+            stacklevel=3,
+        )
+    if plan.whole_frame:
+        stats.frames_obscured += 1
+    row = _review_row(index, plan, damaged)
+    if row is not None:
+        stats.review.append(row)
+
+
 def _encode_batch(
     batch: list[tuple[Frame, list[TrackedBox]]],
-    per_frame: list[FrameBoxes],
+    plans: list[FramePlan],
     encoder: FaceEncoder,
     stream_id: int,
     seen_tracks: set[int],
     stats: ProducerStats,
 ) -> None:
-    """Replace every face of the batch by its surrogate, in place, in one encoder call."""
+    """Make every frame of the batch safe to publish, in place.
+
+    Carried heads become surrogates (one encoder call for the batch); unsure ones and
+    damaged frames are pixelated. Crops are taken before anything is pixelated, and the
+    surrogates pasted after, so a carried head next to an unsure one stays reversible.
+    """
     crops: list[np.ndarray] = []
     seeds: list[int] = []
-    for (frame, _), boxes in zip(batch, per_frame, strict=True):
-        for track_id, box in boxes:
+    for (frame, _), plan in zip(batch, plans, strict=True):
+        if plan.whole_frame:
+            continue
+        for track_id, box in plan.carried:
             crops.append(crop_to_face(frame.image, box))
             seeds.append(track_seed(stream_id, track_id))
             seen_tracks.add(track_id)
-    if not crops:
-        return
-    surrogates = encoder.encode(np.stack(crops), seeds)
+    surrogates = encoder.encode(np.stack(crops), seeds) if crops else None
     k = 0
-    for (frame, _), boxes in zip(batch, per_frame, strict=True):
-        if boxes and not frame.image.flags.writeable:
+    for (frame, _), plan in zip(batch, plans, strict=True):
+        if (plan.carried or plan.obscured or plan.whole_frame) and not frame.image.flags.writeable:
             object.__setattr__(frame, "image", frame.image.copy())
-        for _, box in boxes:
+        if plan.whole_frame:
+            obscure_frame(frame.image)
+            continue
+        for box, _ in plan.obscured:
+            obscure_head(frame.image, Box(*box))
+        for _, box in plan.carried:
             paste_face(frame.image, box, surrogates[k])
             k += 1
     stats.faces += len(crops)

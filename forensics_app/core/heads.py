@@ -1,0 +1,278 @@
+"""Head detection that does not need a face: people, their silhouettes, and scenery memory.
+
+A face detector misses every head seen from behind, and a missed head goes out in the
+public stream as it was filmed. :class:`HeadDetector` finds *people* instead
+(:class:`~forensics_app.core.people.PersonDetector`, on the whole frame and on overlapping
+tiles so that small walkers are seen at a larger scale) and places a head in each person
+box: its size from the box's height, its position from the top of the moving silhouette
+inside the box (:class:`~forensics_app.core.foreground.ForegroundModel`) when the camera
+sees the person move, from the box alone when it does not.
+
+Scores say how sure a head is, and the producer acts on them (privacy before
+reversibility): a confident head is replaced by its reversible surrogate, an unsure one is
+pixelated for good. A box that comes back at the same place run after run, never moves and
+never scores high is scenery (a bollard, a rock) and is dropped; a person who stands still
+scores high or moved when they arrived, so they are kept.
+
+Implements the :class:`~forensics_app.core.detect.FaceDetector` protocol (``detect``) plus
+``observe``, which :func:`~forensics_app.core.track.detect_and_track` calls on every frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from forensics_app.core.detect import Box, as_bgr, nms
+from forensics_app.core.foreground import ForegroundModel
+from forensics_app.core.people import PersonDetector
+from forensics_app.errors import InputError
+
+
+@dataclass(frozen=True)
+class HeadGeometry:
+    """Where a head sits in its person box, as fractions of the box.
+
+    Medians over the labelled heads of the sample clip that lie in a person box
+    (benchmarks/labels/vtest_cut_heads.json; ``benchmarks/bench_heads.py --fit`` refits
+    them): the head is about 0.16 of a person's height tall and 0.13 of it wide, its top
+    at the box's top edge.
+    """
+
+    height: float = 0.156
+    width: float = 0.131
+    top: float = 0.013
+    shift_x: float = 0.012
+
+    def head_of(self, person: Box) -> Box:
+        """The head box a person box implies on its own (no silhouette)."""
+        hh, hw = self.height * person.h, self.width * person.h
+        cx = person.center[0] + self.shift_x * person.w
+        y = person.y + self.top * person.h
+        return Box.from_xyxy(cx - hw / 2, y, cx + hw / 2, y + hh, person.score)
+
+
+#: A head placed from the person box alone is less sure than one on a silhouette.
+GEOMETRY_ONLY_FACTOR = 0.85
+
+
+def silhouette_head(person: Box, mask: np.ndarray, geometry: HeadGeometry) -> Box | None:
+    """The head on top of the moving silhouette inside a person box, or None.
+
+    The silhouette is the foreground component that fills most of the box's torso rows
+    (so a neighbour or a flickering ribbon beside the person is not taken); the head's top
+    is its highest point within ±0.3 box widths of where the box alone puts the head, and
+    its centre the middle of the silhouette's pixels in the head's rows.
+    """
+    guess = geometry.head_of(person)
+    height, width = mask.shape[:2]
+    hh, hw = guess.h, guess.w
+    x1, x2 = max(0, int(person.x - 0.1 * person.w)), min(width, int(person.x2 + 0.1 * person.w))
+    y1, y2 = max(0, int(guess.y - 0.6 * hh)), min(height, person.y2)
+    if x2 - x1 < 2 or y2 - y1 < 2:
+        return None
+    region = mask[y1:y2, x1:x2]
+    count, labels, _, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
+    if count <= 1:
+        return None
+    t1 = max(int(person.y + 0.2 * person.h) - y1, 0)
+    t2 = max(int(person.y + 0.6 * person.h) - y1, t1 + 1)
+    votes = np.bincount(labels[t1:t2].ravel(), minlength=count)
+    votes[0] = 0
+    best = int(votes.argmax())
+    if votes[best] < 0.1 * person.w * (t2 - t1):
+        return None
+    body = labels == best
+    cx = guess.center[0]
+    c1 = max(0, int(cx - 0.3 * person.w) - x1)
+    c2 = min(x2 - x1, int(cx + 0.3 * person.w) - x1 + 1)
+    window = body[: max(int(guess.y + hh) - y1, 1), c1:c2]
+    present = window.any(axis=0)
+    if present.sum() < 2:
+        return None
+    tops = np.sort(window.argmax(axis=0)[present])
+    top = int(tops[1])  # the second-highest column: one stray pixel does not lift the head
+    band = body[top : int(top + hh), c1:c2].sum(axis=0)
+    if band.sum() == 0:
+        return None
+    centre = x1 + c1 + float((np.arange(band.size) * band).sum() / band.sum()) + 0.5
+    y = y1 + top
+    return Box.from_xyxy(centre - hw / 2, y, centre + hw / 2, y + hh, person.score)
+
+
+@dataclass
+class _Spot:
+    """A place where boxes keep coming back: how often, how strongly, and whether it moved."""
+
+    box: Box
+    runs: int = 1
+    best_score: float = 0.0
+    moved: bool = False
+    last_run: int = 0
+    judged: int = 0  # runs seen while the background model was ready
+
+
+class SceneryMemory:
+    """Remembers detection places across detector runs, to drop static false positives.
+
+    A place is scenery once a box has come back there (IoU ≥ ``iou``) on ``min_runs``
+    runs, has never scored ``keep_score`` or more and has never had moving foreground
+    under it. Places not seen for ``forget_runs`` runs are forgotten.
+    """
+
+    def __init__(
+        self,
+        min_runs: int = 8,
+        keep_score: float = 0.5,
+        iou: float = 0.6,
+        forget_runs: int = 30,
+        moving_fraction: float = 0.15,
+    ) -> None:
+        if min_runs < 2:
+            raise InputError(f"scenery needs at least 2 runs to be recognised, got {min_runs}")
+        self.min_runs = min_runs
+        self.keep_score = keep_score
+        self.iou = iou
+        self.forget_runs = forget_runs
+        self.moving_fraction = moving_fraction
+        self._spots: list[_Spot] = []
+        self._run = 0
+
+    def is_scenery(self, box: Box, moving: float | None) -> bool:
+        """Record one detection of this run; True when its place is known scenery.
+
+        ``moving`` is the share of the box that is moving foreground, or None while the
+        background model is still learning (such a run neither clears nor convicts a place).
+        """
+        spot = max(self._spots, key=lambda s: s.box.iou(box), default=None)
+        if spot is None or spot.box.iou(box) < self.iou or spot.last_run == self._run:
+            spot = _Spot(box, runs=0, last_run=-1)
+            self._spots.append(spot)
+        if spot.last_run != self._run:
+            spot.runs += 1
+        spot.box, spot.last_run = box, self._run
+        spot.best_score = max(spot.best_score, box.score)
+        if moving is None:
+            return False
+        spot.moved = spot.moved or moving >= self.moving_fraction
+        spot.judged += 1
+        return spot.judged >= self.min_runs and not spot.moved and spot.best_score < self.keep_score
+
+    def next_run(self) -> None:
+        """Close one detector run (forget places not seen for a while)."""
+        self._run += 1
+        self._spots = [s for s in self._spots if self._run - s.last_run <= self.forget_runs]
+
+
+def _tile_windows(width: int, height: int, nx: int, ny: int, overlap: int) -> list[tuple]:
+    """``(x, y, w, h)`` of ``nx``×``ny`` equal windows overlapping by ``overlap`` pixels."""
+    tw = min(width, (width + (nx - 1) * overlap) // nx)
+    th = min(height, (height + (ny - 1) * overlap) // ny)
+    return [
+        (min(i * (tw - overlap), width - tw), min(j * (th - overlap), height - th), tw, th)
+        for j in range(ny)
+        for i in range(nx)
+    ]
+
+
+class HeadDetector:
+    """Head boxes from people and silhouettes (see the module docstring).
+
+    ``tiles`` = ``(nx, ny)`` windows run besides the whole frame ((1, 1): the whole frame
+    only); they cost one network run each. ``threshold`` is the person score at which a
+    box counts at all; boxes between it and the producer's carry threshold are the unsure
+    ones that get pixelated. ``margin`` enlarges every head box about its centre: a
+    10 px head placed 3 px off still lies mostly inside a box 1.2× its size, and what the
+    margin adds is hair, collar or background, all of which may be replaced.
+    """
+
+    def __init__(
+        self,
+        people: PersonDetector | None = None,
+        foreground: ForegroundModel | None = None,
+        *,
+        tiles: tuple[int, int] = (2, 1),
+        tile_overlap: int = 64,
+        whole_frame: bool = False,
+        threshold: float = 0.3,
+        geometry: HeadGeometry | None = None,
+        scenery: SceneryMemory | None = None,
+        margin: float = 1.2,
+        min_size: int = 4,
+    ) -> None:
+        if tiles[0] < 1 or tiles[1] < 1:
+            raise InputError(f"tiles must be at least 1x1, got {tiles[0]}x{tiles[1]}")
+        self.people = people or PersonDetector(threshold=threshold)
+        self.foreground = foreground if foreground is not None else ForegroundModel()
+        self.tiles = (int(tiles[0]), int(tiles[1]))
+        self.tile_overlap = int(tile_overlap)
+        self.whole_frame = bool(whole_frame)
+        self.threshold = float(threshold)
+        self.geometry = geometry or HeadGeometry()
+        self.scenery = scenery if scenery is not None else SceneryMemory()
+        if not 1.0 <= margin <= 2.0:
+            raise InputError(f"head margin must be in [1, 2], got {margin}")
+        self.margin = float(margin)
+        self.min_size = int(min_size)
+        self.people.threshold = min(self.people.threshold, self.threshold)
+        self.last_people: list[Box] = []
+        self.scenery_dropped = 0
+
+    @property
+    def sha256(self) -> str:
+        """The person network's sha256 (recorded with every public stream)."""
+        return self.people.sha256
+
+    def observe(self, bgr: np.ndarray) -> None:
+        """Feed every frame to the background model, detector frame or not."""
+        self.foreground.apply(bgr)
+
+    def find_people(self, image: np.ndarray) -> list[Box]:
+        """Person boxes on the whole frame and its tiles, merged by IoU suppression."""
+        height, width = image.shape[:2]
+        rows = []
+        if self.whole_frame or self.tiles == (1, 1):
+            rows = [[b.x, b.y, b.x2, b.y2, b.score] for b in self.people.detect(image)]
+        if self.tiles != (1, 1):
+            for x, y, w, h in _tile_windows(width, height, *self.tiles, self.tile_overlap):
+                for b in self.people.detect(image[y : y + h, x : x + w]):
+                    rows.append([b.x + x, b.y + y, b.x2 + x, b.y2 + y, b.score])
+        found = np.asarray(rows, np.float32).reshape(-1, 5)
+        found = found[found[:, 4] >= self.threshold]
+        if len(found) == 0:
+            return []
+        found = found[nms(found[:, :4], found[:, 4], self.people.nms_iou)]
+        return [Box.from_xyxy(*row[:4], float(row[4])) for row in found]
+
+    def detect(self, bgr: np.ndarray) -> list[Box]:
+        """Head boxes of one frame, highest score first, clipped to the frame."""
+        image = as_bgr(bgr)
+        height, width = image.shape[:2]
+        if height == 0 or width == 0:
+            return []
+        people = self.find_people(image)
+        self.last_people = people
+        mask = self.foreground.mask() if self.foreground.ready else None
+        heads: list[Box] = []
+        for person in people:
+            head = silhouette_head(person, mask, self.geometry) if mask is not None else None
+            if head is None:
+                guess = self.geometry.head_of(person)
+                head = Box(guess.x, guess.y, guess.w, guess.h, person.score * GEOMETRY_ONLY_FACTOR)
+            moving = self.foreground.fraction(person) if mask is not None else None
+            if self.scenery.is_scenery(person, moving):
+                self.scenery_dropped += 1
+                continue
+            head = head.expand(self.margin).clip(width, height)
+            if head.w >= self.min_size and head.h >= self.min_size:
+                heads.append(head)
+        self.scenery.next_run()
+        heads.sort(key=lambda b: b.score, reverse=True)
+        return heads
+
+
+def default_head_detector(**options: object) -> HeadDetector:
+    """The producer's head finder: people on the frame and two half-frame tiles, MOG2."""
+    return HeadDetector(**options)  # type: ignore[arg-type]
