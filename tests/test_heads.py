@@ -1,0 +1,140 @@
+"""Heads without faces: the person network, silhouettes, scenery memory, on the real sample."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from forensics_app.core.detect import Box
+from forensics_app.core.foreground import ForegroundModel
+from forensics_app.core.heads import HeadDetector, HeadGeometry, SceneryMemory, silhouette_head
+from forensics_app.core.people import PersonDetector, default_people_card
+from forensics_app.core.track import detect_and_track
+from forensics_app.core.video import VideoReader
+from forensics_app.errors import DetectionError, InputError
+
+LABELS = Path(__file__).resolve().parents[1] / "benchmarks" / "labels" / "vtest_cut_heads.json"
+
+
+@pytest.fixture(scope="module")
+def people() -> PersonDetector:
+    return PersonDetector(threads=2)
+
+
+@pytest.fixture(scope="module")
+def first_frames(sample_video: Path) -> list[np.ndarray]:
+    with VideoReader(sample_video) as reader:
+        return [frame.image for frame in reader.frames(0, 31)]
+
+
+def _copy_model(tmp_path: Path) -> Path:
+    card = default_people_card()
+    for path in (card, card.parent / "centernet.onnx"):
+        shutil.copy(path, tmp_path / path.name)
+    return tmp_path / card.name
+
+
+def test_person_network_finds_walkers_seen_from_behind(
+    people: PersonDetector, first_frames: list[np.ndarray]
+) -> None:
+    labels = json.loads(LABELS.read_text())
+    found = people.detect(first_frames[0])
+    heads = [Box(*b) for b in labels["frames"]["0"]]
+    # every labelled head of frame 0 (two of the three walk away from the camera) lies in
+    # the top part of a person box
+    for head in heads:
+        cx, cy = head.center
+        assert any(p.x <= cx <= p.x2 and p.y - 4 <= cy <= p.y + 0.4 * p.h for p in found), head
+    assert all(b.score >= people.threshold for b in found)
+
+
+def test_altered_person_model_is_refused(tmp_path: Path) -> None:
+    card = _copy_model(tmp_path)
+    model = tmp_path / "centernet.onnx"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    model.write_bytes(bytes(data))
+    with pytest.raises(DetectionError, match="altered") as caught:
+        PersonDetector(card)
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_person_model_or_card_is_one_line(tmp_path: Path) -> None:
+    card = _copy_model(tmp_path)
+    (tmp_path / "centernet.onnx").unlink()
+    with pytest.raises(DetectionError, match="model not found"):
+        PersonDetector(card)
+    with pytest.raises(DetectionError, match="card not found"):
+        PersonDetector(tmp_path / "nowhere.json")
+    card.write_text("{not json")
+    with pytest.raises(DetectionError, match="unreadable"):
+        PersonDetector(card)
+
+
+def test_silhouette_places_the_head_on_top_of_the_body() -> None:
+    mask = np.zeros((200, 200), np.uint8)
+    mask[60:72, 96:106] = 1  # head, 10 px wide, top at y = 60
+    mask[72:150, 88:114] = 1  # body
+    person = Box(84, 64, 34, 88, 0.7)  # the network's box starts a little low
+    head = silhouette_head(person, mask, HeadGeometry())
+    assert head is not None
+    assert head.y == 60 and abs(head.center[0] - 101) <= 1
+    assert head.score == pytest.approx(0.7)
+    # no moving body in the box: no silhouette head
+    assert silhouette_head(person, np.zeros_like(mask), HeadGeometry()) is None
+
+
+def test_scenery_is_dropped_but_a_still_or_strong_person_is_kept() -> None:
+    memory = SceneryMemory(min_runs=3)
+    rock, still, strong = (
+        Box(10, 10, 20, 40, 0.35),
+        Box(100, 10, 20, 40, 0.35),
+        Box(200, 10, 20, 40, 0.8),
+    )
+    verdicts = {"rock": [], "still": [], "strong": []}
+    for run in range(5):
+        verdicts["rock"].append(memory.is_scenery(rock, moving=0.0))
+        # the still person walked in (moving) before standing still
+        verdicts["still"].append(memory.is_scenery(still, moving=0.5 if run == 0 else 0.0))
+        verdicts["strong"].append(memory.is_scenery(strong, moving=0.0))
+        memory.next_run()
+    assert verdicts["rock"] == [False, False, True, True, True]
+    assert not any(verdicts["still"]) and not any(verdicts["strong"])
+    # runs while the background is still learning neither clear nor convict
+    memory = SceneryMemory(min_runs=2)
+    for _ in range(4):
+        assert not memory.is_scenery(rock, moving=None)
+        memory.next_run()
+    with pytest.raises(InputError):
+        SceneryMemory(min_runs=1)
+
+
+def test_head_detector_finds_most_labelled_heads_on_the_sample(
+    people: PersonDetector, first_frames: list[np.ndarray]
+) -> None:
+    labels = json.loads(LABELS.read_text())
+    detector = HeadDetector(people)
+    hits = total = 0
+    for index, (_, tracked) in enumerate(detect_and_track(first_frames, detector, every_k=3)):
+        if str(index) in labels["frames"] and index > 0:
+            truth = [Box(*b) for b in labels["frames"][str(index)]]
+            boxes = [t.box for t in tracked]
+            total += len(truth)
+            hits += sum(1 for t in truth if max((t.iou(b) for b in boxes), default=0) >= 0.3)
+    assert total == 8
+    assert hits >= 6  # frames 15 and 30, boxes carried by the tracker in between
+
+
+def test_foreground_model_shrinks_large_frames_and_refuses_a_size_change() -> None:
+    model = ForegroundModel()
+    big = np.zeros((3000, 4000, 3), np.uint8)
+    model.apply(big)
+    assert model.scale < 0.2
+    assert model.mask().shape == (3000, 4000)
+    with pytest.raises(InputError, match="frame size changed"):
+        model.apply(cv2.resize(big, (400, 300)))
