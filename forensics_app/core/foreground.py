@@ -83,6 +83,10 @@ class ForegroundModel:
             return None
         return cv2.resize(self._mask, self._size, interpolation=cv2.INTER_NEAREST)
 
+    def last_small_mask(self) -> np.ndarray | None:
+        """The last foreground at the model's own scale (:attr:`scale` of the frame)."""
+        return self._mask
+
     def fraction(self, box: Box) -> float:
         """Share of the box's pixels that are foreground in the last frame (0 before any)."""
         if self._mask is None or self._size is None:

@@ -11,8 +11,10 @@ sees the person move, from the box alone when it does not.
 Scores say how sure a head is, and the producer acts on them (privacy before
 reversibility): a confident head is replaced by its reversible surrogate, an unsure one is
 pixelated for good. A box that comes back at the same place run after run, never moves and
-never scores high is scenery (a bollard, a rock) and is dropped; a person who stands still
-scores high or moved when they arrived, so they are kept.
+never scores high is scenery (a bollard, a rock): it gets no surrogate and no place in the
+ROI message, but it is still pixelated, because a person who has stood half hidden behind a
+sign since the first frame looks exactly like that to a motion model. A person who stands
+still and is seen clearly scores high, or moved when they arrived, and stays a head.
 
 Implements the :class:`~forensics_app.core.detect.FaceDetector` protocol (``detect``) plus
 ``observe``, which :func:`~forensics_app.core.track.detect_and_track` calls on every frame.
@@ -45,6 +47,8 @@ class HeadGeometry:
     width: float = 0.131
     top: float = 0.013
     shift_x: float = 0.012
+    #: How far above the box's own head guess (in head heights) a silhouette top may be.
+    rise: float = 0.1
 
     def head_of(self, person: Box) -> Box:
         """The head box a person box implies on its own (no silhouette)."""
@@ -54,6 +58,8 @@ class HeadGeometry:
         return Box.from_xyxy(cx - hw / 2, y, cx + hw / 2, y + hh, person.score)
 
 
+#: The score of a head at a place judged scenery: below any carry threshold (pixelated).
+SCENERY_SCORE = 0.0
 #: A head placed from the person box alone is less sure than one on a silhouette.
 GEOMETRY_ONLY_FACTOR = 0.85
 
@@ -70,7 +76,7 @@ def silhouette_head(person: Box, mask: np.ndarray, geometry: HeadGeometry) -> Bo
     height, width = mask.shape[:2]
     hh, hw = guess.h, guess.w
     x1, x2 = max(0, int(person.x - 0.1 * person.w)), min(width, int(person.x2 + 0.1 * person.w))
-    y1, y2 = max(0, int(guess.y - 0.6 * hh)), min(height, person.y2)
+    y1, y2 = max(0, int(guess.y - geometry.rise * hh)), min(height, person.y2)
     if x2 - x1 < 2 or y2 - y1 < 2:
         return None
     region = mask[y1:y2, x1:x2]
@@ -229,6 +235,12 @@ class HeadDetector:
         """Feed every frame to the background model, detector frame or not."""
         self.foreground.apply(bgr)
 
+    def uncovered_motion(self, heads: list[Box]) -> list[Box]:
+        """Tops of the last observed frame's moving blobs that none of ``heads`` covers."""
+        if not self.foreground.ready:
+            return []
+        return motion_tops(self.foreground.last_small_mask(), self.foreground.scale, heads)
+
     def find_people(self, image: np.ndarray) -> list[Box]:
         """Person boxes on the whole frame and its tiles, merged by IoU suppression."""
         height, width = image.shape[:2]
@@ -263,14 +275,66 @@ class HeadDetector:
                 head = Box(guess.x, guess.y, guess.w, guess.h, person.score * GEOMETRY_ONLY_FACTOR)
             moving = self.foreground.fraction(person) if mask is not None else None
             if self.scenery.is_scenery(person, moving):
+                # most likely a rock, but a person standing behind a sign since the first
+                # frame looks the same: never a surrogate or an ROI, always pixelated
                 self.scenery_dropped += 1
-                continue
+                head = Box(head.x, head.y, head.w, head.h, SCENERY_SCORE)
             head = head.expand(self.margin).clip(width, height)
             if head.w >= self.min_size and head.h >= self.min_size:
                 heads.append(head)
         self.scenery.next_run()
         heads.sort(key=lambda b: b.score, reverse=True)
         return heads
+
+
+def motion_tops(
+    mask: np.ndarray | None,
+    scale: float,
+    covered: list[Box],
+    *,
+    min_height: int = 8,
+    min_area: int = 40,
+    min_run: int = 4,
+) -> list[Box]:
+    """The tops of moving silhouettes that no head box covers (full-frame pixels).
+
+    ``mask`` is the foreground at ``scale`` of the frame. For every blob at least
+    ``min_height`` pixels tall and ``min_area`` pixels large, the skyline (its highest
+    pixel in each column) is walked; a column is covered when a box of ``covered`` spans it
+    at that height. Each run of uncovered columns at least ``min_run`` pixels wide gives a
+    region from the run's highest point down by its width (at least a quarter of the blob's
+    height, at most half of it), for the producer to pixelate: a person the network did not
+    see — behind a sign, inside a crowd's single blob — still moves.
+    """
+    if mask is None:
+        return []
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    inv = 1.0 / scale
+    tops: list[Box] = []
+    for label in range(1, count):
+        x, y, w, h, area = (int(v) for v in stats[label])
+        if h * inv < min_height or area * inv * inv < min_area:
+            continue
+        blob = labels[y : y + h, x : x + w] == label
+        skyline = blob.argmax(axis=0)  # every column of a blob's box holds a blob pixel
+        free = np.ones(w, bool)
+        for c in covered:
+            c1 = max(0, int(c.x * scale) - x)
+            c2 = min(w, int(np.ceil(c.x2 * scale)) - x)
+            if c2 <= c1:
+                continue
+            top_y = (y + skyline[c1:c2]) * inv
+            free[c1:c2] &= ~((top_y >= c.y - 2) & (top_y <= c.y2 + 2))
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], free.astype(np.int8), [0]])))
+        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+            if (stop - start) * inv < min_run:
+                continue
+            top = y + int(skyline[start:stop].min())
+            run_w = (stop - start) * inv
+            tall = min(max(run_w, 0.25 * h * inv), 0.5 * h * inv)
+            fx1, fx2 = (x + start) * inv, (x + stop) * inv
+            tops.append(Box.from_xyxy(fx1, top * inv, fx2, top * inv + tall, 0.0))
+    return tops
 
 
 def default_head_detector(**options: object) -> HeadDetector:

@@ -19,6 +19,10 @@ from forensics_app.core.detect import Box
 OBSCURE_MARGIN = 1.3
 #: Cells across the longer side of a pixelated head: 4 cells of a 12 px head hold no identity.
 HEAD_CELLS = 4
+#: Around every carried head a ring out to this size of its box is pixelated too: a head
+#: box may sit a few pixels off a 10 px head, and the part it misses must not go out as
+#: filmed. The ring lies outside the ROI box, so the reversal inside it is untouched.
+HALO = 1.7
 #: Pixel size of the cells when a whole frame is pixelated (a frame the decoder concealed).
 FRAME_CELL = 16
 
@@ -52,3 +56,8 @@ def obscure_frame(image: np.ndarray) -> None:
     height, width = image.shape[:2]
     cells = max(1, math.ceil(max(width, height) / FRAME_CELL))
     pixelate(image, Box(0, 0, width, height), cells=cells)
+
+
+def obscure_halo(image: np.ndarray, box: Box) -> Box:
+    """Pixelate the ring around a carried head (the head itself is pasted over afterwards)."""
+    return pixelate(image, box.expand(HALO))

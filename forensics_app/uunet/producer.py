@@ -32,7 +32,7 @@ import numpy as np
 from forensics_app.core import stego
 from forensics_app.core.detect import Box, FaceDetector, default_detector
 from forensics_app.core.heads import default_head_detector
-from forensics_app.core.obscure import obscure_frame, obscure_head
+from forensics_app.core.obscure import OBSCURE_MARGIN, obscure_frame, obscure_halo, obscure_head
 from forensics_app.core.track import TrackedBox, detect_and_track
 from forensics_app.core.video import Frame, VideoReader
 from forensics_app.core.video_writer import VideoWriter
@@ -198,14 +198,20 @@ def frame_boxes(tracked: list[TrackedBox], width: int, height: int, min_box: int
 
 
 def plan_frame(
-    tracked: list[TrackedBox], width: int, height: int, config: ProducerConfig, capacity: int
+    tracked: list[TrackedBox],
+    width: int,
+    height: int,
+    config: ProducerConfig,
+    capacity: int,
+    motion: list[Box] | None = None,
 ) -> FramePlan:
     """Decide, per head, reversible surrogate or pixelation (privacy before reversibility).
 
     A head is carried when its score reaches ``config.carry_score`` and both sides reach
     ``config.min_carry``; the largest carried heads fill the ROI message, and any beyond
     its ``capacity`` are pixelated. Every other head is pixelated, however small (a box
-    that is tiny after clipping to the frame is still somebody's head).
+    that is tiny after clipping to the frame is still somebody's head), and so is the top
+    of every moving blob no head covers (``motion``, reason ``uncovered_motion``).
     """
     plan = FramePlan()
     scores = {item.track_id: item.box.score for item in tracked}
@@ -219,6 +225,10 @@ def plan_frame(
             plan.obscured.append((box, "over_capacity"))
         else:
             plan.carried.append((track_id, box))
+    for region in motion or ():
+        clipped = region.clip(width, height)
+        if clipped.w and clipped.h:
+            plan.obscured.append((clipped.as_tuple(), "uncovered_motion"))
     return plan
 
 
@@ -272,10 +282,19 @@ class _BackgroundWriter:
         self.writer.abort()
 
 
-def _batches(
-    pairs: Iterator[tuple[Frame, list[TrackedBox]]], size: int
-) -> Iterator[list[tuple[Frame, list[TrackedBox]]]]:
-    batch: list[tuple[Frame, list[TrackedBox]]] = []
+def _with_motion(
+    pairs: Iterator[tuple[Frame, list[TrackedBox]]], detector: FaceDetector
+) -> Iterator[tuple[Frame, list[TrackedBox], list[Box]]]:
+    """Add each frame's uncovered moving blobs, read while its foreground is the latest."""
+    uncovered = getattr(detector, "uncovered_motion", None)
+    for frame, tracked in pairs:
+        heads = [t.box.expand(OBSCURE_MARGIN) for t in tracked]  # at least this is pixelated
+        motion = uncovered(heads) if uncovered is not None else []
+        yield frame, tracked, motion
+
+
+def _batches(pairs: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
+    batch: list[tuple] = []
     for pair in pairs:
         batch.append(pair)
         if len(batch) == size:
@@ -361,14 +380,19 @@ def deidentify_video(
         )
         expected = 0
         try:
-            pairs = detect_and_track(reader.frames(0, total), detector, every_k=config.every_k)
+            pairs = _with_motion(
+                detect_and_track(reader.frames(0, total), detector, every_k=config.every_k),
+                detector,
+            )
             for batch in _batches(pairs, batch_frames):
-                plans = [plan_frame(t, width, height, config, capacity) for _, t in batch]
-                for (frame, _), plan in zip(batch, plans, strict=True):
+                plans = [
+                    plan_frame(t, width, height, config, capacity, motion) for _, t, motion in batch
+                ]
+                for (frame, _, _), plan in zip(batch, plans, strict=True):
                     if frame.damaged:
                         plan.whole_frame = "damaged_frame"
                 _encode_batch(batch, plans, encoder, stream_id, seen_tracks, stats)
-                for (frame, _), plan in zip(batch, plans, strict=True):
+                for (frame, _, _), plan in zip(batch, plans, strict=True):
                     stats.frames_missing += max(0, frame.index - expected)
                     expected = frame.index + 1
                     _account(frame.index, plan, frame.damaged, capacity, stats)
@@ -411,7 +435,7 @@ def _account(
 
 
 def _encode_batch(
-    batch: list[tuple[Frame, list[TrackedBox]]],
+    batch: list[tuple[Frame, list[TrackedBox], list[Box]]],
     plans: list[FramePlan],
     encoder: FaceEncoder,
     stream_id: int,
@@ -426,7 +450,7 @@ def _encode_batch(
     """
     crops: list[np.ndarray] = []
     seeds: list[int] = []
-    for (frame, _), plan in zip(batch, plans, strict=True):
+    for (frame, _, _), plan in zip(batch, plans, strict=True):
         if plan.whole_frame:
             continue
         for track_id, box in plan.carried:
@@ -435,7 +459,7 @@ def _encode_batch(
             seen_tracks.add(track_id)
     surrogates = encoder.encode(np.stack(crops), seeds) if crops else None
     k = 0
-    for (frame, _), plan in zip(batch, plans, strict=True):
+    for (frame, _, _), plan in zip(batch, plans, strict=True):
         if (plan.carried or plan.obscured or plan.whole_frame) and not frame.image.flags.writeable:
             object.__setattr__(frame, "image", frame.image.copy())
         if plan.whole_frame:
@@ -443,6 +467,8 @@ def _encode_batch(
             continue
         for box, _ in plan.obscured:
             obscure_head(frame.image, Box(*box))
+        for _, box in plan.carried:
+            obscure_halo(frame.image, Box(*box))
         for _, box in plan.carried:
             paste_face(frame.image, box, surrogates[k])
             k += 1
