@@ -301,7 +301,8 @@ def motion_tops(
     ``mask`` is the foreground at ``scale`` of the frame. For every blob at least
     ``min_height`` pixels tall and ``min_area`` pixels large, the skyline (its highest
     pixel in each column) is walked; a column is covered when a box of ``covered`` spans it
-    at that height. Each run of uncovered columns at least ``min_run`` pixels wide gives a
+    at that height (the shoulders beside and below a head box stay uncovered on purpose: a
+    head box placed a few pixels off its head leaves the head's lower part there). Each run of uncovered columns at least ``min_run`` pixels wide gives a
     region from the run's highest point down by its width (at least a quarter of the blob's
     height, at most half of it), for the producer to pixelate: a person the network did not
     see — behind a sign, inside a crowd's single blob — still moves.

@@ -16,13 +16,13 @@ import numpy as np
 from forensics_app.core.detect import Box
 
 #: A head region is enlarged by this much before pixelation: an unsure box may be off.
-OBSCURE_MARGIN = 1.3
+OBSCURE_MARGIN = 1.6
 #: Cells across the longer side of a pixelated head: 4 cells of a 12 px head hold no identity.
 HEAD_CELLS = 4
 #: Around every carried head a ring out to this size of its box is pixelated too: a head
 #: box may sit a few pixels off a 10 px head, and the part it misses must not go out as
 #: filmed. The ring lies outside the ROI box, so the reversal inside it is untouched.
-HALO = 1.7
+HALO = 2.0
 #: Pixel size of the cells when a whole frame is pixelated (a frame the decoder concealed).
 FRAME_CELL = 16
 
