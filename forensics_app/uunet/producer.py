@@ -75,7 +75,7 @@ class ProducerConfig:
     person_threshold: float = 0.3
     carry_threshold: float | None = None
     min_carry: int = 8
-    batch_frames: int = 16
+    batch_frames: int = 4
     codec: str = "ffv1"
     crf: int = 23
     stream_id: int | None = None
