@@ -12,7 +12,13 @@ import pytest
 
 from forensics_app.core.detect import Box
 from forensics_app.core.foreground import ForegroundModel
-from forensics_app.core.heads import HeadDetector, HeadGeometry, SceneryMemory, silhouette_head
+from forensics_app.core.heads import (
+    HeadDetector,
+    HeadGeometry,
+    SceneryMemory,
+    motion_tops,
+    silhouette_head,
+)
 from forensics_app.core.people import PersonDetector, default_people_card
 from forensics_app.core.track import detect_and_track
 from forensics_app.core.video import VideoReader
@@ -138,3 +144,34 @@ def test_foreground_model_shrinks_large_frames_and_refuses_a_size_change() -> No
     assert model.mask().shape == (3000, 4000)
     with pytest.raises(InputError, match="frame size changed"):
         model.apply(cv2.resize(big, (400, 300)))
+
+
+def test_motion_tops_cover_a_person_no_head_box_covers() -> None:
+    mask = np.zeros((100, 100), np.uint8)  # at scale 0.5 of a 200x200 frame
+    mask[20:60, 10:20] = 1  # person A (head box given)
+    mask[30:60, 20:32] = 1  # person B, touching A: one blob, B's top lower
+    head_a = Box(20, 40, 20, 20)  # frame pixels: A's top at y = 40
+    tops = motion_tops(mask, 0.5, [head_a])
+    assert len(tops) == 1
+    b = tops[0]
+    assert b.x == 40 and b.x2 == 64 and b.y == 60  # B's columns, from B's top down
+    assert motion_tops(mask, 0.5, [head_a, Box(40, 60, 24, 20)]) == []
+    # specks of noise are not people
+    speck = np.zeros((100, 100), np.uint8)
+    speck[50:52, 50:52] = 1
+    assert motion_tops(speck, 0.5, []) == []
+    assert motion_tops(None, 0.5, []) == []
+
+
+def test_scenery_is_pixelated_not_carried(
+    people: PersonDetector, first_frames: list[np.ndarray]
+) -> None:
+    detector = HeadDetector(people, scenery=SceneryMemory(min_runs=2))
+    for frame in first_frames[:12]:
+        detector.observe(frame)
+    static = [first_frames[11]] * 4  # nothing moves any more: weak boxes become scenery
+    for frame in static:
+        detector.observe(frame)
+        heads = detector.detect(frame)
+    assert detector.scenery_dropped > 0
+    assert any(h.score == 0.0 for h in heads)  # kept, to be pixelated

@@ -38,7 +38,7 @@ class HeadGeometry:
     """Where a head sits in its person box, as fractions of the box.
 
     Medians over the labelled heads of the sample clip that lie in a person box
-    (benchmarks/labels/vtest_cut_heads.json; ``benchmarks/bench_heads.py --fit`` refits
+    (benchmarks/labels/vtest_cut_heads.json; ``benchmarks/bench_heads.py`` measures
     them): the head is about 0.16 of a person's height tall and 0.13 of it wide, its top
     at the box's top edge.
     """

@@ -1,0 +1,129 @@
+"""Head finder benchmark on the labelled sample: where a head sits in a person box, and recall.
+
+Against benchmarks/labels/vtest_cut_heads.json (122 heads in frames 0, 15, …, 285 of the
+sample, frames 0–299 of vtest.avi; frames 300–794 are left unseen on purpose):
+  * ``fit``: for every labelled head whose centre lies in the top part of a person box
+    (CenterNet, two half-frame tiles), the head's height, width, top and centre offset as
+    fractions of the box, as percentiles: the medians are HeadGeometry's defaults;
+  * ``tracking``: the HeadDetector + tracker at every k, scored one-to-one at IoU >= 0.3
+    on all tracked boxes and on those the producer carries (score >= 0.4), over all
+    labelled frames and over the even / odd halves (frames 0, 30, … and 15, 45, …) so that
+    a setting that only fits one half shows.
+
+    python benchmarks/bench_heads.py --out benchmarks/results/bench_heads.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench_detect import read_frames, score_frames  # noqa: E402
+
+from forensics_app import SAMPLE_VIDEO  # noqa: E402
+from forensics_app.core.detect import Box  # noqa: E402
+from forensics_app.core.heads import HeadDetector  # noqa: E402
+from forensics_app.core.people import PersonDetector  # noqa: E402
+from forensics_app.core.track import detect_and_track  # noqa: E402
+
+LABELS = HERE / "labels" / "vtest_cut_heads.json"
+CARRY = 0.4
+
+
+def fit(labels: dict, frames: dict[int, np.ndarray], people: PersonDetector) -> dict:
+    """Percentiles of the head's place in its person box (the HeadGeometry fit)."""
+    finder = HeadDetector(people)
+    rows = []
+    for index, image in frames.items():
+        persons = finder.find_people(image)
+        for x, y, w, h in labels["frames"][str(index)]:
+            cx, cy = x + w / 2, y + h / 2
+            inside = [
+                p
+                for p in persons
+                if p.x - 2 <= cx <= p.x2 + 2 and p.y - 0.15 * p.h <= cy <= p.y + 0.35 * p.h
+            ]
+            if inside:
+                p = max(inside, key=lambda b: b.score)
+                rows.append((h / p.h, w / p.h, (y - p.y) / p.h, (cx - p.center[0]) / p.w))
+    data = np.asarray(rows)
+    names = ("height", "width", "top", "shift_x")
+    return {
+        "heads_in_a_person_box": len(rows),
+        "heads": sum(len(v) for v in labels["frames"].values()),
+        **{
+            n: dict(
+                zip(
+                    ("p10", "p25", "p50", "p75", "p90"),
+                    np.percentile(data[:, i], [10, 25, 50, 75, 90]).round(3).tolist(),
+                    strict=True,
+                )
+            )
+            for i, n in enumerate(names)
+        },
+    }
+
+
+def tracking(labels: dict, video: Path, people: PersonDetector, ks: list[int]) -> dict:
+    wanted = {int(k) for k in labels["frames"]}
+    everything = [image for _, image in read_frames(video)]
+    out = {}
+    for k in ks:
+        detector = HeadDetector(people)
+        found: dict[int, list[Box]] = {}
+        started = time.perf_counter()
+        for i, (_, tracked) in enumerate(detect_and_track(iter(everything), detector, every_k=k)):
+            if i in wanted:
+                found[i] = [t.box for t in tracked]
+        seconds = time.perf_counter() - started
+        halves = {
+            "even": {i: b for i, b in found.items() if (i // 15) % 2 == 0},
+            "odd": {i: b for i, b in found.items() if (i // 15) % 2 == 1},
+        }
+        out[str(k)] = {
+            "fps_detect_and_track": round(len(everything) / seconds, 2),
+            "all_boxes": score_frames(labels, found, "iou"),
+            "carried": score_frames(labels, found, "iou", CARRY),
+            **{f"carried_{n}": score_frames(labels, h, "iou", CARRY) for n, h in halves.items()},
+        }
+        c = out[str(k)]["carried"]
+        print(f"k={k}: carried recall {c['recall']} precision {c['precision']}", flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", type=Path, default=SAMPLE_VIDEO)
+    parser.add_argument("--out", type=Path, default=HERE / "out" / "bench_heads.json")
+    parser.add_argument("--ks", type=int, nargs="+", default=[1, 3, 4, 5])
+    args = parser.parse_args(argv)
+    labels = json.loads(LABELS.read_text())
+    people = PersonDetector(threads=2)
+    frames = dict(read_frames(args.video, {int(k) for k in labels["frames"]}))
+    result = {
+        "benchmark": "head finder on the labelled sample",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "load_average_before": os.getloadavg(),
+        "video": str(args.video),
+        "matching": "one-to-one (Hungarian), IoU >= 0.3, bench_detect.score_frames",
+        "carry_threshold": CARRY,
+        "fit": fit(labels, frames, people),
+        "tracking": tracking(labels, args.video, people, args.ks),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result["fit"], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
