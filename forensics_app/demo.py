@@ -9,6 +9,7 @@ function serves ``forensics demo``, ``forensics-app --demo`` and the tests.
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from forensics_app.core.custody import (
     login,
     seal_model,
 )
+from forensics_app.core.people import default_people_card
 from forensics_app.errors import InputError, ModelError
 from forensics_app.uunet.export import read_card
 from forensics_app.uunet.inference import (
@@ -70,8 +72,9 @@ def demo_fingerprint() -> str:
     """A short id of what a demo is built from: this version, the ROI message format and the
     shipped models' sha256.
 
-    A demo built from other models is stale: its public stream was made by another U_e; one
-    built with another message format hides boxes this version cannot read.
+    A demo built from other models is stale: its public stream was made by another U_e (or
+    another head finder); one built with another message format hides boxes this version
+    cannot read.
     """
     from forensics_app.core.stego.message import FORMAT_VERSION
 
@@ -81,6 +84,11 @@ def demo_fingerprint() -> str:
             parts.append(str(read_card(path.with_suffix(".json"))["sha256"]))
         except ModelError:
             parts.append("missing")
+    try:  # the head finder decides what the public stream hides: another one, another demo
+        card = json.loads(default_people_card().read_text(encoding="utf-8"))
+        parts.append(f"people-{card['sha256']}")
+    except (OSError, ValueError, KeyError):
+        parts.append("people-missing")
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:12]
 
 
