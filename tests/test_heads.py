@@ -16,6 +16,7 @@ from forensics_app.core.heads import (
     HeadDetector,
     HeadGeometry,
     SceneryMemory,
+    head_zone,
     motion_tops,
     silhouette_head,
 )
@@ -175,3 +176,16 @@ def test_scenery_is_pixelated_not_carried(
         heads = detector.detect(frame)
     assert detector.scenery_dropped > 0
     assert any(h.score == 0.0 for h in heads)  # kept, to be pixelated
+
+
+def test_unsure_person_boxes_leave_a_head_zone(
+    people: PersonDetector, first_frames: list[np.ndarray]
+) -> None:
+    zone = head_zone(Box(100, 50, 20, 60, 0.35))
+    assert zone.as_tuple() == (95, 44, 30, 24) and zone.contains(110, 52)
+    detector = HeadDetector(people)
+    for frame in first_frames[:4]:
+        detector.observe(frame)
+    detector.detect(first_frames[3])
+    weak = [p for p in detector.last_people if p.score < 0.4]
+    assert len(detector.unsure_zones()) >= len(weak)

@@ -58,6 +58,23 @@ class HeadGeometry:
         return Box.from_xyxy(cx - hw / 2, y, cx + hw / 2, y + hh, person.score)
 
 
+#: A person box below this score, or placed without a silhouette, has its head zone pixelated.
+ZONE_UNSURE_BELOW = 0.4
+
+
+def head_zone(person: Box) -> Box:
+    """Where the head of a person box can be when the box itself is unsure: its upper
+    third, widened by a quarter of its width on each side (a half-hidden person's box is
+    often narrow and beside their head)."""
+    return Box.from_xyxy(
+        person.x - 0.25 * person.w,
+        person.y - 0.1 * person.h,
+        person.x2 + 0.25 * person.w,
+        person.y + 0.3 * person.h,
+        0.0,
+    )
+
+
 #: The score of a head at a place judged scenery: below any carry threshold (pixelated).
 SCENERY_SCORE = 0.0
 #: A head placed from the person box alone is less sure than one on a silhouette.
@@ -223,6 +240,7 @@ class HeadDetector:
         self.margin = float(margin)
         self.min_size = int(min_size)
         self.people.threshold = min(self.people.threshold, self.threshold)
+        self.zones: list[Box] = []
         self.last_people: list[Box] = []
         self.scenery_dropped = 0
 
@@ -234,6 +252,12 @@ class HeadDetector:
     def observe(self, bgr: np.ndarray) -> None:
         """Feed every frame to the background model, detector frame or not."""
         self.foreground.apply(bgr)
+
+    def unsure_zones(self) -> list[Box]:
+        """Head zones of the last detector run's unsure person boxes (:func:`head_zone`):
+        weak (score below 0.4) or without a silhouette to place the head on. They stand
+        until the next run (at most k − 1 frames stale)."""
+        return list(self.zones)
 
     def uncovered_motion(self, heads: list[Box]) -> list[Box]:
         """Tops of the last observed frame's moving blobs that none of ``heads`` covers."""
@@ -266,6 +290,7 @@ class HeadDetector:
             return []
         people = self.find_people(image)
         self.last_people = people
+        self.zones = [head_zone(p) for p in people if p.score < ZONE_UNSURE_BELOW]
         mask = self.foreground.mask() if self.foreground.ready else None
         heads: list[Box] = []
         for person in people:
@@ -273,6 +298,8 @@ class HeadDetector:
             if head is None:
                 guess = self.geometry.head_of(person)
                 head = Box(guess.x, guess.y, guess.w, guess.h, person.score * GEOMETRY_ONLY_FACTOR)
+                if person.score >= ZONE_UNSURE_BELOW:
+                    self.zones.append(head_zone(person))
             moving = self.foreground.fraction(person) if mask is not None else None
             if self.scenery.is_scenery(person, moving):
                 # most likely a rock, but a person standing behind a sign since the first

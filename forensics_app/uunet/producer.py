@@ -203,15 +203,16 @@ def plan_frame(
     height: int,
     config: ProducerConfig,
     capacity: int,
-    motion: list[Box] | None = None,
+    motion: list[tuple[Box, str]] | None = None,
 ) -> FramePlan:
     """Decide, per head, reversible surrogate or pixelation (privacy before reversibility).
 
     A head is carried when its score reaches ``config.carry_score`` and both sides reach
     ``config.min_carry``; the largest carried heads fill the ROI message, and any beyond
     its ``capacity`` are pixelated. Every other head is pixelated, however small (a box
-    that is tiny after clipping to the frame is still somebody's head), and so is the top
-    of every moving blob no head covers (``motion``, reason ``uncovered_motion``).
+    that is tiny after clipping to the frame is still somebody's head), and so is every
+    region of ``motion``: ``(box, reason)`` pairs, the tops of moving blobs no head covers
+    (``uncovered_motion``) and the head zones of unsure person boxes (``unsure_person``).
     """
     plan = FramePlan()
     scores = {item.track_id: item.box.score for item in tracked}
@@ -225,10 +226,10 @@ def plan_frame(
             plan.obscured.append((box, "over_capacity"))
         else:
             plan.carried.append((track_id, box))
-    for region in motion or ():
+    for region, reason in motion or ():
         clipped = region.clip(width, height)
         if clipped.w and clipped.h:
-            plan.obscured.append((clipped.as_tuple(), "uncovered_motion"))
+            plan.obscured.append((clipped.as_tuple(), reason))
     return plan
 
 
@@ -284,12 +285,18 @@ class _BackgroundWriter:
 
 def _with_motion(
     pairs: Iterator[tuple[Frame, list[TrackedBox]]], detector: FaceDetector
-) -> Iterator[tuple[Frame, list[TrackedBox], list[Box]]]:
-    """Add each frame's uncovered moving blobs, read while its foreground is the latest."""
+) -> Iterator[tuple[Frame, list[TrackedBox], list[tuple[Box, str]]]]:
+    """Add each frame's regions to pixelate beyond its heads: uncovered moving blobs (read
+    while the frame's foreground is the latest) and the head zones of unsure person boxes
+    from the last detector run."""
     uncovered = getattr(detector, "uncovered_motion", None)
+    zones = getattr(detector, "unsure_zones", None)
     for frame, tracked in pairs:
         heads = [t.box.expand(OBSCURE_MARGIN) for t in tracked]  # at least this is pixelated
         motion = uncovered(heads) if uncovered is not None else []
+        motion = [(b, "uncovered_motion") for b in motion]
+        if zones is not None:
+            motion += [(b, "unsure_person") for b in zones()]
         yield frame, tracked, motion
 
 
@@ -435,7 +442,7 @@ def _account(
 
 
 def _encode_batch(
-    batch: list[tuple[Frame, list[TrackedBox], list[Box]]],
+    batch: list[tuple[Frame, list[TrackedBox], list[tuple[Box, str]]]],
     plans: list[FramePlan],
     encoder: FaceEncoder,
     stream_id: int,
