@@ -79,7 +79,7 @@ def _deidentify(args: argparse.Namespace) -> int:
     else:
         print(
             f"{stats.frames} frames, {stats.faces} heads in {stats.tracks} tracks replaced, "
-            f"{stats.obscured} pixelated, {stats.frames_obscured} frames pixelated whole; "
+            f"{stats.obscured} regions pixelated, {stats.frames_obscured} frames pixelated whole; "
             f"stream id {stats.stream_id}; {stats.fps:.2f} frames/s → {stats.output}"
         )
     return 0

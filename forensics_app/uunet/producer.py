@@ -110,8 +110,9 @@ class ProducerStats:
     """What one run did, for the CLI summary, the benchmarks and the audit trail.
 
     ``faces`` heads were replaced by reversible surrogates and listed in the ROI message;
-    ``obscured`` heads were pixelated for good, by reason (``low_confidence``, ``small``,
-    ``over_capacity``); ``frames_obscured`` frames were pixelated whole because the
+    ``obscured`` regions were pixelated for good, by reason: heads (``low_confidence``,
+    ``small``, ``over_capacity``) and regions where a head may be (``uncovered_motion``,
+    ``unsure_person``); ``frames_obscured`` frames were pixelated whole because the
     decoder had concealed damage in them; ``frames_missing`` could not be decoded at all
     and are absent from the output. ``review`` lists every frame with anything uncertain.
     """
