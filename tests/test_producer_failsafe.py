@@ -75,6 +75,7 @@ def test_plan_carries_sure_heads_and_pixelates_unsure_small_and_overflow() -> No
         TrackedBox(3, Box(70, 10, 6, 6, 0.9), 0, True),
         TrackedBox(4, Box(100, 10, 12, 12, 0.8), 0, False),
         TrackedBox(5, Box(300, 10, 12, 12, 0.8), 0, True),  # outside the 200-px frame
+        TrackedBox(6, Box(130, 40, 14, 14, 0.9), 0, False, missed=2),  # coasting
     ]
     regions = [(Box(150, 0, 30, 20), "unsure_person"), (Box(190, 90, 30, 30), "uncovered_motion")]
     plan = plan_frame(tracked, 200, 100, config, capacity=1, motion=regions)
@@ -84,6 +85,7 @@ def test_plan_carries_sure_heads_and_pixelates_unsure_small_and_overflow() -> No
         (40, 10, 20, 20): "low_confidence",
         (70, 10, 6, 6): "small",
         (100, 10, 12, 12): "over_capacity",
+        (130, 40, 14, 14): "coasting",
         (150, 0, 30, 20): "unsure_person",
         (190, 90, 10, 10): "uncovered_motion",  # clipped to the frame
     }

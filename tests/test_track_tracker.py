@@ -51,8 +51,11 @@ def test_bridges_a_two_frame_miss_with_prediction() -> None:
     for t, out in zip((5, 6), gap, strict=True):
         assert len(out) == 1 and out[0].track_id == 1 and not out[0].detected
         assert abs(out[0].box.x - _walker(t, 100, 100, 5, 0).x) <= 1  # constant velocity
-    back = tracker.update([_walker(7, 100, 100, 5, 0)])
-    assert [(tb.track_id, tb.detected) for tb in back] == [(1, True)]
+    assert [out[0].missed for out in gap] == [1, 2]
+    assert tracker.predict()[0].missed == 2  # frames between runs keep the count
+    back = tracker.update([_walker(8, 100, 100, 5, 0)])
+    assert [(tb.track_id, tb.detected, tb.missed) for tb in back] == [(1, True, 0)]
+    assert tracker.predict()[0].missed == 0
 
 
 def test_new_object_gets_a_new_id() -> None:

@@ -24,12 +24,18 @@ Propagation = Literal["flow", "velocity"]
 
 @dataclass(frozen=True)
 class TrackedBox:
-    """One subject's box in one frame; ``detected`` is False when the box was predicted."""
+    """One subject's box in one frame; ``detected`` is False when the box was predicted.
+
+    ``missed`` counts the detector runs since the track was last matched: 0 while the last
+    run found it (also on the frames in between, where ``detected`` is False), 1 or more
+    while it coasts on its velocity.
+    """
 
     track_id: int
     box: Box
     frame_index: int
     detected: bool
+    missed: int = 0
 
 
 @dataclass
@@ -186,7 +192,7 @@ class Tracker:
             keep = track.missed <= self.max_missed and track.hits >= self.min_hits
             if keep and shown is not None:
                 survivors.append(track)
-                out.append(TrackedBox(track.track_id, shown, index, False))
+                out.append(TrackedBox(track.track_id, shown, index, False, track.missed))
         for c, det in enumerate(boxes):
             if c not in matched_d:
                 cx, cy = det.center
@@ -205,7 +211,7 @@ class Tracker:
         for track in self._tracks:
             shown = self._visible(track.box_at(index))
             if shown is not None:
-                out.append(TrackedBox(track.track_id, shown, index, False))
+                out.append(TrackedBox(track.track_id, shown, index, False, track.missed))
         return out
 
     def shift(
@@ -229,7 +235,7 @@ class Tracker:
             track.box = track.box_at(index)
             shown = self._visible(track.box)
             if shown is not None:
-                out.append(TrackedBox(track.track_id, shown, index, False))
+                out.append(TrackedBox(track.track_id, shown, index, False, track.missed))
         return out
 
 

@@ -111,7 +111,7 @@ class ProducerStats:
 
     ``faces`` heads were replaced by reversible surrogates and listed in the ROI message;
     ``obscured`` regions were pixelated for good, by reason: heads (``low_confidence``,
-    ``small``, ``over_capacity``) and regions where a head may be (``uncovered_motion``,
+    ``coasting``, ``small``, ``over_capacity``) and regions where a head may be (``uncovered_motion``,
     ``unsure_person``); ``frames_obscured`` frames were pixelated whole because the
     decoder had concealed damage in them; ``frames_missing`` could not be decoded at all
     and are absent from the output. ``review`` lists every frame with anything uncertain.
@@ -208,7 +208,9 @@ def plan_frame(
 ) -> FramePlan:
     """Decide, per head, reversible surrogate or pixelation (privacy before reversibility).
 
-    A head is carried when its score reaches ``config.carry_score`` and both sides reach
+    A head is carried when its score reaches ``config.carry_score``, the last detector run
+    found its track (a track coasting on its velocity may have left its head: it is
+    pixelated, reason ``coasting``; heads detector only) and both sides reach
     ``config.min_carry``; the largest carried heads fill the ROI message, and any beyond
     its ``capacity`` are pixelated. Every other head is pixelated, however small (a box
     that is tiny after clipping to the frame is still somebody's head), and so is every
@@ -217,10 +219,13 @@ def plan_frame(
     """
     plan = FramePlan()
     scores = {item.track_id: item.box.score for item in tracked}
+    missed = {item.track_id: item.missed for item in tracked}
     for track_id, box in frame_boxes(tracked, width, height, 1):
         w, h = box[2], box[3]
         if scores[track_id] < config.carry_score:
             plan.obscured.append((box, "low_confidence"))
+        elif missed[track_id] > 0 and config.detector == "heads":
+            plan.obscured.append((box, "coasting"))
         elif w < config.min_carry or h < config.min_carry:
             plan.obscured.append((box, "small"))
         elif len(plan.carried) >= capacity:
