@@ -121,7 +121,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--encoder", help="U_e weights (.safetensors); default models/ue")
     parser.add_argument("--codec", choices=("ffv1", "h264"), default="ffv1")
     parser.add_argument("--crf", type=int, default=23, help="H.264 quality (0..51, default 23)")
-    parser.add_argument("--every", type=int, default=3, help="run the detector every N frames")
+    parser.add_argument(
+        "--every", type=int, default=4, help="run the detector every N frames (default 4)"
+    )
     parser.add_argument(
         "--detector",
         choices=("heads", "faces"),

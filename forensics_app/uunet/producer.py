@@ -68,7 +68,7 @@ class ProducerConfig:
     reversible surrogate (privacy before reversibility).
     """
 
-    every_k: int = 3
+    every_k: int = 4
     detector: DetectorName = "heads"
     upscale: float = 2.0
     threshold: float = 0.2
