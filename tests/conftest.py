@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from forensics_app.uunet.inference import FaceEncoder
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -42,3 +46,19 @@ def gui_template(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -
     import gui_support
 
     return gui_support.build_workspace(tmp_path_factory.mktemp("gui-template"), sample_video)
+
+
+@pytest.fixture(scope="session")
+def encoder(tmp_path_factory: pytest.TempPathFactory) -> FaceEncoder:
+    """A small, randomly initialised U_e: the producer's behaviour does not need a trained one."""
+    import torch
+
+    from forensics_app.uunet.export import export_model
+    from forensics_app.uunet.inference import FaceEncoder
+    from forensics_app.uunet.networks import build_network
+
+    torch.manual_seed(0)
+    module = build_network("unet_encoder", base=8, depth=2)
+    path = tmp_path_factory.mktemp("ue") / "ue.safetensors"
+    export_model(module, "unet_encoder", {"base": 8, "depth": 2}, path, role="encoder")
+    return FaceEncoder.from_file(path)

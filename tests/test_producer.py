@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from forensics_app.core import stego
 from forensics_app.core.detect import Box
@@ -14,20 +13,8 @@ from forensics_app.core.obscure import HALO, OBSCURE_MARGIN
 from forensics_app.core.video import VideoReader
 from forensics_app.core.video_writer import VideoWriter
 from forensics_app.errors import ForensicsError
-from forensics_app.uunet.export import export_model
 from forensics_app.uunet.inference import FaceEncoder
-from forensics_app.uunet.networks import build_network
 from forensics_app.uunet.producer import ProducerConfig, deidentify_video, track_seed
-
-
-@pytest.fixture(scope="module")
-def encoder(tmp_path_factory: pytest.TempPathFactory) -> FaceEncoder:
-    """A small, randomly initialised U_e: the producer's behaviour does not need a trained one."""
-    torch.manual_seed(0)
-    module = build_network("unet_encoder", base=8, depth=2)
-    path = tmp_path_factory.mktemp("ue") / "ue.safetensors"
-    export_model(module, "unet_encoder", {"base": 8, "depth": 2}, path, role="encoder")
-    return FaceEncoder.from_file(path)
 
 
 class FixedDetector:

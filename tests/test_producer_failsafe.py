@@ -10,7 +10,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from forensics_app import cli
 from forensics_app.core import people as people_module
@@ -20,19 +19,8 @@ from forensics_app.core.track import TrackedBox
 from forensics_app.core.video import Frame, VideoReader
 from forensics_app.core.video_writer import VideoWriter
 from forensics_app.errors import DetectionError
-from forensics_app.uunet.export import export_model
 from forensics_app.uunet.inference import FaceEncoder
-from forensics_app.uunet.networks import build_network
 from forensics_app.uunet.producer import ProducerConfig, deidentify_video, plan_frame
-
-
-@pytest.fixture(scope="module")
-def encoder(tmp_path_factory: pytest.TempPathFactory) -> FaceEncoder:
-    torch.manual_seed(0)
-    module = build_network("unet_encoder", base=8, depth=2)
-    path = tmp_path_factory.mktemp("ue") / "ue.safetensors"
-    export_model(module, "unet_encoder", {"base": 8, "depth": 2}, path, role="encoder")
-    return FaceEncoder.from_file(path)
 
 
 class ScriptedDetector:
