@@ -8,8 +8,12 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from forensics_app.errors import InputError
+
+if TYPE_CHECKING:
+    from forensics_app.uunet.producer import ProducerStats
 
 
 def _read_key(path: str | None) -> bytes | None:
@@ -85,17 +89,16 @@ def _deidentify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_review(path: Path, stats: object) -> None:
+def _write_review(path: Path, stats: ProducerStats) -> None:
     """The frames whose coverage was uncertain, as one JSON document (written atomically)."""
-    data = stats.to_dict(review=True)  # type: ignore[attr-defined]
     document = {
         "format": "uunet-producer-review/1",
-        "output": data["output"],
-        "stream_id": data["stream_id"],
-        "frames": data["frames"],
-        "frames_missing": data["frames_missing"],
-        "obscured_by_reason": data["obscured_by_reason"],
-        "review": data["review"],
+        "output": stats.output,
+        "stream_id": stats.stream_id,
+        "frames": stats.frames,
+        "frames_missing": stats.frames_missing,
+        "obscured_by_reason": stats.obscured_by_reason,
+        "review": stats.review,
     }
     temp = path.with_name(path.name + ".part")
     try:

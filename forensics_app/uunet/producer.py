@@ -23,8 +23,9 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -48,8 +49,9 @@ STEGO_X264_PARAMS = "bframes=0:no-dct-decimate=1:deadzone-inter=6"
 Progress = Callable[[int, int], None]
 
 
-DetectorName = str  # "heads" (people + silhouettes) or "faces" (CenterFace only)
-DETECTORS = ("heads", "faces")
+#: "heads" (people + silhouettes, the default) or "faces" (CenterFace only).
+DetectorName = Literal["heads", "faces"]
+DETECTORS: tuple[DetectorName, ...] = ("heads", "faces")
 
 #: Frame bytes the producer may hold in one batch / in the encoder's queue, so a 4000×3000
 #: video is processed one frame at a time instead of 16 (memory stays bounded).
@@ -139,13 +141,13 @@ class ProducerStats:
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
-    def to_dict(self, review: bool = False) -> dict[str, object]:
-        """The summary as JSON-ready data; the per-frame review only when asked for."""
-        data = asdict(self)
+    def to_dict(self) -> dict[str, object]:
+        """The summary as JSON-ready data; the per-frame :attr:`review` rows are left out
+        (``deidentify --review`` writes them), only their count is given."""
+        data = asdict(replace(self, review=[]))
+        del data["review"]
         data["fps"] = round(self.fps, 3)
         data["frames_for_review"] = len(self.review)
-        if not review:
-            del data["review"]
         return data
 
 
@@ -184,20 +186,6 @@ class FramePlan:
     whole_frame: str | None = None  # why the whole frame is pixelated, if it is
 
 
-def frame_boxes(tracked: list[TrackedBox], width: int, height: int, min_box: int) -> FrameBoxes:
-    """(track id, clipped box) pairs of one frame, largest first.
-
-    Boxes smaller than ``min_box`` pixels after clipping to the frame are ignored.
-    """
-    out: FrameBoxes = []
-    for item in tracked:
-        box: Box = item.box.clip(width, height)
-        if box.w >= min_box and box.h >= min_box:
-            out.append((item.track_id, box.as_tuple()))
-    out.sort(key=lambda tb: tb[1][2] * tb[1][3], reverse=True)
-    return out
-
-
 def plan_frame(
     tracked: list[TrackedBox],
     width: int,
@@ -218,20 +206,21 @@ def plan_frame(
     (``uncovered_motion``) and the head zones of unsure person boxes (``unsure_person``).
     """
     plan = FramePlan()
-    scores = {item.track_id: item.box.score for item in tracked}
-    missed = {item.track_id: item.missed for item in tracked}
-    for track_id, box in frame_boxes(tracked, width, height, 1):
-        w, h = box[2], box[3]
-        if scores[track_id] < config.carry_score:
+    visible = [(item, item.box.clip(width, height)) for item in tracked]
+    visible = [(item, box) for item, box in visible if box.w and box.h]
+    visible.sort(key=lambda pair: pair[1].area, reverse=True)  # the largest fill the message
+    for item, clipped in visible:
+        box = clipped.as_tuple()
+        if item.box.score < config.carry_score:
             plan.obscured.append((box, "low_confidence"))
-        elif missed[track_id] > 0 and config.detector == "heads":
+        elif item.missed > 0 and config.detector == "heads":
             plan.obscured.append((box, "coasting"))
-        elif w < config.min_carry or h < config.min_carry:
+        elif clipped.w < config.min_carry or clipped.h < config.min_carry:
             plan.obscured.append((box, "small"))
         elif len(plan.carried) >= capacity:
             plan.obscured.append((box, "over_capacity"))
         else:
-            plan.carried.append((track_id, box))
+            plan.carried.append((item.track_id, box))
     for region, reason in motion or ():
         clipped = region.clip(width, height)
         if clipped.w and clipped.h:
