@@ -1,10 +1,10 @@
 """Moving-foreground evidence for fixed cameras: OpenCV's MOG2 background model.
 
 Surveillance cameras rarely move, so whatever differs from the learnt background is a
-candidate person. The head finder uses the mask twice: to place a head on top of the
+candidate person. The head finder uses the mask three times: to place a head on top of the
 silhouette inside a person box (the skyline of the mask is sharper than a person box's top
-edge), and to confirm that a face detection is on something that moved rather than on a
-bollard that returns every frame. The model runs on a frame shrunk to ``scale`` (about
+edge), to tell a person who moved from a rock that returns every run (scenery), and to find
+moving people no head box covers. The model runs on a frame shrunk to ``scale`` (about
 4 ms per 768×576 frame at 0.5) and must see *every* frame, detector frame or not.
 """
 

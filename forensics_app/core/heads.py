@@ -2,8 +2,8 @@
 
 A face detector misses every head seen from behind, and a missed head goes out in the
 public stream as it was filmed. :class:`HeadDetector` finds *people* instead
-(:class:`~forensics_app.core.people.PersonDetector`, on the whole frame and on overlapping
-tiles so that small walkers are seen at a larger scale) and places a head in each person
+(:class:`~forensics_app.core.people.PersonDetector`, on overlapping half-frame tiles so
+that small walkers are seen at a larger scale) and places a head in each person
 box: its size from the box's height, its position from the top of the moving silhouette
 inside the box (:class:`~forensics_app.core.foreground.ForegroundModel`) when the camera
 sees the person move, from the box alone when it does not.
@@ -130,7 +130,6 @@ class _Spot:
     """A place where boxes keep coming back: how often, how strongly, and whether it moved."""
 
     box: Box
-    runs: int = 1
     best_score: float = 0.0
     moved: bool = False
     last_run: int = 0
@@ -141,8 +140,8 @@ class SceneryMemory:
     """Remembers detection places across detector runs, to drop static false positives.
 
     A place is scenery once a box has come back there (IoU ≥ ``iou``) on ``min_runs``
-    runs, has never scored ``keep_score`` or more and has never had moving foreground
-    under it. Places not seen for ``forget_runs`` runs are forgotten.
+    runs while the background model was ready, has never scored ``keep_score`` or more and
+    has never had moving foreground under it. Places not seen for ``forget_runs`` runs are forgotten.
     """
 
     def __init__(
@@ -171,10 +170,8 @@ class SceneryMemory:
         """
         spot = max(self._spots, key=lambda s: s.box.iou(box), default=None)
         if spot is None or spot.box.iou(box) < self.iou or spot.last_run == self._run:
-            spot = _Spot(box, runs=0, last_run=-1)
+            spot = _Spot(box, last_run=-1)
             self._spots.append(spot)
-        if spot.last_run != self._run:
-            spot.runs += 1
         spot.box, spot.last_run = box, self._run
         spot.best_score = max(spot.best_score, box.score)
         if moving is None:
@@ -203,8 +200,8 @@ def _tile_windows(width: int, height: int, nx: int, ny: int, overlap: int) -> li
 class HeadDetector:
     """Head boxes from people and silhouettes (see the module docstring).
 
-    ``tiles`` = ``(nx, ny)`` windows run besides the whole frame ((1, 1): the whole frame
-    only); they cost one network run each. ``threshold`` is the person score at which a
+    ``tiles`` = ``(nx, ny)`` overlapping windows, one network run each; ``whole_frame``
+    adds a run on the whole frame ((1, 1) means the whole frame only). ``threshold`` is the person score at which a
     box counts at all; boxes between it and the producer's carry threshold are the unsure
     ones that get pixelated. ``margin`` enlarges every head box about its centre: a
     10 px head placed 3 px off still lies mostly inside a box 1.2× its size, and what the
@@ -227,7 +224,7 @@ class HeadDetector:
     ) -> None:
         if tiles[0] < 1 or tiles[1] < 1:
             raise InputError(f"tiles must be at least 1x1, got {tiles[0]}x{tiles[1]}")
-        self.people = people or PersonDetector(threshold=threshold)
+        self.people = people or PersonDetector()
         self.foreground = foreground if foreground is not None else ForegroundModel()
         self.tiles = (int(tiles[0]), int(tiles[1]))
         self.tile_overlap = int(tile_overlap)
@@ -239,7 +236,6 @@ class HeadDetector:
             raise InputError(f"head margin must be in [1, 2], got {margin}")
         self.margin = float(margin)
         self.min_size = int(min_size)
-        self.people.threshold = min(self.people.threshold, self.threshold)
         self.zones: list[Box] = []
         self.last_people: list[Box] = []
         self.scenery_dropped = 0
@@ -270,13 +266,13 @@ class HeadDetector:
         height, width = image.shape[:2]
         rows = []
         if self.whole_frame or self.tiles == (1, 1):
-            rows = [[b.x, b.y, b.x2, b.y2, b.score] for b in self.people.detect(image)]
+            found = self.people.detect(image, self.threshold)
+            rows = [[b.x, b.y, b.x2, b.y2, b.score] for b in found]
         if self.tiles != (1, 1):
             for x, y, w, h in _tile_windows(width, height, *self.tiles, self.tile_overlap):
-                for b in self.people.detect(image[y : y + h, x : x + w]):
+                for b in self.people.detect(image[y : y + h, x : x + w], self.threshold):
                     rows.append([b.x + x, b.y + y, b.x2 + x, b.y2 + y, b.score])
         found = np.asarray(rows, np.float32).reshape(-1, 5)
-        found = found[found[:, 4] >= self.threshold]
         if len(found) == 0:
             return []
         found = found[nms(found[:, :4], found[:, 4], self.people.nms_iou)]
@@ -329,10 +325,11 @@ def motion_tops(
     ``min_height`` pixels tall and ``min_area`` pixels large, the skyline (its highest
     pixel in each column) is walked; a column is covered when a box of ``covered`` spans it
     at that height (the shoulders beside and below a head box stay uncovered on purpose: a
-    head box placed a few pixels off its head leaves the head's lower part there). Each run of uncovered columns at least ``min_run`` pixels wide gives a
-    region from the run's highest point down by its width (at least a quarter of the blob's
-    height, at most half of it), for the producer to pixelate: a person the network did not
-    see — behind a sign, inside a crowd's single blob — still moves.
+    head box placed a few pixels off its head leaves the head's lower part there). Each run
+    of uncovered columns at least ``min_run`` pixels wide gives a region from the run's
+    highest point down by its width (at least a quarter of the blob's height, at most half
+    of it), for the producer to pixelate: a person the network did not see — behind a sign,
+    inside a crowd's single blob — still moves.
     """
     if mask is None:
         return []
@@ -366,5 +363,5 @@ def motion_tops(
 
 
 def default_head_detector(**options: object) -> HeadDetector:
-    """The producer's head finder: people on the frame and two half-frame tiles, MOG2."""
+    """The producer's head finder: people on two half-frame tiles, MOG2 silhouettes."""
     return HeadDetector(**options)  # type: ignore[arg-type]

@@ -99,8 +99,10 @@ class PersonDetector:
         except Exception as error:  # onnxruntime raises its own untyped errors
             raise DetectionError(f"cannot load the person detector: {error}") from error
 
-    def detect(self, bgr: np.ndarray) -> list[Box]:
-        """Person boxes above the threshold after IoU suppression."""
+    def detect(self, bgr: np.ndarray, threshold: float | None = None) -> list[Box]:
+        """Person boxes scoring at least ``threshold`` (default: the detector's own), after
+        IoU suppression."""
+        threshold = self.threshold if threshold is None else float(threshold)
         image = as_bgr(bgr)
         height, width = image.shape[:2]
         if height == 0 or width == 0:
@@ -114,7 +116,7 @@ class PersonDetector:
         except Exception as error:
             raise DetectionError(f"person detector failed on a {width}x{height} frame") from error
         rows = dets[0]
-        rows = rows[(rows[:, 5] == PERSON_CLASS) & (rows[:, 4] >= self.threshold)]
+        rows = rows[(rows[:, 5] == PERSON_CLASS) & (rows[:, 4] >= threshold)]
         if len(rows) == 0:
             return []
         rows = rows[nms(rows[:, :4], rows[:, 4], self.nms_iou)]
