@@ -46,15 +46,18 @@ LABELS = HERE / "labels" / "vtest_cut_heads.json"
 
 def _child_peak_mib(cmd: list[str]) -> tuple[float, float, str]:
     """(wall seconds, peak RSS MiB, stdout) of one process, measured with os.wait4."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    stdout = proc.stdout.read() if proc.stdout else b""
-    stderr = proc.stderr.read() if proc.stderr else b""
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd[:2])} failed: {stderr.decode()[-400:]}")
+    # stderr goes to a file: a progress bar filling a second pipe while stdout is read to
+    # the end would block the child for good
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
+        stdout = proc.stdout.read() if proc.stdout else b""
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            errors.seek(0)
+            raise SystemExit(f"{' '.join(cmd[:2])} failed: {errors.read().decode()[-400:]}")
     return wall, usage.ru_maxrss / 1024.0, stdout.decode()
 
 
