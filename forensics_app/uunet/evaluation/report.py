@@ -93,6 +93,24 @@ def markdown(results: dict[str, Any], command: str | None = None) -> str:
             f"{t['train_subjects']} subjects that are not evaluated (seed {t['seed']}); "
             "nothing of dlib, D_a or U_e went into it."
         )
+    if "independent_judges" in results:
+        judges = results["independent_judges"]
+        sf, gender = judges["sface"], judges["gender"]
+        out.append(f"\n### Identity leakage, independent judge ({sf['embedder']})\n")
+        out.append(_leakage_table(sf["leakage"]))
+        same = results.get("same_person_x_a", {})
+        out.append(
+            "\nSame-person rate x↔a (the face and its own surrogate judged one person): "
+            + ", ".join(f"{k} {v:.1%}" for k, v in same.items())
+            + f". SFace was {sf['trained_against']}."
+        )
+        kept = gender["kept_rate"]
+        out.append(
+            f"\nGender read by {gender['reader']}: on {gender['faces_sure']} of "
+            f"{gender['faces']} faces whose x it is sure of, a keeps x's gender in "
+            + (f"{kept:.1%}" if kept is not None else "– (none sure)")
+            + f" (U_e trained with s_gender = {gender['s_gender_trained']})."
+        )
     out.append(
         "\nGallery: one original frame per subject; probes: the subject's other frames after "
         "the transform. AUC 0.5 = the embedder cannot link the probe to the person."
