@@ -34,6 +34,22 @@ def _bootstrap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _synth_import(args: argparse.Namespace) -> int:
+    from forensics_app.uunet.synthetic import import_synthetic
+
+    summary = import_synthetic(
+        Path(args.src),
+        Path(args.out),
+        seed=args.seed,
+        frames_per_sequence=args.frames_per_sequence,
+        identities=args.identities,
+        clean=args.clean,
+        progress=not args.quiet,
+    )
+    print(json.dumps(summary))
+    return 0
+
+
 def _attributes(args: argparse.Namespace) -> int:
     from forensics_app.uunet.runtime import apply_overrides
     from forensics_app.uunet.train_attributes import AttributesConfig, train_attributes
@@ -105,6 +121,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     boot.add_argument("--max-frames", dest="max_frames", type=int, help="read at most N frames")
     boot.add_argument("--seed", type=int, default=0)
     boot.set_defaults(handler=_bootstrap)
+
+    syn = actions.add_parser(
+        "synth-import",
+        help="synthetic identities (a synthetic_faces set or .tar) as channel-degraded faces",
+    )
+    syn.add_argument("--src", required=True, help="synthetic_faces.tar or its folder")
+    syn.add_argument("--out", required=True, help="folder of ROOT/<subject>/<sequence>/ faces")
+    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument(
+        "--frames-per-sequence", dest="frames_per_sequence", type=int, default=4,
+        help="degraded frames per variant (default 4)",
+    )  # fmt: skip
+    syn.add_argument("--identities", type=int, help="import only the first N identities")
+    syn.add_argument(
+        "--clean", action="store_true", help="undegraded head crops (a donor bank), one each"
+    )
+    syn.add_argument("--quiet", action="store_true", help="no progress bar")
+    syn.set_defaults(handler=_synth_import)
 
     attr = actions.add_parser("attributes", help="phase 1: pairwise attribute matcher D_a")
     _common(attr)
