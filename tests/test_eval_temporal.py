@@ -38,18 +38,29 @@ def test_bad_input() -> None:
 def test_targets_are_judged_from_the_measured_figures() -> None:
     from forensics_app.uunet.evaluation.suite import targets
 
-    def results(ratio: float, auc_xa: float, psnr: float) -> dict:
+    def results(ratio: float, auc_xa: float, psnr: float, same: float = 0.02) -> dict:
         leak = {"x↔x": {"auc": 0.9}, "x↔a": {"auc": auc_xa}, "x↔r": {"auc": 0.88}}
-        rec = {"lossless": {"r_vs_x": {"psnr": psnr}}, "h264 crf23": {"r_vs_x": {"psnr": 27.5}}}
+        rec = {"lossless": {"r_vs_x": {"psnr": psnr}}, "h264 crf23": {"r_vs_x": {"psnr": 28.5}}}
         det = {"a = U_e(x)": {"rate_ratio_to_x": ratio}}
-        return {"detection": det, "leakage": leak, "reconstruction": rec}
+        sface = {"leakage": {"x↔a": {"auc": auc_xa}}, "same_person_x_a": same}
+        return {
+            "detection": det,
+            "leakage": leak,
+            "reconstruction": rec,
+            "independent_judges": {"sface": sface},
+        }
 
     good = targets(results(0.95, 0.55, 33.0))
-    assert all(t["met"] for t in good.values()) and len(good) == 5
-    bad = targets(results(0.80, 0.90, 25.0))
+    assert all(t["met"] for t in good.values()) and len(good) == 7
+    bad = targets(results(0.80, 0.90, 25.0, same=0.3))
     assert [k for k, t in bad.items() if not t["met"]] == [
         "detection_rate_ratio_a_to_x >= 0.90",
         "auc_x_a <= 0.60",
         "psnr_lossless >= 30 dB",
+        "sface_auc_x_a <= 0.60",
+        "sface_same_person_x_a <= 5 %",
     ]
+    old = results(0.95, 0.55, 33.0)
+    del old["independent_judges"]  # an eval.json from before the judges
+    assert len(targets(old)) == 5
     assert bad["auc_x_r >= 0.95 * auc_x_x"]["measured"] == pytest.approx(0.88 / 0.9, abs=1e-4)

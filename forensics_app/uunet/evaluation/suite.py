@@ -403,7 +403,7 @@ def targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     leak = results["leakage"]
     auc_xa, auc_xr, auc_xx = (leak[k]["auc"] for k in ("x↔a", "x↔r", "x↔x"))
     psnr = results["reconstruction"]["lossless"]["r_vs_x"]["psnr"]
-    sface = results["independent_judges"]["sface"]
+    sface = results.get("independent_judges", {}).get("sface")
     out: dict[str, dict[str, Any]] = {
         "detection_rate_ratio_a_to_x >= 0.90": {
             "measured": det,
@@ -415,15 +415,12 @@ def targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "met": auc_xr >= 0.95 * auc_xx,
         },
         "psnr_lossless >= 30 dB": {"measured": psnr, "met": psnr >= 30.0},
-        "sface_auc_x_a <= 0.60": {
-            "measured": sface["leakage"]["x↔a"]["auc"],
-            "met": sface["leakage"]["x↔a"]["auc"] <= 0.60,
-        },
-        "sface_same_person_x_a <= 5 %": {
-            "measured": sface["same_person_x_a"],
-            "met": sface["same_person_x_a"] <= 0.05,
-        },
     }
+    if sface is not None:  # eval.json files written before the judges lack it
+        sface_auc = sface["leakage"]["x↔a"]["auc"]
+        out["sface_auc_x_a <= 0.60"] = {"measured": sface_auc, "met": sface_auc <= 0.60}
+        same = sface["same_person_x_a"]
+        out["sface_same_person_x_a <= 5 %"] = {"measured": same, "met": same <= 0.05}
     if "h264 crf23" in results["reconstruction"]:
         h264 = results["reconstruction"]["h264 crf23"]["r_vs_x"]["psnr"]
         out["psnr_h264_crf23 >= 28 dB"] = {"measured": h264, "met": h264 >= 28.0}
