@@ -1,4 +1,4 @@
-"""Training subcommands: ``train bootstrap-data|attributes|uunet``."""
+"""Training subcommands: ``train bootstrap-data|synth-data|synth-import|attributes|uunet|...``."""
 
 from __future__ import annotations
 
@@ -45,6 +45,42 @@ def _synth_import(args: argparse.Namespace) -> int:
         identities=args.identities,
         clean=args.clean,
         progress=not args.quiet,
+    )
+    print(json.dumps(summary))
+    return 0
+
+
+def _span(text: str | None, name: str) -> float | tuple[float, float] | None:
+    """``0.7`` or ``0.5,0.9`` → a value or a (low, high) range."""
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise InputError(f"{name} must be a number or LOW,HIGH, got {text!r}") from None
+    if len(values) == 1:
+        return values[0]
+    if len(values) == 2:
+        return values[0], values[1]
+    raise InputError(f"{name} must be a number or LOW,HIGH, got {text!r}")
+
+
+def _synth_data(args: argparse.Namespace) -> int:
+    from forensics_app.uunet.synth import generate_synthetic
+
+    options = {}
+    for key in ("psi", "jitter"):
+        value = _span(getattr(args, key), f"--{key}")
+        if value is not None:
+            options[key] = value
+    summary = generate_synthetic(
+        Path(args.out),
+        args.identities,
+        variants=args.variants,
+        seed=args.seed,
+        size=args.size,
+        progress=not args.quiet,
+        **options,
     )
     print(json.dumps(summary))
     return 0
@@ -121,6 +157,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     boot.add_argument("--max-frames", dest="max_frames", type=int, help="read at most N frames")
     boot.add_argument("--seed", type=int, default=0)
     boot.set_defaults(handler=_bootstrap)
+
+    gen = actions.add_parser(
+        "synth-data",
+        help="generate synthetic identities (MobileStyleGAN; needs the train extra)",
+    )
+    gen.add_argument("--out", required=True, help="folder for idNNNNN/vK.jpg + meta.jsonl")
+    gen.add_argument("--identities", type=int, required=True, help="number of people")
+    gen.add_argument("--variants", type=int, default=6, help="images per person (default 6)")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--psi", help="truncation: a value or LOW,HIGH per person (0.5,0.9)")
+    gen.add_argument("--jitter", help="variant style move toward another person (0.15,0.3)")
+    gen.add_argument("--size", type=int, default=128, help="image side in px (default 128)")
+    gen.add_argument("--quiet", action="store_true", help="no progress bar")
+    gen.set_defaults(handler=_synth_data)
 
     syn = actions.add_parser(
         "synth-import",

@@ -132,7 +132,7 @@ def head_crop(
         [[cos, sin, size / 2 - cos * ox - sin * oy], [-sin, cos, size / 2 + sin * ox - cos * oy]]
     )
     return cv2.warpAffine(
-        img, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT
+        img, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
     )
 
 
