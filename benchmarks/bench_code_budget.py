@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -33,12 +34,8 @@ from forensics_app.uunet.evaluation.transforms import h264
 from forensics_app.uunet.export import read_card
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two uint8 images (100 when identical)."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 100.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_stego import psnr  # noqa: E402
 
 
 def _smallest(face: np.ndarray, fmt: str, target: float) -> int | None:

@@ -19,11 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
@@ -31,6 +30,9 @@ from forensics_app.core.stego.layout import BASIS
 from forensics_app.uunet.bootstrap import default_source
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_stego import h264  # noqa: E402  (the same in-memory libx264 round trip)
+
 B = 8
 
 
@@ -57,26 +59,6 @@ def embed(frame: np.ndarray, bits: np.ndarray, step: float) -> np.ndarray:
 
 def extract(frame: np.ndarray, step: float) -> np.ndarray:
     return (np.round(2 * _coef(frame) / step).astype(np.int64) % 2).astype(np.uint8)
-
-
-def h264_clip(frames: list[np.ndarray], crf: int) -> list[np.ndarray]:
-    """Frames through libx264 (yuv420p, medium preset) and back, in memory."""
-    import io
-
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="matroska") as out:
-        stream = out.add_stream("libx264", rate=Fraction(10))
-        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf)}
-        for f in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="bgr24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    buf.seek(0)
-    with av.open(buf) as src:
-        return [f.to_ndarray(format="bgr24") for f in src.decode(video=0)]
 
 
 def _entropy(p: float) -> float:
@@ -108,7 +90,7 @@ def main() -> None:
         )
         row = {"step": step, "embed_psnr_db": round(10 * math.log10(255**2 / mse), 2)}
         for crf in (23, 28):
-            decoded = h264_clip(marked, crf)
+            decoded = h264(crf, bframes=True)(marked)
             ber = float(
                 np.mean(
                     [np.mean(extract(d, step) != b) for d, b in zip(decoded, bits, strict=True)]
