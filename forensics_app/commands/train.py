@@ -50,6 +50,20 @@ def _synth_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _donor_bank(args: argparse.Namespace) -> int:
+    from forensics_app.uunet.donors import build_donor_bank, save_bank
+
+    out = Path(args.out)
+    if out.suffix != ".safetensors":
+        raise InputError(f"--out must name a .safetensors file, got {out}")
+    faces, ids = build_donor_bank(
+        Path(args.src), first=args.first, count=args.count, progress=not args.quiet
+    )
+    card = save_bank(out, faces, ids)
+    print(json.dumps({k: v for k, v in card.items() if k != "ids"}))
+    return 0
+
+
 def _span(text: str | None, name: str) -> float | tuple[float, float] | None:
     """``0.7`` or ``0.5,0.9`` → a value or a (low, high) range."""
     if text is None:
@@ -189,6 +203,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     syn.add_argument("--quiet", action="store_true", help="no progress bar")
     syn.set_defaults(handler=_synth_import)
+
+    bank = actions.add_parser(
+        "donor-bank",
+        help="synthetic donors for the virtual-identity U_e (clean head crops, one each)",
+    )
+    bank.add_argument("--src", required=True, help="synthetic_faces.tar or its folder")
+    bank.add_argument("--out", required=True, help="the bank's .safetensors (card beside it)")
+    bank.add_argument(
+        "--first", type=int, default=800, help="first identity, in sorted order (default 800)"
+    )
+    bank.add_argument("--count", type=int, default=200, help="number of donors (default 200)")
+    bank.add_argument("--quiet", action="store_true", help="no progress bar")
+    bank.set_defaults(handler=_donor_bank)
 
     attr = actions.add_parser("attributes", help="phase 1: pairwise attribute matcher D_a")
     _common(attr)

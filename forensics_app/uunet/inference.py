@@ -4,8 +4,8 @@ Faces cross this boundary as ``N×64×64×3`` uint8 **BGR** arrays (the ``core``
 the networks see RGB in [0, 1]. Everything runs on CPU in eval mode under
 ``torch.inference_mode``, in batches, so the same input always gives the same bytes.
 
-The encoder's noise channel comes from a per-track seed: one subject keeps one surrogate
-for as long as the tracker keeps its id.
+The encoder's noise channel (and, for the virtual-identity encoder, its donor) comes from a
+per-track seed: one subject keeps one surrogate for as long as the tracker keeps its id.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from forensics_app.errors import InputError
+from forensics_app.uunet.donors import donor_index
 from forensics_app.uunet.export import load_model, module_from_bytes
 
 FACE_SIZE = 64
@@ -85,8 +86,18 @@ class FaceEncoder(_Runner):
                 noise = torch.from_numpy(
                     np.stack([noise_map(s) for s in seeds[i : i + self.batch_size]])
                 ).unsqueeze(1)
-                out[i : i + len(chunk)] = tensor_to_bgr(self.module(chunk, noise))
+                batch_seeds = seeds[i : i + self.batch_size]
+                if self.donor_count:  # U_e(x, z): the track seed picks the donor
+                    index = torch.tensor([donor_index(s, self.donor_count) for s in batch_seeds])
+                    out[i : i + len(chunk)] = tensor_to_bgr(self.module(chunk, noise, index))
+                else:
+                    out[i : i + len(chunk)] = tensor_to_bgr(self.module(chunk, noise))
         return out
+
+    @property
+    def donor_count(self) -> int:
+        """Size of the donor bank of a virtual-identity encoder (0 for the paper's U_e)."""
+        return int(getattr(self.module, "donor_count", 0))
 
 
 class FaceDecoder(_Runner):

@@ -15,10 +15,11 @@ from forensics_app.errors import InputError
 
 #: Names of the generator loss terms, in the order they are logged. ``id`` is ours, not the
 #: paper's: it is used only when phase 2 is given an identity embedder (identity.py).
-GENERATOR_LOSSES = ("mse", "adv", "ano", "con", "div", "dis", "id")
+GENERATOR_LOSSES = ("mse", "adv", "ano", "con", "div", "dis", "id", "idz")
 #: Paper §IV-A weights, plus the weight of ``id`` when it is enabled.
 DEFAULT_WEIGHTS = {
     "mse": 50.0, "adv": 1.0, "ano": 1.0, "con": 1.0, "div": 1.0, "dis": 1.0, "id": 1.0,
+    "idz": 1.0,
 }  # fmt: skip
 
 
@@ -147,3 +148,16 @@ def identity_loss(emb_x: torch.Tensor, emb_a: torch.Tensor, margin: float) -> to
         raise InputError(f"the identity margin must be positive, got {margin}")
     distance = (emb_x - emb_a).pow(2).sum(dim=1).clamp_min(1e-12).sqrt()
     return F.relu(margin - distance).mean() / margin
+
+
+def donor_identity_loss(emb_z: torch.Tensor, emb_a: torch.Tensor, margin: float) -> torch.Tensor:
+    """Ours (virtual-identity U_e): pull a's identity descriptor to within ``margin`` of its
+    donor z's, ``mean(relu(‖e(z) − e(a)‖₂ − margin)) / margin``.
+
+    The hinge stops pulling once a *is* the donor to the recogniser, so the residual that
+    carries x for U_d is not ironed out beyond what identity needs.
+    """
+    if margin <= 0:
+        raise InputError(f"the donor margin must be positive, got {margin}")
+    distance = (emb_z - emb_a).pow(2).sum(dim=1).clamp_min(1e-12).sqrt()
+    return F.relu(distance - margin).mean() / margin

@@ -182,6 +182,82 @@ class UNetEncoder(_UNet):
         return super().forward(torch.cat([rgb, noise], dim=1))
 
 
+def low_pass(images: torch.Tensor, grid: int) -> torch.Tensor:
+    """``images`` area-averaged onto a ``grid``² raster and bilinearly back (lighting, colour
+    and the coarse layout of a head, with no facial detail)."""
+    size = images.shape[-2:]
+    small = F.interpolate(images, size=(grid, grid), mode="area")
+    return F.interpolate(small, size=size, mode="bilinear", align_corners=False)
+
+
+@register_network("vi_encoder")
+class VirtualIdentityEncoder(_UNet):
+    """U_e(x, z): the surrogate takes donor z's identity and keeps x's light and layout.
+
+    The starting point is ``a0 = low(x) + (z − low(z))``: x's ``lowpass``² raster (pose of
+    the head mass, lighting, colour) under z's facial detail. A U-Net that sees
+    ``[a0, x, z, noise]`` learns a residual on ``a0`` (zero at initialisation, so training
+    starts from the pure donor transfer) that carries what U_d needs to rebuild x.
+
+    The donor bank is the ``donors`` buffer (``donors`` × 3×64×64 uint8 RGB, part of the
+    weights file); :func:`.donors.donor_index` maps a track seed to one of them.
+    """
+
+    def __init__(
+        self,
+        base: int = 12,
+        depth: int = 3,
+        norm: str = "none",
+        act: str = "leaky_relu",
+        inner_size: int = 32,
+        donors: int = 1,
+        lowpass: int = 8,
+    ) -> None:
+        super().__init__(10, 3, base, depth, norm, act, inner_size, residual=True)
+        if donors < 1 or not 2 <= lowpass <= IMAGE_SIZE:
+            raise ModelError("vi_encoder needs donors >= 1 and 2 <= lowpass <= 64")
+        self.lowpass = lowpass
+        self.register_buffer(
+            "donors", torch.zeros(donors, 3, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8)
+        )
+
+    @property
+    def donor_count(self) -> int:
+        return int(self.donors.shape[0])
+
+    def set_donors(self, faces_rgb: torch.Tensor) -> None:
+        """Load the bank: ``donors``×3×64×64 uint8 RGB (its size is fixed by the config)."""
+        if faces_rgb.shape != self.donors.shape or faces_rgb.dtype != torch.uint8:
+            raise ModelError(
+                f"donor bank must be {tuple(self.donors.shape)} uint8, got "
+                f"{tuple(faces_rgb.shape)} {faces_rgb.dtype}"
+            )
+        self.donors.copy_(faces_rgb)
+
+    def donor(self, index: torch.Tensor) -> torch.Tensor:
+        """Donor faces ``N×3×64×64`` in [0, 1] for bank indices ``N``."""
+        return self.donors[index.long()].float().div(255.0)
+
+    def start(self, rgb: torch.Tensor, donor: torch.Tensor) -> torch.Tensor:
+        """``a0``: x's low-pass under the donor's detail, kept inside (0, 1)."""
+        a0 = low_pass(rgb, self.lowpass) + donor - low_pass(donor, self.lowpass)
+        return a0.clamp(0.02, 0.98)
+
+    def forward(  # type: ignore[override]
+        self,
+        rgb: torch.Tensor,
+        noise: torch.Tensor,
+        index: torch.Tensor | None = None,
+        donor: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``a`` for faces ``rgb`` with donors given as bank ``index`` or as images ``donor``."""
+        if donor is None:
+            if index is None:
+                raise ModelError("vi_encoder needs a donor index or donor faces")
+            donor = self.donor(index)
+        return super().forward(torch.cat([self.start(rgb, donor), rgb, donor, noise], dim=1))
+
+
 @register_network("unet_decoder")
 class UNetDecoder(_UNet):
     """U_d: the public face ``N×3×64×64`` → the reconstruction, in [0, 1]."""

@@ -86,6 +86,11 @@ class UUNetConfig:
     max_minutes: float = 0.0  # 0 = no time limit
     grad_clip: float = 0.0  # >0: clip the generators' gradient norm
     init_from: str = ""  # folder with ue/ud .safetensors + cards to start from
+    init_roles: list[str] = field(default_factory=lambda: ["ue", "ud"])  # which of them
+    # Ours: "vi_encoder" is U_e(x, z) with a donor bank (donors.py); "unet_encoder" the paper's
+    encoder_network: str = "unet_encoder"
+    donors: str = ""  # donor bank .safetensors (train donor-bank), for vi_encoder
+    donor_margin: float = 0.4  # E_id distance to its donor below which L_idz stops pulling
     # Ours (identity.py): an E_id folder turns on L_id; "" trains with the paper's losses only.
     identity: str = ""
     id_margin: float = 0.8  # dlib descriptor distance a must keep from x (same person < 0.6)
@@ -106,7 +111,18 @@ class Phase2:
     ):
         self.config, self.dist = config, dist
         dev = dist.device
-        self.ue = build_network("unet_encoder", **config.encoder).to(dev)
+        self.virtual = config.encoder_network == "vi_encoder"
+        if self.virtual:
+            if not config.donors:
+                raise InputError("encoder_network vi_encoder needs donors: a donor bank file")
+            from forensics_app.uunet.donors import load_bank
+
+            faces, _ = load_bank(Path(config.donors))
+            config.encoder = {**config.encoder, "donors": len(faces)}
+        self.ue = build_network(config.encoder_network, **config.encoder).to(dev)
+        if self.virtual:
+            self.ue.set_donors(torch.from_numpy(faces).permute(0, 3, 1, 2).contiguous().to(dev))
+            self.donor_gen = torch.Generator().manual_seed(config.seed)
         self.ud = build_network("unet_decoder", **config.decoder).to(dev)
         self.df = build_network("patch_critic", **config.critic).to(dev)
         self.da = matcher.to(dev).eval().requires_grad_(False)
@@ -175,7 +191,14 @@ class Phase2:
         noise = torch.rand(n, 1, 64, 64, device=dev)
         noise3 = torch.rand(n, 1, 64, 64, device=dev)
         x = torch.cat([x1, x2, x3])
-        a = self.ue_d(x, torch.cat([noise, noise, noise3]))
+        if self.virtual:  # one donor per track: x1, x2 share theirs, x3 gets another
+            count = self.ue.donor_count
+            d1 = torch.randint(count, (n,), generator=self.donor_gen)
+            d3 = (d1 + torch.randint(1, max(count, 2), (n,), generator=self.donor_gen)) % count
+            index = torch.cat([d1, d1, d3]).to(dev)
+            a = self.ue_d(x, torch.cat([noise, noise, noise3]), index)
+        else:
+            a = self.ue_d(x, torch.cat([noise, noise, noise3]))
         passed = self.channel(a) if self.config.use_channel else a
         r = self.ud_d(passed)
 
@@ -211,7 +234,12 @@ class Phase2:
         if self.idnet is not None:
             with torch.no_grad():
                 e_x = self.idnet(x1)
-            parts["id"] = L.identity_loss(e_x, self.idnet(a[:n]), self.config.id_margin)
+            e_a = self.idnet(a[:n])
+            parts["id"] = L.identity_loss(e_x, e_a, self.config.id_margin)
+            if self.virtual:
+                with torch.no_grad():
+                    e_z = self.idnet(self.ue.donor(index[:n]))
+                parts["idz"] = L.donor_identity_loss(e_z, e_a, self.config.donor_margin)
         total = sum(w[k] * v for k, v in parts.items())
         self.opt_g.zero_grad(set_to_none=True)
         total.backward()
@@ -235,6 +263,8 @@ class Phase2:
             "channel_rng": list(_flatten_rng(self.channel.rng.getstate())),
             "steps_done": self.steps_done,
         }
+        if self.virtual:  # the donor draws continue where they stopped
+            state["donor_rng"] = self.donor_gen.get_state()
         if self.idnet is not None and self.opt_id is not None:
             state["state_dict"]["id"] = self.idnet.state_dict()
             state["optimizer"]["id"] = self.opt_id.state_dict()
@@ -247,6 +277,10 @@ class Phase2:
         self.opt_d.load_state_dict(ckpt["optimizer"]["d"])
         self.channel.rng.setstate(_unflatten_rng(ckpt["channel_rng"]))
         self.steps_done = int(ckpt.get("steps_done", ckpt.get("step", 0)))
+        if self.virtual:
+            if "donor_rng" not in ckpt:
+                raise InputError("the checkpoint was trained without donors; resume without them")
+            self.donor_gen.set_state(ckpt["donor_rng"])
         if self.idnet is not None and self.opt_id is not None:
             if "id" not in ckpt["state_dict"]:
                 raise InputError("the checkpoint was trained without E_id; resume without it")
@@ -305,6 +339,8 @@ def train_uunet(
     p2.set_trained_labels(da_card.get("data", {}).get("annotated_labels", {}))
     if config.init_from and not resume:
         for name, module in (("ue", p2.ue), ("ud", p2.ud)):
+            if name not in config.init_roles:
+                continue
             loaded, card = load_model(Path(config.init_from) / f"{name}.safetensors")
             if card["architecture"]["config"] != getattr(config, _ROLE_CONFIG[name]):
                 raise InputError(f"init_from {name} has a different architecture")
@@ -366,7 +402,7 @@ def train_uunet(
 def _export(p2: Phase2, config: UUNetConfig, out: Path, data_info: dict, figures: dict) -> None:
     training = {**asdict(config), **figures}
     for role, name, module, cfg, fname in (
-        ("encoder", "unet_encoder", p2.ue, config.encoder, "ue"),
+        ("encoder", config.encoder_network, p2.ue, config.encoder, "ue"),
         ("decoder", "unet_decoder", p2.ud, config.decoder, "ud"),
     ):
         was_training = module.training
@@ -387,7 +423,7 @@ def _save(path: Path, p2: Phase2, config: UUNetConfig, step: int, epoch: int) ->
         path,
         {
             "arch": {
-                "ue": {"name": "unet_encoder", "config": config.encoder},
+                "ue": {"name": config.encoder_network, "config": config.encoder},
                 "ud": {"name": "unet_decoder", "config": config.decoder},
                 "df": {"name": "patch_critic", "config": config.critic},
             },
