@@ -21,6 +21,7 @@ def test_registry_names_and_unknown_name() -> None:
         "patch_critic",
         "unet_decoder",
         "unet_encoder",
+        "vi_encoder",
     ]
     with pytest.raises(ModelError, match="unknown network"):
         build_network("resnet")
