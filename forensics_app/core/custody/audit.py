@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +31,7 @@ from forensics_app.core.custody.crypto import (
     verify_signature,
 )
 from forensics_app.core.custody.store import AUDIT_COLUMNS, Store
-from forensics_app.errors import VerificationError
+from forensics_app.errors import AuthError, ForensicsError, PermissionDenied, VerificationError
 
 GENESIS = "0" * 64
 ENTRY_DOMAIN = b"uunet-audit-entry|v1|"
@@ -45,6 +46,10 @@ ACTIONS = frozenset(
         "verification", "seal", "checkpoint", "report",
     }
 )  # fmt: skip
+#: ``outcome`` of a custody action the rules refused (the reason is in ``details.reason``).
+REFUSED = "denied"
+#: The errors that mean "the custody rules said no" (logged by :meth:`AuditLog.refusals`).
+REFUSAL_ERRORS: tuple[type[ForensicsError], ...] = (PermissionDenied, VerificationError, AuthError)
 _HASHED = tuple(c for c in AUDIT_COLUMNS if c not in ("entry_hash", "signature"))
 
 
@@ -239,6 +244,54 @@ class AuditLog:
             if seq % self.checkpoint_every == 0:
                 self._write_checkpoint(seq)
         return row
+
+    def record_refusal(
+        self,
+        actor: str,
+        role: str,
+        action: str,
+        reason: str,
+        *,
+        case_id: str | None = None,
+        object: str | None = None,  # noqa: A002 - the Art. 25 field name
+    ) -> dict[str, Any]:
+        """Log a refused custody action: one ``outcome=denied`` row naming the reason."""
+        return self.append(
+            actor, role, action, outcome=REFUSED, case_id=case_id, object=object,
+            details={"reason": reason},
+        )  # fmt: skip
+
+    @contextmanager
+    def refusals(
+        self,
+        actor: str,
+        role: str,
+        action: str,
+        *,
+        case_id: str | None = None,
+        object: str | None = None,  # noqa: A002 - the Art. 25 field name
+        errors: tuple[type[ForensicsError], ...] = REFUSAL_ERRORS,
+    ) -> Iterator[None]:
+        """Run a custody action; if the rules refuse it, log the refusal and re-raise.
+
+        Used *outside* the action's own transaction, so the refusal row is written after
+        the action rolled back and cannot be rolled back with it. Each error is logged once
+        however many of these blocks it passes through. If the row itself cannot be written
+        (read-only store, missing log key) the original refusal is still raised: the action
+        did not happen either way.
+        """
+        try:
+            yield
+        except errors as error:
+            if not getattr(error, "refusal_logged", False):
+                error.refusal_logged = True  # type: ignore[attr-defined]
+                try:
+                    self.record_refusal(
+                        actor, role, action, str(error), case_id=case_id, object=object
+                    )
+                except ForensicsError:
+                    pass
+            raise
 
     def checkpoint(self) -> Checkpoint:
         """Sign a checkpoint over the whole log now (or return the one at this size)."""

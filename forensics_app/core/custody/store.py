@@ -273,11 +273,17 @@ class Store:
             return self._all("SELECT * FROM requests ORDER BY created")
         return self._all("SELECT * FROM requests WHERE case_id=? ORDER BY created", (case_id,))
 
-    def decide_request(self, request_id: str, status: str, decision_doc: str) -> None:
-        self._exec(
-            "UPDATE requests SET status=?, decision_doc=? WHERE id=?",
+    def decide_request(self, request_id: str, status: str, decision_doc: str) -> bool:
+        """Record the decision on a *pending* request; False if it was already decided.
+
+        The status test is part of the UPDATE, so inside a ``BEGIN IMMEDIATE`` transaction
+        two deciders (threads or processes) cannot both win.
+        """
+        cur = self._exec(
+            "UPDATE requests SET status=?, decision_doc=? WHERE id=? AND status='pending'",
             (status, decision_doc, request_id),
         )
+        return cur.rowcount == 1
 
     def insert_grant(self, row: dict[str, Any]) -> None:
         self._exec(
@@ -294,11 +300,13 @@ class Store:
             return self._all("SELECT * FROM grants ORDER BY expires")
         return self._all("SELECT * FROM grants WHERE case_id=? ORDER BY expires", (case_id,))
 
-    def revoke_grant(self, grant_id: str, when: str, revocation_doc: str) -> None:
-        self._exec(
-            "UPDATE grants SET revoked=?, revocation_doc=? WHERE id=?",
+    def revoke_grant(self, grant_id: str, when: str, revocation_doc: str) -> bool:
+        """Revoke a standing grant; False if it was already revoked (same race rule)."""
+        cur = self._exec(
+            "UPDATE grants SET revoked=?, revocation_doc=? WHERE id=? AND revoked IS NULL",
             (when, revocation_doc, grant_id),
         )
+        return cur.rowcount == 1
 
     # --- audit log and checkpoints -------------------------------------------------------
 

@@ -325,6 +325,24 @@ def _supervisor_check(ws: Workspace, session: UserSession, request: UnlockReques
         raise PermissionDenied(f"{session.name} cannot decide on their own request")
 
 
+def _request_case(ws: Workspace, request_id: str) -> str | None:
+    row = ws.store.get_request(request_id)
+    return row["case_id"] if row else None
+
+
+def _claim_pending(ws: Workspace, request_id: str, status: str, decision_doc: str) -> None:
+    """Decide a request that must still be pending; call inside the deciding transaction.
+
+    The store's conditional UPDATE runs under ``BEGIN IMMEDIATE``, so of two deciders racing
+    (two processes, two supervisors) exactly one wins; the other gets PermissionDenied.
+    """
+    if not ws.store.decide_request(request_id, status, decision_doc):
+        row = ws.store.get_request(request_id)
+        raise PermissionDenied(
+            f"request {request_id} is already {row['status'] if row else 'gone'}"
+        )
+
+
 def approve(
     ws: Workspace,
     session: UserSession,
@@ -332,7 +350,26 @@ def approve(
     expires_s: int | None = None,
     model_sha256: str | None = None,
 ) -> UnlockGrant:
-    """Grant a pending request: sign the scope and wrap the data key to the requester."""
+    """Grant a pending request: sign the scope and wrap the data key to the requester.
+
+    Pending is decided inside the transaction that stores the grant (a second approver or
+    a denier racing this one loses with "already approved/denied"); every refusal is logged
+    as an ``approval`` row with ``outcome=denied``.
+    """
+    with ws.audit.refusals(
+        session.name, session.role, "approval",
+        case_id=_request_case(ws, request_id), object=f"request:{request_id}",
+    ):  # fmt: skip
+        return _approve(ws, session, request_id, expires_s, model_sha256)
+
+
+def _approve(
+    ws: Workspace,
+    session: UserSession,
+    request_id: str,
+    expires_s: int | None,
+    model_sha256: str | None,
+) -> UnlockGrant:
     info = get_request(ws, request_id)
     request = info.request
     request.verify(ws)
@@ -368,10 +405,8 @@ def approve(
     doc["wrapped_key"] = wrap_key(data_key, requester.wrap_key(), context)
     grant = UnlockGrant(_signed(doc, session))
     with ws.store.transaction():
+        _claim_pending(ws, request.id, "approved", canonical_json({"grant": grant.id}).decode())
         _store_grant(ws, grant)
-        ws.store.decide_request(
-            request.id, "approved", canonical_json({"grant": grant.id}).decode()
-        )
         ws.audit.append(
             session.name,
             session.role,
@@ -424,7 +459,18 @@ def _signed_decision(
 
 
 def deny(ws: Workspace, session: UserSession, request_id: str, reason: str) -> dict[str, Any]:
-    """Refuse a pending request with a reason; returns the signed denial."""
+    """Refuse a pending request with a reason; returns the signed denial.
+
+    Same race rule as :func:`approve`; a refused denial is a ``denial`` row, ``outcome=denied``.
+    """
+    with ws.audit.refusals(
+        session.name, session.role, "denial",
+        case_id=_request_case(ws, request_id), object=f"request:{request_id}",
+    ):  # fmt: skip
+        return _deny(ws, session, request_id, reason)
+
+
+def _deny(ws: Workspace, session: UserSession, request_id: str, reason: str) -> dict[str, Any]:
     info = get_request(ws, request_id)
     _supervisor_check(ws, session, info.request)
     if info.status != "pending":
@@ -433,7 +479,7 @@ def deny(ws: Workspace, session: UserSession, request_id: str, reason: str) -> d
         raise InputError("a denial needs a reason")
     denial, _ = _signed_decision(DENIAL_TYPE, "request_id", request_id, session, reason)
     with ws.store.transaction():
-        ws.store.decide_request(request_id, "denied", canonical_json(denial).decode())
+        _claim_pending(ws, request_id, "denied", canonical_json(denial).decode())
         ws.audit.append(
             session.name,
             session.role,
@@ -473,7 +519,19 @@ def revocation(ws: Workspace, grant_id: str) -> dict[str, Any] | None:
 
 
 def revoke(ws: Workspace, session: UserSession, grant_id: str, reason: str = "") -> dict[str, Any]:
-    """Withdraw a grant (a supervisor or admin); later reveals under it are refused."""
+    """Withdraw a grant (a supervisor or admin); later reveals under it are refused.
+
+    A refused revocation is a ``revocation`` row with ``outcome=denied``.
+    """
+    row = ws.store.get_grant(grant_id)
+    with ws.audit.refusals(
+        session.name, session.role, "revocation",
+        case_id=row["case_id"] if row else None, object=f"grant:{grant_id}",
+    ):  # fmt: skip
+        return _revoke(ws, session, grant_id, reason)
+
+
+def _revoke(ws: Workspace, session: UserSession, grant_id: str, reason: str) -> dict[str, Any]:
     grant = get_grant(ws, grant_id)
     if session.role not in ("supervisor", "admin"):
         raise PermissionDenied(f"{session.name} has role {session.role}; cannot revoke grants")
@@ -481,7 +539,8 @@ def revoke(ws: Workspace, session: UserSession, grant_id: str, reason: str = "")
         raise PermissionDenied(f"grant {grant_id} is already revoked")
     doc, time = _signed_decision(REVOCATION_TYPE, "grant_id", grant_id, session, reason)
     with ws.store.transaction():
-        ws.store.revoke_grant(grant_id, time, canonical_json(doc).decode())
+        if not ws.store.revoke_grant(grant_id, time, canonical_json(doc).decode()):
+            raise PermissionDenied(f"grant {grant_id} is already revoked")
         ws.audit.append(
             session.name,
             session.role,
