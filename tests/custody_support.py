@@ -30,9 +30,21 @@ class World:
     evidence_sha256: str
 
 
-def fake_evidence(path: Path) -> Path:
-    """A small real file to take in as evidence (the custody core hashes any file)."""
-    path.write_bytes(b"surveillance bytes " * 1000)
+#: Frames in the small evidence video of :func:`fake_evidence`.
+EVIDENCE_FRAMES = 40
+
+
+def fake_evidence(path: Path, frames: int = EVIDENCE_FRAMES) -> Path:
+    """A small real video (FFV1, 64×48, ``frames`` distinct frames) to take in as evidence.
+
+    Requests are checked against the evidence's frame count, so it must be a real video.
+    """
+    from forensics_app.core.video import VideoWriter
+
+    writer = VideoWriter(path, 64, 48, 10, codec="ffv1")
+    for i in range(frames):
+        writer.write(np.full((48, 64, 3), (i * 5) % 256, dtype=np.uint8))
+    writer.close()
     return path
 
 
@@ -59,7 +71,7 @@ def make_world(
     model = cu.seal_model(ws, wpath, card or {"name": "test"}, ["bob", "dave"], carol)
     cu.create_case(ws, sessions["alice"], "CASE-1", "test case")
     ev = cu.add_evidence(
-        ws, sessions["alice"], "CASE-1", evidence or fake_evidence(tmp_path / "ev.bin")
+        ws, sessions["alice"], "CASE-1", evidence or fake_evidence(tmp_path / "ev.mkv")
     )
     assert ev.sha256 == hashlib.sha256(Path(ev.path).read_bytes()).hexdigest()
     return World(ws, root, carol, weights=weights, model=model, case_id="CASE-1",

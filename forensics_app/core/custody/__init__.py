@@ -24,7 +24,12 @@ from forensics_app.core.custody.cases import (
     list_evidence,
     reopen_evidence,
 )
-from forensics_app.core.custody.reveal import RevealedFace, RevealedFrame, RevealSession
+from forensics_app.core.custody.reveal import (
+    RevealedFace,
+    RevealedFrame,
+    RevealSession,
+    check_output_folder,
+)
 from forensics_app.core.custody.sealed import SealedModel, load_sealed, seal_bytes, seal_model
 from forensics_app.core.custody.transfer import (
     export_grant,
@@ -37,6 +42,7 @@ from forensics_app.core.custody.unlock import (
     UnlockGrant,
     UnlockRequest,
     approve,
+    check_frames_exist,
     check_grant,
     create_request,
     deny,
@@ -63,7 +69,8 @@ from forensics_app.core.custody.workspace import Workspace
 __all__ = [
     "ROLES", "AuditLog", "AuditVerificationError", "Case", "Checkpoint", "EvidenceRecord",
     "InclusionProof", "RequestInfo", "RevealSession", "RevealedFace", "RevealedFrame", "SealedModel", "UnlockGrant", "UnlockRequest", "User",
-    "UserSession", "Workspace", "add_evidence", "add_user", "approve", "check_grant",
+    "UserSession", "Workspace", "add_evidence", "add_user", "approve", "check_frames_exist",
+    "check_grant", "check_output_folder",
     "create_case", "create_request", "deny", "export_grant", "export_request", "get_case",
     "get_evidence", "get_grant", "get_request", "get_user", "import_grant", "import_request",
     "list_cases", "list_evidence", "list_grants", "list_requests", "list_users", "load_sealed",

@@ -75,10 +75,31 @@ def _clip(box: Any, width: int, height: int) -> Box | None:
     return x0, y0, x1 - x0, y1 - y0
 
 
+def check_output_folder(out: str | Path) -> Path:
+    """Raise InputError unless ``out`` can take a reveal: a new or empty folder.
+
+    Called before any audited step (login, consultation), so a bad ``--out`` leaves
+    nothing in the log and no decrypted decoder behind.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"output {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        raise InputError(f"output folder {out} is not empty")
+    parent = next((p for p in out.parents if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise InputError(f"cannot create {out}: {parent} is not a folder")
+    return out
+
+
 class RevealSession:
     """An open, checked reveal under one grant; call :meth:`close` to drop the decoder.
 
     ``stego_key`` is the camera's ROI-message MAC key when the producer used one.
+    ``frames`` (optional) is the sub-range the caller means to reveal: it is checked against
+    the grant and the video *before* the consultation is logged, so an out-of-scope or empty
+    reveal is refused, not consulted. Every refusal by the custody rules is logged as a
+    ``consultation`` row with ``outcome=denied`` and the reason.
     """
 
     def __init__(
@@ -89,13 +110,35 @@ class RevealSession:
         decoder_factory: Callable[[bytes, dict[str, Any]], Decoder] = default_decoder,
         progress: Callable[[int, int], None] | None = None,
         stego_key: bytes | None = None,
+        frames: tuple[int, int] | None = None,
     ) -> None:
-        from forensics_app.core.video import VideoReader
-
         self._stego_key = stego_key
         self._ws, self._session = ws, session
+        self._decoder: Decoder | None = None
+        grant_id = grant if isinstance(grant, str) else grant.id
+        row = ws.store.get_grant(grant_id)
+        with ws.audit.refusals(
+            session.name, session.role, "consultation",
+            case_id=row["case_id"] if row else None, object=f"grant:{grant_id}",
+        ):  # fmt: skip
+            model = self._check(grant, frames, progress)
+        try:
+            self._open_decoder(model, decoder_factory)
+        except BaseException:
+            self.close()
+            raise
+
+    def _check(
+        self,
+        grant: str | UnlockGrant,
+        frames: tuple[int, int] | None,
+        progress: Callable[[int, int], None] | None,
+    ) -> Any:
+        from forensics_app.core.video import VideoReader
+
+        ws, session = self._ws, self._session
         self.grant = get_grant(ws, grant) if isinstance(grant, str) else grant
-        check_grant(ws, self.grant, session)
+        check_grant(ws, self.grant, session, frames=frames)
         record = reopen_evidence(
             ws, session, self.grant.case_id, self.grant.evidence_sha256, progress=progress
         )
@@ -103,14 +146,24 @@ class RevealSession:
         self.evidence_path = Path(record.path)
         model = load_sealed(ws, self.grant.model_sha256)
         self.model_sha256 = model.model_sha256
-        self._decoder: Decoder | None = None
         self._reader = VideoReader(self.evidence_path)
         self.frame_count = len(self._reader)
         try:
-            self._open_decoder(model, decoder_factory)
+            self.requested = self._clip_to_video(frames or self.grant.frames)
         except BaseException:
             self.close()
             raise
+        return model
+
+    def _clip_to_video(self, frames: tuple[int, int]) -> tuple[int, int]:
+        """The range cut at the video's end; an empty result is an error, not "0 frames"."""
+        a, b = frames
+        if a >= self.frame_count:
+            raise InputError(
+                f"frames {a}-{b} are past the end of the video ({self.frame_count} frames); "
+                "nothing to reveal"
+            )
+        return a, min(b, self.frame_count - 1)
 
     def _open_decoder(self, model: Any, decoder_factory: Callable[..., Decoder]) -> None:
         ws, session = self._ws, self._session
@@ -169,7 +222,11 @@ class RevealSession:
         """Reconstruct the faces of frame ``index`` (refused outside scope or after expiry)."""
         from forensics_app.core.stego import extract
 
-        self._still_valid(index)
+        with self._ws.audit.refusals(
+            self._session.name, self._session.role, "consultation",
+            case_id=self.grant.case_id, object=f"grant:{self.grant.id}",
+        ):  # fmt: skip
+            self._still_valid(index)
         public = self._reader.read(index).image
         result = extract(public, key=self._stego_key)
         status = str(getattr(result, "status", "none"))
@@ -213,13 +270,15 @@ class RevealSession:
 
         Returns the path of ``reveal.json``; the write is logged as a ``reveal`` with its sha256.
         """
-        a, b = frames or self.grant.frames
-        if not (self.grant.frames[0] <= a <= b <= self.grant.frames[1]):
-            raise PermissionDenied(f"frames {a}-{b} are outside grant {self.grant.id}")
-        b = min(b, self.frame_count - 1)
-        out = Path(out_dir)
-        if out.exists() and any(out.iterdir()):
-            raise InputError(f"output folder {out} is not empty")
+        with self._ws.audit.refusals(
+            self._session.name, self._session.role, "reveal",
+            case_id=self.grant.case_id, object=f"grant:{self.grant.id}",
+        ):  # fmt: skip
+            a, b = frames or self.requested
+            if not (self.grant.frames[0] <= a <= b <= self.grant.frames[1]):
+                raise PermissionDenied(f"frames {a}-{b} are outside grant {self.grant.id}")
+            a, b = self._clip_to_video((a, b))
+        out = check_output_folder(out_dir)
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as error:

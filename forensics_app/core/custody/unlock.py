@@ -14,6 +14,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from forensics_app.core.custody import sealed as sealed_mod
@@ -244,10 +245,10 @@ def create_request(
     get_case(ws, case_id)
     if not SHA256_RE.match(evidence_sha256 or ""):
         raise InputError(f"bad evidence sha256 {evidence_sha256!r}")
-    get_evidence(ws, case_id, evidence_sha256)
     a, b = int(frames[0]), int(frames[1])
     if a < 0 or a > b:
         raise InputError(f"bad frame range {a}-{b}")
+    check_frames_exist(ws, case_id, evidence_sha256, (a, b))
     if not reason.strip() or not authority.strip():
         raise InputError("a request needs a reason and a legal authority reference")
     if not 0 < duration_s <= MAX_DURATION_S:
@@ -284,6 +285,28 @@ def create_request(
             },
         )
     return request
+
+
+def check_frames_exist(
+    ws: Workspace, case_id: str, evidence_sha256: str, frames: tuple[int, int]
+) -> None:
+    """Raise InputError unless frames ``a``-``b`` exist in the evidence video.
+
+    The frame count is the one recorded at intake (the evidence is re-hashed before any
+    reveal, so it cannot have changed). Evidence that is not a video has no frames to
+    reveal, so no request can name any.
+    """
+    record = get_evidence(ws, case_id, evidence_sha256)
+    media = record.details.get("media")
+    count = int(media.get("frame_count") or 0) if isinstance(media, dict) else 0
+    name = Path(record.path).name
+    if count <= 0:
+        raise InputError(f"evidence {name} is not a video with frames; nothing to reveal")
+    a, b = frames
+    if b >= count:
+        raise InputError(
+            f"frames {a}-{b} are outside the video {name} ({count} frames, 0-{count - 1})"
+        )
 
 
 def _store_request(ws: Workspace, request: UnlockRequest) -> None:
@@ -376,6 +399,7 @@ def _approve(
     _supervisor_check(ws, session, request)
     if info.status != "pending":
         raise PermissionDenied(f"request {request_id} is already {info.status}")
+    check_frames_exist(ws, request.case_id, request.evidence_sha256, request.frames)
     model = sealed_mod.load_sealed(ws, model_sha256)
     data_key = model.data_key_for(session)  # PermissionDenied if no slot
     requester = get_user(ws, request.requester)

@@ -1,0 +1,217 @@
+"""Issue #14: each attack performed for real, and the one-line error it must now get.
+
+The two-process approval races live in ``test_custody_race.py``; the command-line cases
+(damaged database, truncated database, ``reveal --out FILE``) in ``test_custody_cli_attacks.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from custody_support import EVIDENCE_FRAMES, PASS, World, make_world, request
+
+from forensics_app.core import custody as cu
+from forensics_app.errors import InputError, PermissionDenied, VerificationError
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    w = make_world(tmp_path, monkeypatch)
+    yield w
+    w.ws.close()
+
+
+def _last(ws: cu.Workspace) -> dict:
+    return list(ws.audit.entries())[-1]
+
+
+def _assert_refusal_row(ws: cu.Workspace, actor: str, action: str, error: Exception) -> None:
+    row = _last(ws)
+    assert (row["actor"], row["action"], row["outcome"]) == (actor, action, "denied")
+    assert json.loads(row["details"])["reason"] == str(error)
+    ws.audit.verify()
+
+
+# --- item 2: an import never overrides a local decision ------------------------------------
+
+
+def _approved_elsewhere(world: World, tmp_path: Path, req: cu.UnlockRequest) -> Path:
+    """Carry ``req`` to a second lab, approve it there (bob), and return its grant file."""
+    cu.export_request(world.ws, world.alice, req.id, tmp_path / "req.json")
+    shutil.copytree(world.root, tmp_path / "lab2")
+    lab2 = cu.Workspace.open(tmp_path / "lab2")
+    bob2 = cu.login(lab2, "bob", PASS["bob"])
+    if cu.get_request(lab2, req.id).status != "pending":  # the copy already decided it
+        lab2.store._conn.execute(
+            "UPDATE requests SET status='pending', decision_doc=NULL WHERE id=?", (req.id,)
+        )
+    grant = cu.approve(lab2, bob2, req.id)
+    cu.export_grant(lab2, bob2, grant.id, tmp_path / "grant.json")
+    lab2.close()
+    return tmp_path / "grant.json"
+
+
+def test_grant_import_cannot_override_a_local_denial(world: World, tmp_path: Path) -> None:
+    req = request(world)
+    cu.deny(world.ws, world.dave, req.id, "not proportionate")
+    grant_file = _approved_elsewhere(world, tmp_path, req)
+    with pytest.raises(PermissionDenied) as caught:
+        cu.import_grant(world.ws, world.alice, grant_file)
+    assert str(caught.value).startswith(f"request {req.id} was already denied here; grant GRT-")
+    assert str(caught.value).endswith("(an import never overrides a local decision)")
+    info = cu.get_request(world.ws, req.id)
+    assert info.status == "denied" and info.decision["reason"] == "not proportionate"
+    assert cu.list_grants(world.ws) == []
+    _assert_refusal_row(world.ws, "alice", "import", caught.value)
+
+
+def test_grant_import_cannot_replace_a_local_approval(world: World, tmp_path: Path) -> None:
+    req = request(world)
+    local = cu.approve(world.ws, world.dave, req.id)
+    grant_file = _approved_elsewhere(world, tmp_path, req)
+    with pytest.raises(PermissionDenied, match="was already approved here") as caught:
+        cu.import_grant(world.ws, world.alice, grant_file)
+    assert [g.id for g in cu.list_grants(world.ws)] == [local.id]
+    assert cu.get_request(world.ws, req.id).decision == {"grant": local.id}
+    _assert_refusal_row(world.ws, "alice", "import", caught.value)
+
+
+def test_revoked_grant_stays_revoked_when_imported_again(world: World, tmp_path: Path) -> None:
+    grant = cu.approve(world.ws, world.bob, request(world).id)
+    cu.export_grant(world.ws, world.bob, grant.id, tmp_path / "g.json")
+    cu.revoke(world.ws, world.dave, grant.id, "case closed")
+    with pytest.raises(PermissionDenied, match="has been revoked") as caught:
+        cu.import_grant(world.ws, world.alice, tmp_path / "g.json")
+    assert cu.revocation(world.ws, grant.id) is not None
+    _assert_refusal_row(world.ws, "alice", "import", caught.value)
+
+
+def test_pending_request_still_takes_an_imported_grant(world: World, tmp_path: Path) -> None:
+    """The twin: the air-gapped workflow itself still works."""
+    req = request(world)
+    imported = cu.import_grant(world.ws, world.alice, _approved_elsewhere(world, tmp_path, req))
+    assert cu.get_request(world.ws, req.id).decision == {"grant": imported.id}
+
+
+# --- item 4: frame ranges against the evidence -----------------------------------------------
+
+
+def test_request_beyond_the_video_is_refused(world: World) -> None:
+    with pytest.raises(InputError) as caught:
+        request(world, frames=(0, 99_999_999))
+    assert str(caught.value) == (
+        f"frames 0-99999999 are outside the video ev.mkv ({EVIDENCE_FRAMES} frames, "
+        f"0-{EVIDENCE_FRAMES - 1})"
+    )
+    assert cu.list_requests(world.ws) == []
+    request(world, frames=(0, EVIDENCE_FRAMES - 1))  # the twin: the whole video is fine
+
+
+def test_request_on_evidence_that_is_not_a_video_is_refused(world: World, tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a video\n")
+    record = cu.add_evidence(world.ws, world.alice, world.case_id, text)
+    with pytest.raises(InputError, match="notes.txt is not a video with frames; nothing to"):
+        cu.create_request(
+            world.ws, world.alice, world.case_id, record.sha256, (0, 0), "r", "court order 1"
+        )
+
+
+def test_imported_request_beyond_the_video_is_refused(world: World, tmp_path: Path) -> None:
+    req = request(world, frames=(0, 5))
+    doc = {k: v for k, v in req.doc.items() if k != "signature"}
+    doc["frames"], doc["id"] = [0, 500], "REQ-" + "e" * 16
+    forged = {**doc, "signature": world.alice.sign(cu.crypto.canonical_json(doc))}
+    (tmp_path / "r.json").write_bytes(cu.crypto.canonical_json(forged))
+    with pytest.raises(InputError, match="outside the video") as caught:
+        cu.import_request(world.ws, world.bob, tmp_path / "r.json")
+    _assert_refusal_row(world.ws, "bob", "import", caught.value)
+
+
+def test_reveal_past_the_decodable_end_is_an_error_not_zero_frames(world: World) -> None:
+    """The container claimed more frames than decode (a truncated file's header)."""
+    con = sqlite3.connect(world.ws.store.path)
+    details = json.loads(con.execute("SELECT details FROM evidence").fetchone()[0])
+    details["media"]["frame_count"] = 500
+    con.execute("UPDATE evidence SET details=?", (json.dumps(details),))
+    con.commit()
+    con.close()
+    grant = cu.approve(world.ws, world.bob, request(world, frames=(200, 210)).id)
+    size = world.ws.audit.size()
+    with pytest.raises(InputError) as caught:
+        cu.RevealSession(world.ws, world.alice, grant.id)
+    assert str(caught.value) == (
+        f"frames 200-210 are past the end of the video ({EVIDENCE_FRAMES} frames); "
+        "nothing to reveal"
+    )
+    new = [r["action"] for r in world.ws.audit.entries(size + 1)]
+    assert "consultation" not in new  # refused before the decoder was consulted
+
+
+# --- item 6: every refusal is an outcome=denied row ------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["analyst", "admin"])
+def test_approval_by_a_non_supervisor_is_logged(world: World, who: str) -> None:
+    cu.add_user(world.ws, "sam", who, "sam-passphrase", by=world.carol)
+    sam = cu.login(world.ws, "sam", "sam-passphrase")
+    req = request(world)
+    with pytest.raises(PermissionDenied, match="only supervisors decide") as caught:
+        cu.approve(world.ws, sam, req.id)
+    _assert_refusal_row(world.ws, "sam", "approval", caught.value)
+    assert _last(world.ws)["object"] == f"request:{req.id}"
+    with pytest.raises(PermissionDenied, match="only supervisors decide") as caught:
+        cu.deny(world.ws, sam, req.id, "no")
+    _assert_refusal_row(world.ws, "sam", "denial", caught.value)
+
+
+def test_reveal_of_an_expired_grant_is_logged(world: World) -> None:
+    grant = cu.approve(world.ws, world.bob, request(world).id, expires_s=1)
+    time.sleep(1.1)
+    with pytest.raises(PermissionDenied, match="expired at") as caught:
+        cu.RevealSession(world.ws, world.alice, grant.id)
+    _assert_refusal_row(world.ws, "alice", "consultation", caught.value)
+
+
+def test_reveal_of_a_revoked_grant_is_logged(world: World) -> None:
+    grant = cu.approve(world.ws, world.bob, request(world).id)
+    cu.revoke(world.ws, world.dave, grant.id, "withdrawn")
+    with pytest.raises(PermissionDenied, match="has been revoked") as caught:
+        cu.RevealSession(world.ws, world.alice, grant.id)
+    _assert_refusal_row(world.ws, "alice", "consultation", caught.value)
+    with pytest.raises(PermissionDenied, match="already revoked") as caught:
+        cu.revoke(world.ws, world.bob, grant.id, "again")
+    _assert_refusal_row(world.ws, "bob", "revocation", caught.value)
+
+
+def test_reveal_of_someone_elses_grant_is_logged(world: World) -> None:
+    grant = cu.approve(world.ws, world.bob, request(world).id)
+    with pytest.raises(PermissionDenied, match="issued to alice, not dave") as caught:
+        cu.RevealSession(world.ws, world.dave, grant.id)
+    _assert_refusal_row(world.ws, "dave", "consultation", caught.value)
+
+
+def test_out_of_scope_reveal_is_refused_and_not_logged_as_a_consultation(world: World) -> None:
+    grant = cu.approve(world.ws, world.bob, request(world, frames=(0, 9)).id)
+    size = world.ws.audit.size()
+    with pytest.raises(PermissionDenied, match=r"frames 5-20 are outside grant") as caught:
+        cu.RevealSession(world.ws, world.alice, grant.id, frames=(5, 20))
+    _assert_refusal_row(world.ws, "alice", "consultation", caught.value)
+    new = list(world.ws.audit.entries(size + 1))
+    assert [(r["action"], r["outcome"]) for r in new] == [("consultation", "denied")]
+
+
+def test_failed_import_is_logged(world: World, tmp_path: Path) -> None:
+    grant = cu.approve(world.ws, world.bob, request(world).id)
+    cu.export_grant(world.ws, world.bob, grant.id, tmp_path / "g.json")
+    data = (tmp_path / "g.json").read_bytes().replace(b'"frames":[0,9]', b'"frames":[0,19]')
+    (tmp_path / "bad.json").write_bytes(data)
+    with pytest.raises(VerificationError, match="bad grant signature|grant") as caught:
+        cu.import_grant(world.ws, world.alice, tmp_path / "bad.json")
+    _assert_refusal_row(world.ws, "alice", "import", caught.value)
+    assert _last(world.ws)["object"] == f"file:{tmp_path / 'bad.json'}"
