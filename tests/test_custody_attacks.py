@@ -16,7 +16,7 @@ import pytest
 from custody_support import EVIDENCE_FRAMES, PASS, World, make_world, request
 
 from forensics_app.core import custody as cu
-from forensics_app.errors import InputError, PermissionDenied, VerificationError
+from forensics_app.errors import InputError, PermissionDenied, StoreError, VerificationError
 
 
 @pytest.fixture
@@ -215,3 +215,18 @@ def test_failed_import_is_logged(world: World, tmp_path: Path) -> None:
         cu.import_grant(world.ws, world.alice, tmp_path / "bad.json")
     _assert_refusal_row(world.ws, "alice", "import", caught.value)
     assert _last(world.ws)["object"] == f"file:{tmp_path / 'bad.json'}"
+
+
+# --- item 7: user names are case-insensitive identities --------------------------------------
+
+
+def test_user_names_ignore_case(world: World) -> None:
+    with pytest.raises(InputError) as caught:
+        cu.add_user(world.ws, "Alice", "supervisor", "mallory-pass", by=world.carol)
+    assert str(caught.value) == "user 'Alice' already exists as 'alice' (names ignore case)"
+    assert [u.name for u in cu.list_users(world.ws)].count("alice") == 1
+    assert cu.login(world.ws, "ALICE", PASS["alice"]).name == "alice"  # one identity
+    # and the database itself refuses a second spelling if a caller skips the check
+    row = world.ws.store.get_user("alice")
+    with pytest.raises(StoreError, match="UNIQUE"), world.ws.store.transaction():
+        world.ws.store.insert_user({**row, "name": "ALICE"})

@@ -18,7 +18,9 @@ from typing import Any
 
 from forensics_app.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: SQLite result codes of a file that is not (or no longer) a sound database.
+_DAMAGED_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 AUDIT_COLUMNS = (
     "seq", "time", "local_offset", "actor", "role", "action", "case_id", "object", "object_sha256",
@@ -78,15 +80,43 @@ CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
     BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
 """
 
+# v2: user names are case-insensitive identities ("Alice" and "alice" are one user); the
+# index makes the database refuse a second spelling even if a caller skipped the check.
+_V2 = """
+CREATE UNIQUE INDEX users_name_nocase ON users(name COLLATE NOCASE);
+"""
+
 #: Forward migrations: MIGRATIONS[v] is the SQL script that brings version v to v + 1.
-MIGRATIONS: dict[int, str] = {0: _V1}
+MIGRATIONS: dict[int, str] = {0: _V1, 1: _V2}
+
+
+def is_damaged(error: sqlite3.Error) -> bool:
+    """True when SQLite says the file is corrupt or not a database at all."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in _DAMAGED_CODES
+    text = str(error)
+    return "malformed" in text or "not a database" in text
+
+
+def damaged_error(path: Path) -> StoreError:
+    """The one-line error for a database SQLite cannot read back."""
+    return StoreError(f"{path}: database is damaged; restore from backup")
 
 
 class Store:
     """A workspace database; use :meth:`transaction` around every change."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, create: bool = False) -> None:
+        """Open the database at ``path``; only ``create`` may write a schema into it.
+
+        A file that holds no workspace schema (empty, or another program's database) is
+        refused unless ``create``, so a reading or verifying command never turns a truncated
+        or foreign file into a fresh, empty workspace. A corrupt file is one line:
+        "database is damaged; restore from backup".
+        """
         self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
         try:
             # one connection may serve the GUI's worker threads: transactions are serialised
             # by self._lock, and SQLite itself runs in serialised threading mode
@@ -94,16 +124,37 @@ class Store:
                 self.path, isolation_level=None, timeout=10.0, check_same_thread=False
             )
             self._conn.row_factory = sqlite3.Row
+            if not create and not self._has_schema():
+                raise StoreError(
+                    f"{self.path} is not a workspace database (empty or foreign); "
+                    "restore from backup"
+                )
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.Error as error:
+            if self._conn is not None:
+                self._conn.close()
+            if is_damaged(error):
+                raise damaged_error(self.path) from None
             raise StoreError(f"cannot open workspace database {self.path}: {error}") from None
+        except StoreError:
+            self._conn.close()
+            raise
         self._depth = 0
         self._lock = threading.RLock()
 
     # --- plumbing ------------------------------------------------------------------------
+
+    def _has_schema(self) -> bool:
+        found = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+        ).fetchone()
+        if found is None:
+            return False
+        version = "SELECT 1 FROM meta WHERE key='schema_version'"
+        return self._conn.execute(version).fetchone() is not None
 
     def _migrate(self) -> None:
         conn = self._conn
@@ -159,6 +210,8 @@ class Store:
             self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as error:
+            if is_damaged(error):
+                raise damaged_error(self.path) from None
             raise StoreError(f"workspace database is not writable: {error}") from None
         self._depth = 1
         try:
@@ -172,22 +225,46 @@ class Store:
             self._conn.execute("COMMIT")
         except sqlite3.Error as error:
             self._conn.execute("ROLLBACK")
+            if is_damaged(error):
+                raise damaged_error(self.path) from None
             raise StoreError(f"cannot commit to the workspace database: {error}") from None
+
+    def _error(self, error: sqlite3.Error) -> StoreError:
+        if is_damaged(error):
+            return damaged_error(self.path)
+        if isinstance(error, sqlite3.IntegrityError):
+            return StoreError(f"workspace database refused the change: {error}")
+        return StoreError(f"workspace database error: {error}")
 
     def _exec(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
         try:
             return self._conn.execute(sql, params)
-        except sqlite3.IntegrityError as error:
-            raise StoreError(f"workspace database refused the change: {error}") from None
         except sqlite3.Error as error:
-            raise StoreError(f"workspace database error: {error}") from None
+            raise self._error(error) from None
 
     def _one(self, sql: str, params: tuple = ()) -> dict[str, Any] | None:
-        row = self._exec(sql, params).fetchone()
+        cur = self._exec(sql, params)
+        try:
+            row = cur.fetchone()
+        except sqlite3.Error as error:
+            raise self._error(error) from None
         return dict(row) if row is not None else None
 
     def _all(self, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
-        return [dict(r) for r in self._exec(sql, params).fetchall()]
+        return list(self._iter(sql, params))
+
+    def _iter(self, sql: str, params: tuple = ()) -> Iterator[dict[str, Any]]:
+        """Rows one by one; a page that fails to read mid-way is a StoreError, not a crash."""
+        cur = self._exec(sql, params)
+        while True:
+            try:
+                batch = cur.fetchmany(256)
+            except sqlite3.Error as error:
+                raise self._error(error) from None
+            if not batch:
+                return
+            for row in batch:
+                yield dict(row)
 
     def close(self) -> None:
         self._conn.close()
@@ -209,13 +286,15 @@ class Store:
         self._exec(f"INSERT INTO users ({cols}) VALUES ({marks})", tuple(row.values()))
 
     def get_user(self, name: str) -> dict[str, Any] | None:
-        return self._one("SELECT * FROM users WHERE name=?", (name,))
+        """The user whose name equals ``name`` ignoring case (names are case-insensitive)."""
+        return self._one("SELECT * FROM users WHERE name=? COLLATE NOCASE", (name,))
 
     def list_users(self) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM users ORDER BY name")
 
     def count_role(self, role: str) -> int:
-        return int(self._exec("SELECT COUNT(*) FROM users WHERE role=?", (role,)).fetchone()[0])
+        row = self._one("SELECT COUNT(*) AS n FROM users WHERE role=?", (role,))
+        return int(row["n"]) if row else 0
 
     # --- cases and evidence --------------------------------------------------------------
 
@@ -320,27 +399,26 @@ class Store:
     def iter_audit(self, start: int = 1, stop: int | None = None) -> Iterator[dict[str, Any]]:
         """Audit rows in storage order of seq, from ``start`` to ``stop`` inclusive."""
         stop = stop if stop is not None else 2**62
-        cur = self._exec(
+        yield from self._iter(
             "SELECT * FROM audit WHERE seq BETWEEN ? AND ? ORDER BY seq", (start, stop)
         )
-        for row in cur:
-            yield dict(row)
 
     def get_audit(self, seq: int) -> dict[str, Any] | None:
         return self._one("SELECT * FROM audit WHERE seq=?", (seq,))
 
     def audit_hashes(self, stop: int) -> list[str]:
         """entry_hash of rows 1..stop in seq order."""
-        cur = self._exec("SELECT entry_hash FROM audit WHERE seq<=? ORDER BY seq", (stop,))
-        return [r[0] for r in cur]
+        rows = self._iter("SELECT entry_hash FROM audit WHERE seq<=? ORDER BY seq", (stop,))
+        return [r["entry_hash"] for r in rows]
 
     def count_audit(self, action: str | None = None, actor: str | None = None) -> int:
-        sql, params = "SELECT COUNT(*) FROM audit WHERE 1=1", []
+        sql, params = "SELECT COUNT(*) AS n FROM audit WHERE 1=1", []
         if action is not None:
             sql, params = sql + " AND action=?", [*params, action]
         if actor is not None:
             sql, params = sql + " AND actor=?", [*params, actor]
-        return int(self._exec(sql, tuple(params)).fetchone()[0])
+        row = self._one(sql, tuple(params))
+        return int(row["n"]) if row else 0
 
     def insert_checkpoint(self, row: dict[str, Any]) -> None:
         self._exec(

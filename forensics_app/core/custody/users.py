@@ -108,7 +108,7 @@ def _aad(name: str, role: str, ed_pub: str, x_pub: str) -> bytes:
 
 
 def get_user(ws: Workspace, name: str) -> User:
-    """The user called ``name``, or AuthError."""
+    """The user called ``name`` (ignoring case; the stored spelling is returned), or AuthError."""
     row = ws.store.get_user(name)
     if row is None:
         raise AuthError(f"unknown user {name!r}")
@@ -145,8 +145,7 @@ def add_user(
         if by.role != "admin" or by._signing is None:
             raise PermissionDenied(f"{by.name} has role {by.role}; only an admin may add users")
         actor, actor_role = by.name, by.role
-    if ws.store.get_user(name) is not None:
-        raise InputError(f"user {name!r} already exists")
+    _refuse_taken_name(ws, name)
     signing, x = Ed25519PrivateKey.generate(), X25519PrivateKey.generate()
     ed_pub, x_pub = b64e(ed_public_raw(signing)), b64e(x_public_raw(x))
     blob = seal_with_passphrase(
@@ -158,6 +157,7 @@ def add_user(
     created, _ = now_times()
     kid = key_id(ed_public_raw(signing))
     with ws.store.transaction():
+        _refuse_taken_name(ws, name)  # again under the write lock: two admins may race
         ws.store.insert_user(
             {
                 "name": name,
@@ -180,6 +180,14 @@ def add_user(
     return get_user(ws, name)
 
 
+def _refuse_taken_name(ws: Workspace, name: str) -> None:
+    """User names are case-insensitive identities: "Alice" is taken once "alice" exists."""
+    row = ws.store.get_user(name)
+    if row is not None:
+        same = "" if row["name"] == name else f" as {row['name']!r} (names ignore case)"
+        raise InputError(f"user {name!r} already exists{same}")
+
+
 def login(ws: Workspace, name: str, passphrase: str) -> UserSession:
     """Unlock ``name``'s keys; a wrong passphrase raises AuthError after logging it."""
     row = ws.store.get_user(name)
@@ -195,10 +203,10 @@ def login(ws: Workspace, name: str, passphrase: str) -> UserSession:
         signing = Ed25519PrivateKey.from_private_bytes(secret[:32])
         x = X25519PrivateKey.from_private_bytes(secret[32:64])
     except AuthError:
-        count = _log_failure(ws, name, user.role, "wrong passphrase")
+        count = _log_failure(ws, user.name, user.role, "wrong passphrase")
         raise AuthError(f"wrong passphrase for {name} (failed attempt {count})") from None
     except (ValueError, KeyError, TypeError, VerificationError):
-        _log_failure(ws, name, user.role, "key record unreadable")
+        _log_failure(ws, user.name, user.role, "key record unreadable")
         raise AuthError(f"the key record of {name} is damaged") from None
     if b64e(ed_public_raw(signing)) != user.ed25519_public or (
         b64e(x_public_raw(x)) != user.x25519_public

@@ -36,7 +36,11 @@ class Workspace:
     def open(
         cls, root: str | Path, create: bool = False, checkpoint_every: int = CHECKPOINT_EVERY
     ) -> Workspace:
-        """Open the workspace at ``root``; ``create`` makes it if it does not exist."""
+        """Open the workspace at ``root``; ``create`` makes it if it does not exist.
+
+        Without ``create`` nothing is ever written on open: a missing, empty or foreign
+        database is a one-line StoreError (verifying and reading commands use this).
+        """
         root = Path(root)
         db = root / DB_NAME
         if not db.is_file():
@@ -46,8 +50,11 @@ class Workspace:
                 root.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise StoreError(f"cannot create workspace {root}: {error.strerror}") from None
-        store = Store(db)
+        store = Store(db, create=create)
         if store.get_meta("log_id") is None:
+            if not create:  # a schema without a log identity: never invent one on a read
+                store.close()
+                raise StoreError(f"{db} holds no workspace log; restore from backup")
             cls._initialise(root, store)
         key = cls._load_log_key(root)
         audit = AuditLog(
@@ -66,7 +73,13 @@ class Workspace:
         key = Ed25519PrivateKey.generate()
         path = root / LOG_KEY_NAME
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            store.close()
+            raise StoreError(
+                f"{root} has a log key but its database holds no log; restore from backup"
+            ) from None
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             handle.write(b64e(ed_private_raw(key)) + "\n")
         with store.transaction():
