@@ -42,6 +42,15 @@ def down_up(faces: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
+def resize_faces(faces: np.ndarray, side: int, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    """Every face resized to ``side×side`` (area when shrinking to a head box, linear when
+    the reveal scales a box back up to the network's 64×64)."""
+    faces = _check(faces)
+    if side < 1:
+        raise InputError(f"face side must be positive, got {side}")
+    return np.stack([cv2.resize(f, (side, side), interpolation=interpolation) for f in faces])
+
+
 def jpeg(faces: np.ndarray, quality: int) -> np.ndarray:
     """A real JPEG round trip at ``quality`` (1–100) of every face."""
     faces = _check(faces)
