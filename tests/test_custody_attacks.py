@@ -7,6 +7,7 @@ The two-process approval races live in ``test_custody_race.py``; the command-lin
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import time
@@ -16,7 +17,13 @@ import pytest
 from custody_support import EVIDENCE_FRAMES, PASS, World, make_world, request
 
 from forensics_app.core import custody as cu
-from forensics_app.errors import InputError, PermissionDenied, StoreError, VerificationError
+from forensics_app.errors import (
+    AuthError,
+    InputError,
+    PermissionDenied,
+    StoreError,
+    VerificationError,
+)
 
 
 @pytest.fixture
@@ -230,3 +237,71 @@ def test_user_names_ignore_case(world: World) -> None:
     row = world.ws.store.get_user("alice")
     with pytest.raises(StoreError, match="UNIQUE"), world.ws.store.transaction():
         world.ws.store.insert_user({**row, "name": "ALICE"})
+
+
+# --- resource limits: repeated wrong passphrases --------------------------------------------
+
+FAST = cu.LoginPolicy(free_attempts=2, base_delay_s=0.5, max_delay_s=1.0, lock_after=4)
+
+
+def _login_error(ws: cu.Workspace, name: str, passphrase: str) -> str:
+    with pytest.raises(AuthError) as caught:
+        cu.login(ws, name, passphrase, FAST)
+    return str(caught.value)
+
+
+def test_wrong_passphrases_meet_a_growing_wait_then_a_lock(world: World) -> None:
+    ws, wrong = world.ws, "guess-guess"
+    assert _login_error(ws, "alice", wrong) == "wrong passphrase for alice (failed attempt 1)"
+    assert _login_error(ws, "alice", wrong) == "wrong passphrase for alice (failed attempt 2)"
+    # too soon: refused before the passphrase is even tried (the right one fails too)
+    error = _login_error(ws, "alice", PASS["alice"])
+    assert re.fullmatch(r"2 failed logins for alice; try again in 1 s", error), error
+    _assert_refusal_row(ws, "alice", "login", AuthError(error))
+    time.sleep(0.55)
+    assert _login_error(ws, "alice", wrong) == "wrong passphrase for alice (failed attempt 3)"
+    time.sleep(1.05)  # the wait doubled
+    assert _login_error(ws, "alice", wrong) == (
+        "wrong passphrase for alice (failed attempt 4); the account is now locked until an "
+        "admin unlocks it"
+    )
+    assert json.loads(_last(ws)["details"])["locked"] is True
+    time.sleep(1.05)
+    error = _login_error(ws, "alice", PASS["alice"])  # locked, whatever the wait
+    assert error == (
+        "alice is locked after 4 failed logins; an admin must unlock it "
+        "(forensics user unlock alice)"
+    )
+    _assert_refusal_row(ws, "alice", "login", AuthError(error))
+    with pytest.raises(PermissionDenied, match="only an admin may unlock") as caught:
+        cu.unlock_user(ws, "alice", world.bob)
+    _assert_refusal_row(ws, "bob", "user_unlocked", caught.value)
+    cu.unlock_user(ws, "alice", world.carol)
+    assert cu.login(ws, "alice", PASS["alice"], FAST).name == "alice"
+    assert _login_error(ws, "alice", wrong) == "wrong passphrase for alice (failed attempt 1)"
+    ws.audit.verify()
+
+
+def test_an_admin_is_slowed_but_never_locked(world: World) -> None:
+    for attempt in range(1, 6):
+        error = _login_error(world.ws, "carol", "guess-guess")
+        assert error == f"wrong passphrase for carol (failed attempt {attempt})"
+        time.sleep(FAST.delay_after(attempt) + 0.05)
+    assert cu.login(world.ws, "carol", PASS["carol"], FAST).role == "admin"
+
+
+def test_user_unlock_on_the_command_line(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from forensics_app.cli import main
+
+    for _ in range(cu.users.DEFAULT_LOGIN_POLICY.lock_after):
+        with pytest.raises(AuthError):
+            cu.login(world.ws, "alice", "guess-guess", cu.LoginPolicy(base_delay_s=0.0))
+    with pytest.raises(AuthError, match="alice is locked after 10 failed logins"):
+        cu.login(world.ws, "alice", PASS["alice"])
+    monkeypatch.setenv("FORENSICS_PASSPHRASE", PASS["carol"])
+    root = str(world.root)
+    assert main(["--workspace", root, "user", "unlock", "ALICE", "--as", "carol"]) == 0
+    assert capsys.readouterr().out.strip() == "unlocked alice"
+    assert cu.login(world.ws, "alice", PASS["alice"]).name == "alice"

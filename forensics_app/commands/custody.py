@@ -75,6 +75,12 @@ def cmd_user_add(args: argparse.Namespace) -> None:
         print(f"{user.name}\t{user.role}\tkey {user.key_id}")
 
 
+def cmd_user_unlock(args: argparse.Namespace) -> None:
+    with _ws(args) as ws:
+        user = cu.unlock_user(ws, args.name, _login(ws, args))
+        print(f"unlocked {user.name}")
+
+
 def cmd_user_list(args: argparse.Namespace) -> None:
     with _ws(args) as ws:
         for user in cu.list_users(ws):
@@ -241,6 +247,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     _as_option(p, "an admin (not needed for the first admin of a new workspace)")
     p.set_defaults(handler=cmd_user_add)
     usub.add_parser("list", help="list users").set_defaults(handler=cmd_user_list)
+    p = usub.add_parser("unlock", help="lift the lock after repeated wrong passphrases (admin)")
+    p.add_argument("name")
+    _as_option(p, "an admin")
+    p.set_defaults(handler=cmd_user_unlock)
 
     case = sub.add_parser("case", help="manage cases (create, list)")
     csub = case.add_subparsers(dest="case_action", metavar="ACTION", required=True)

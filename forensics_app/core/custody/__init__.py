@@ -57,23 +57,26 @@ from forensics_app.core.custody.unlock import (
 )
 from forensics_app.core.custody.users import (
     ROLES,
+    LoginPolicy,
     User,
     UserSession,
     add_user,
     get_user,
     list_users,
     login,
+    unlock_user,
 )
 from forensics_app.core.custody.workspace import Workspace
 
 __all__ = [
     "ROLES", "AuditLog", "AuditVerificationError", "Case", "Checkpoint", "EvidenceRecord",
-    "InclusionProof", "RequestInfo", "RevealSession", "RevealedFace", "RevealedFrame", "SealedModel", "UnlockGrant", "UnlockRequest", "User",
+    "InclusionProof", "LoginPolicy", "RequestInfo", "RevealSession", "RevealedFace",
+    "RevealedFrame", "SealedModel", "UnlockGrant", "UnlockRequest", "User",
     "UserSession", "Workspace", "add_evidence", "add_user", "approve", "check_frames_exist",
     "check_grant", "check_output_folder",
     "create_case", "create_request", "deny", "export_grant", "export_request", "get_case",
     "get_evidence", "get_grant", "get_request", "get_user", "import_grant", "import_request",
     "list_cases", "list_evidence", "list_grants", "list_requests", "list_users", "load_sealed",
     "login", "parse_duration", "parse_frames", "reopen_evidence", "revocation", "revoke",
-    "seal_bytes", "seal_model", "verify_entry", "verify_inclusion_proof",
+    "seal_bytes", "seal_model", "unlock_user", "verify_entry", "verify_inclusion_proof",
 ]  # fmt: skip

@@ -43,7 +43,7 @@ ACTIONS = frozenset(
         "collection", "consultation", "disclosure", "alteration", "erasure", "combination",
         "transfer", "login", "login_failed", "user_added", "case_created", "evidence_added",
         "request", "approval", "denial", "revocation", "reveal", "export", "import",
-        "verification", "seal", "checkpoint", "report",
+        "verification", "seal", "checkpoint", "report", "user_unlocked",
     }
 )  # fmt: skip
 #: ``outcome`` of a custody action the rules refused (the reason is in ``details.reason``).

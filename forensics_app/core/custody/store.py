@@ -420,6 +420,21 @@ class Store:
         row = self._one(sql, tuple(params))
         return int(row["n"]) if row else 0
 
+    def failed_logins(self, name: str) -> tuple[int, str | None]:
+        """Failed logins of user ``name`` since their last successful login or unlock.
+
+        Returns (count, time of the last one). The audit log is the only record of them,
+        so the count cannot be reset without breaking the log's chain.
+        """
+        row = self._one(
+            "SELECT COUNT(*) AS n, MAX(time) AS last FROM audit WHERE object=?"
+            " AND action='login_failed' AND outcome='failure' AND seq > COALESCE(("
+            "SELECT MAX(seq) FROM audit WHERE object=? AND outcome='success'"
+            " AND action IN ('login', 'user_unlocked')), 0)",
+            (f"user:{name}", f"user:{name}"),
+        )
+        return (int(row["n"]), row["last"]) if row else (0, None)
+
     def insert_checkpoint(self, row: dict[str, Any]) -> None:
         self._exec(
             "INSERT OR IGNORE INTO checkpoints VALUES (:size, :root, :time, :key_id,"

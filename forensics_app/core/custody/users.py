@@ -5,13 +5,17 @@ together under the user's passphrase (Argon2id, parameters stored in the blob) w
 name, role and public keys as associated data, so editing a role in the database makes the
 login fail rather than escalate. Bootstrap rule: while a workspace has no admin, the only
 user that may be added is an admin and no login is needed; afterwards only an admin may add.
+Repeated wrong passphrases meet a growing wait and then a lock that only an admin lifts
+(:class:`LoginPolicy`); the failures are counted from the audit log itself.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
@@ -38,6 +42,32 @@ from forensics_app.errors import AuthError, InputError, PermissionDenied, Verifi
 ROLES = ("analyst", "supervisor", "admin")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MIN_PASSPHRASE = 8
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    """Back-off and lockout after consecutive wrong passphrases for one user.
+
+    After ``free_attempts`` failures each further attempt must wait ``base_delay_s``,
+    doubling per failure up to ``max_delay_s``, counted from the last failure; an attempt
+    that comes too soon is refused *before* the passphrase is tried. At ``lock_after``
+    failures the account is locked until an admin runs :func:`unlock_user`. Admins are never
+    locked (only slowed), so guessing at every admin's name cannot brick a workspace.
+    """
+
+    free_attempts: int = 3
+    base_delay_s: float = 1.0
+    max_delay_s: float = 300.0
+    lock_after: int = 10
+
+    def delay_after(self, failures: int) -> float:
+        """Seconds to wait after ``failures`` consecutive failures before the next try."""
+        if failures < self.free_attempts:
+            return 0.0
+        return min(self.base_delay_s * 2 ** (failures - self.free_attempts), self.max_delay_s)
+
+
+DEFAULT_LOGIN_POLICY = LoginPolicy()
 
 
 @dataclass(frozen=True)
@@ -188,13 +218,22 @@ def _refuse_taken_name(ws: Workspace, name: str) -> None:
         raise InputError(f"user {name!r} already exists{same}")
 
 
-def login(ws: Workspace, name: str, passphrase: str) -> UserSession:
-    """Unlock ``name``'s keys; a wrong passphrase raises AuthError after logging it."""
+def login(
+    ws: Workspace, name: str, passphrase: str, policy: LoginPolicy | None = None
+) -> UserSession:
+    """Unlock ``name``'s keys; a wrong passphrase raises AuthError after logging it.
+
+    A locked account, or an attempt sooner than ``policy`` allows after recent failures, is
+    refused without trying the passphrase (logged as ``login``, ``outcome=denied``).
+    """
+    policy = policy or DEFAULT_LOGIN_POLICY
     row = ws.store.get_user(name)
     if row is None:
         _log_failure(ws, name, "unknown", "unknown user")
         raise AuthError(f"unknown user {name!r}")
     user = _user_from_row(row)
+    with ws.audit.refusals(user.name, user.role, "login", object=f"user:{user.name}"):
+        _check_back_off(ws, user, policy)
     try:
         blob = json.loads(row["private_blob"])
         secret = open_with_passphrase(
@@ -203,8 +242,10 @@ def login(ws: Workspace, name: str, passphrase: str) -> UserSession:
         signing = Ed25519PrivateKey.from_private_bytes(secret[:32])
         x = X25519PrivateKey.from_private_bytes(secret[32:64])
     except AuthError:
-        count = _log_failure(ws, user.name, user.role, "wrong passphrase")
-        raise AuthError(f"wrong passphrase for {name} (failed attempt {count})") from None
+        count = _log_failure(ws, user.name, user.role, "wrong passphrase", policy)
+        locked = _lockable(user, policy) and count >= policy.lock_after
+        tail = "; the account is now locked until an admin unlocks it" if locked else ""
+        raise AuthError(f"wrong passphrase for {name} (failed attempt {count}){tail}") from None
     except (ValueError, KeyError, TypeError, VerificationError):
         _log_failure(ws, user.name, user.role, "key record unreadable")
         raise AuthError(f"the key record of {name} is damaged") from None
@@ -217,18 +258,63 @@ def login(ws: Workspace, name: str, passphrase: str) -> UserSession:
     return UserSession(user, signing, x)
 
 
-def _log_failure(ws: Workspace, name: str, role: str, why: str) -> int:
+def _lockable(user: User, policy: LoginPolicy) -> bool:
+    return user.role != "admin" and policy.lock_after > 0
+
+
+def _check_back_off(ws: Workspace, user: User, policy: LoginPolicy) -> None:
+    """Refuse a login of a locked account, or one that comes before its back-off ends."""
+    failures, last = ws.store.failed_logins(user.name)
+    if _lockable(user, policy) and failures >= policy.lock_after:
+        raise AuthError(
+            f"{user.name} is locked after {failures} failed logins; an admin must unlock it "
+            f"(forensics user unlock {user.name})"
+        )
+    wait = policy.delay_after(failures)
+    if wait and last:
+        since = (datetime.now(UTC) - datetime.fromisoformat(last)).total_seconds()
+        if since < wait:
+            raise AuthError(
+                f"{failures} failed logins for {user.name}; try again in "
+                f"{math.ceil(wait - since)} s"
+            )
+
+
+def _log_failure(
+    ws: Workspace, name: str, role: str, why: str, policy: LoginPolicy | None = None
+) -> int:
     with ws.store.transaction():
-        count = ws.store.count_audit("login_failed", name) + 1
+        count = ws.store.failed_logins(name)[0] + 1
+        details: dict[str, object] = {"reason": why, "failed_count": count}
+        if policy is not None and role != "admin" and 0 < policy.lock_after <= count:
+            details["locked"] = True
         ws.audit.append(
             name,
             role,
             "login_failed",
             outcome="failure",
             object=f"user:{name}",
-            details={"reason": why, "failed_count": count},
+            details=details,
         )
     return count
+
+
+def unlock_user(ws: Workspace, name: str, by: UserSession) -> User:
+    """Lift a login lock (an admin only): the failure count starts again from zero.
+
+    Logged as ``user_unlocked``; a refused unlock is a denied row like any refusal.
+    """
+    with ws.audit.refusals(by.name, by.role, "user_unlocked", object=f"user:{name}"):
+        if by.role != "admin" or by._signing is None:
+            raise PermissionDenied(f"{by.name} has role {by.role}; only an admin may unlock")
+        user = get_user(ws, name)
+        with ws.store.transaction():
+            failures = ws.store.failed_logins(user.name)[0]
+            ws.audit.append(
+                by.name, by.role, "user_unlocked", object=f"user:{user.name}",
+                details={"failed_count": failures},
+            )  # fmt: skip
+    return user
 
 
 def user_public_bytes(user: User) -> tuple[bytes, bytes]:
