@@ -220,12 +220,18 @@ def cmd_reveal(args: argparse.Namespace) -> None:
 
 def cmd_verify_log(args: argparse.Namespace) -> int:
     with _ws(args) as ws:
-        summary = ws.audit.verify(args.public_key)
+        summary = cu.verify_workspace(ws, args.public_key, args.checkpoint or ())
         print(
             f"audit log OK: {summary['entries']} entries, {summary['checkpoints']} signed "
             f"checkpoints (last at {summary['last_checkpoint']}), head {summary['head'][:16]}, "
             f"root {summary['root'][:16]}, key {summary['key_id']}"
         )
+        anchor = summary["anchor"]
+        print(
+            f"anchor: {'none yet' if anchor is None else f'holds the first {anchor} entries'}"
+            + "".join(f"; checkpoint file holds the first {n}" for n in summary["external"])
+        )
+        print(f"state: {summary['state_records']} records, each recorded in the log")
         if args.checkpoint_out:
             checkpoint = ws.audit.checkpoint()
             doc = {"checkpoint": checkpoint.to_dict(), "log_public_key": ws.log_public_key}
@@ -342,6 +348,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "verify-log", help="verify the audit log's chain, checkpoints and signatures"
     )
     p.add_argument("--public-key", help="pinned log public key (base64); default: the workspace's")
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        metavar="FILE",
+        help="a signed checkpoint kept elsewhere (e.g. from --checkpoint-out): the log must "
+        "still hold everything it signs (repeatable)",
+    )
     p.add_argument(
         "--checkpoint-out", help="after verifying, sign a checkpoint now and write it (JSON)"
     )

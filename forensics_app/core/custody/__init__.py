@@ -10,6 +10,7 @@ from forensics_app.core.custody.audit import (
     AuditVerificationError,
     Checkpoint,
     InclusionProof,
+    load_checkpoint_file,
     verify_entry,
     verify_inclusion_proof,
 )
@@ -24,6 +25,7 @@ from forensics_app.core.custody.cases import (
     list_evidence,
     reopen_evidence,
 )
+from forensics_app.core.custody.integrity import check_state_logged, verify_workspace
 from forensics_app.core.custody.reveal import (
     RevealedFace,
     RevealedFrame,
@@ -73,10 +75,11 @@ __all__ = [
     "InclusionProof", "LoginPolicy", "RequestInfo", "RevealSession", "RevealedFace",
     "RevealedFrame", "SealedModel", "UnlockGrant", "UnlockRequest", "User",
     "UserSession", "Workspace", "add_evidence", "add_user", "approve", "check_frames_exist",
-    "check_grant", "check_output_folder",
+    "check_grant", "check_output_folder", "check_state_logged",
     "create_case", "create_request", "deny", "export_grant", "export_request", "get_case",
     "get_evidence", "get_grant", "get_request", "get_user", "import_grant", "import_request",
-    "list_cases", "list_evidence", "list_grants", "list_requests", "list_users", "load_sealed",
+    "list_cases", "list_evidence", "list_grants", "load_checkpoint_file", "list_requests", "list_users", "load_sealed",
     "login", "parse_duration", "parse_frames", "reopen_evidence", "revocation", "revoke",
     "seal_bytes", "seal_model", "unlock_user", "verify_entry", "verify_inclusion_proof",
+    "verify_workspace",
 ]  # fmt: skip

@@ -11,10 +11,12 @@ names the first bad row.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -31,7 +33,13 @@ from forensics_app.core.custody.crypto import (
     verify_signature,
 )
 from forensics_app.core.custody.store import AUDIT_COLUMNS, Store
-from forensics_app.errors import AuthError, ForensicsError, PermissionDenied, VerificationError
+from forensics_app.errors import (
+    AuthError,
+    ForensicsError,
+    InputError,
+    PermissionDenied,
+    VerificationError,
+)
 
 GENESIS = "0" * 64
 ENTRY_DOMAIN = b"uunet-audit-entry|v1|"
@@ -46,6 +54,10 @@ ACTIONS = frozenset(
         "verification", "seal", "checkpoint", "report", "user_unlocked",
     }
 )  # fmt: skip
+ANCHOR_TYPE = "uunet-audit-anchor"
+#: Actions after which a checkpoint is signed at once and the anchor beside the database
+#: moved up: the decisions that hand out a key and every disclosure.
+CHECKPOINT_ACTIONS = frozenset({"approval", "reveal", "disclosure", "export", "report"})
 #: ``outcome`` of a custody action the rules refused (the reason is in ``details.reason``).
 REFUSED = "denied"
 #: The errors that mean "the custody rules said no" (logged by :meth:`AuditLog.refusals`).
@@ -180,8 +192,29 @@ def verify_inclusion_proof(
     merkle.verify_inclusion(data, proof.seq - 1, proof.checkpoint.size, path, root)
 
 
+def load_checkpoint_file(path: str | Path) -> Checkpoint:
+    """A checkpoint kept outside the database: an anchor file, ``verify-log
+    --checkpoint-out`` output (``{"checkpoint": …}``), or a bare checkpoint document."""
+    try:
+        doc = json.loads(Path(path).read_bytes())
+    except OSError as error:
+        raise InputError(f"cannot read checkpoint file {path}: {error.strerror}") from None
+    except ValueError:
+        raise VerificationError(f"checkpoint file {path} is not valid JSON") from None
+    if isinstance(doc, dict) and isinstance(doc.get("checkpoint"), dict):
+        doc = doc["checkpoint"]
+    if not isinstance(doc, dict):
+        raise VerificationError(f"checkpoint file {path} holds no checkpoint")
+    return Checkpoint.from_dict(doc)
+
+
 class AuditLog:
-    """The workspace's audit log over a :class:`Store`, signing with the log key."""
+    """The workspace's audit log over a :class:`Store`, signing with the log key.
+
+    ``anchor_path`` (a file beside the database) receives every new signed checkpoint once
+    its transaction has committed, so it proves how long the log was at least, even if the
+    database later loses rows (a deleted WAL, a cut tail, rows deleted with the triggers).
+    """
 
     def __init__(
         self,
@@ -190,6 +223,7 @@ class AuditLog:
         public_key_b64: str,
         log_id: str,
         checkpoint_every: int = 1000,
+        anchor_path: Path | None = None,
     ) -> None:
         self.store = store
         self._key = signing_key
@@ -197,6 +231,7 @@ class AuditLog:
         self.log_id = log_id
         self.key_id = key_id(ed_public_from_b64(public_key_b64).public_bytes_raw())
         self.checkpoint_every = checkpoint_every
+        self.anchor_path = anchor_path
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -241,7 +276,7 @@ class AuditLog:
             row["entry_hash"] = entry_hash(row)
             row["signature"] = b64e(self._key.sign(ENTRY_DOMAIN + bytes.fromhex(row["entry_hash"])))
             self.store.insert_audit(row)
-            if seq % self.checkpoint_every == 0:
+            if seq % self.checkpoint_every == 0 or action in CHECKPOINT_ACTIONS:
                 self._write_checkpoint(seq)
         return row
 
@@ -322,7 +357,76 @@ class AuditLog:
                 "doc": canonical_json(cp.to_dict()).decode(),
             }
         )
+        if self.anchor_path is not None:
+            self.store.after_commit(lambda: self._write_anchor(cp))
         return cp
+
+    def anchor(self) -> Checkpoint | None:
+        """The checkpoint in the anchor file beside the database, or None if there is none."""
+        if self.anchor_path is None or not self.anchor_path.exists():
+            return None
+        return load_checkpoint_file(self.anchor_path)
+
+    def anchor_expected(self) -> bool:
+        """True once this workspace has written an anchor (so a missing one is a loss)."""
+        return self.store.get_meta("audit_anchor") is not None
+
+    def _write_anchor(self, cp: Checkpoint) -> None:
+        """Move the anchor up to ``cp`` (fsync'd, atomic); never down. Best effort: the
+        action has committed already, and a lagging anchor still proves a lower bound."""
+        assert self.anchor_path is not None
+        try:
+            current = self.anchor()
+        except ForensicsError:
+            current = None
+        if current is not None and current.size >= cp.size and current.log_id == cp.log_id:
+            return
+        doc = {
+            "type": ANCHOR_TYPE,
+            "version": 1,
+            "checkpoint": cp.to_dict(),
+            "log_public_key": self.public_key_b64,
+        }
+        tmp = self.anchor_path.with_name(f".{self.anchor_path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(canonical_json(doc) + b"\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.anchor_path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            return
+        if not self.anchor_expected():
+            with self.store.transaction():
+                self.store.set_meta("audit_anchor", self.anchor_path.name)
+
+    def verify_against(
+        self, checkpoint: Checkpoint, source: str, public_key_b64: str | None = None
+    ) -> None:
+        """Check that this log still holds everything ``checkpoint`` (kept elsewhere) signs.
+
+        A checkpoint larger than the log proves rows were lost; a smaller one must match the
+        log's Merkle root at its size, or the log was rewritten. Raises
+        :class:`AuditVerificationError`; ``source`` names the checkpoint in the message.
+        """
+        checkpoint.verify(public_key_b64 or self.public_key_b64)
+        if checkpoint.log_id != self.log_id:
+            raise AuditVerificationError(f"{source} is a checkpoint of another log")
+        size = self.size()
+        if checkpoint.size > size:
+            raise AuditVerificationError(
+                f"audit log has {size} entries but {source} proves it had at least "
+                f"{checkpoint.size}: rows lost",
+                size + 1,
+            )
+        frontier = merkle.Frontier()
+        for h in self.store.audit_hashes(checkpoint.size):
+            frontier.add(bytes.fromhex(h))
+        if frontier.root().hex() != checkpoint.root:
+            raise AuditVerificationError(
+                f"audit log's first {checkpoint.size} entries differ from {source} (rewritten)"
+            )
 
     # --- reading ---------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -144,6 +144,7 @@ class Store:
             raise
         self._depth = 0
         self._lock = threading.RLock()
+        self._after_commit: list[Callable[[], None]] = []
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -214,20 +215,33 @@ class Store:
                 raise damaged_error(self.path) from None
             raise StoreError(f"workspace database is not writable: {error}") from None
         self._depth = 1
+        self._after_commit = []
         try:
             yield
         except BaseException:
             self._depth = 0
+            self._after_commit = []
             self._conn.execute("ROLLBACK")
             raise
         self._depth = 0
         try:
             self._conn.execute("COMMIT")
         except sqlite3.Error as error:
+            self._after_commit = []
             self._conn.execute("ROLLBACK")
             if is_damaged(error):
                 raise damaged_error(self.path) from None
             raise StoreError(f"cannot commit to the workspace database: {error}") from None
+        hooks, self._after_commit = self._after_commit, []
+        for hook in hooks:
+            hook()
+
+    def after_commit(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` once the current outermost transaction has committed (never on
+        rollback). For effects outside the database that must not claim uncommitted rows."""
+        if not self._depth:
+            raise StoreError("after_commit needs an open transaction")
+        self._after_commit.append(hook)
 
     def _error(self, error: sqlite3.Error) -> StoreError:
         if is_damaged(error):

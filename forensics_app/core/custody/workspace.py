@@ -19,6 +19,8 @@ from forensics_app.core.custody.store import Store
 from forensics_app.errors import StoreError
 
 DB_NAME = "workspace.sqlite"
+#: The latest signed checkpoint, kept beside the database (see AuditLog.anchor_path).
+ANCHOR_NAME = "audit-anchor.json"
 LOG_KEY_NAME = "keys/audit-log.ed25519"
 #: Rows between automatic signed checkpoints.
 CHECKPOINT_EVERY = 1000
@@ -63,6 +65,7 @@ class Workspace:
             store.get_meta("log_public_key") or "",
             store.get_meta("log_id") or "",
             checkpoint_every=checkpoint_every,
+            anchor_path=root / ANCHOR_NAME,
         )
         if key is not None and b64e(ed_public_raw(key)) != audit.public_key_b64:
             raise StoreError("the workspace log key does not match the key its log records")
