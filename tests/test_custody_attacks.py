@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from custody_support import EVIDENCE_FRAMES, PASS, World, make_world, request
+from custody_support import EVIDENCE_FRAMES, PASS, World, fake_evidence, make_world, request
 
 from forensics_app.core import custody as cu
 from forensics_app.errors import (
@@ -122,7 +122,7 @@ def test_request_beyond_the_video_is_refused(world: World) -> None:
 def test_request_on_evidence_that_is_not_a_video_is_refused(world: World, tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("not a video\n")
-    record = cu.add_evidence(world.ws, world.alice, world.case_id, text)
+    record = cu.add_evidence(world.ws, world.alice, world.case_id, text, any_file=True)
     with pytest.raises(InputError, match="notes.txt is not a video with frames; nothing to"):
         cu.create_request(
             world.ws, world.alice, world.case_id, record.sha256, (0, 0), "r", "court order 1"
@@ -158,6 +158,56 @@ def test_reveal_past_the_decodable_end_is_an_error_not_zero_frames(world: World)
     )
     new = [r["action"] for r in world.ws.audit.entries(size + 1)]
     assert "consultation" not in new  # refused before the decoder was consulted
+
+
+# --- item 5: evidence that is not a video ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("empty.mkv", b""), ("random.mp4", bytes(range(256)) * 64), ("notes.txt", b"text\n")],
+)
+def test_evidence_that_is_not_a_video_is_refused_by_default(
+    world: World, tmp_path: Path, name: str, content: bytes
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    before = world.ws.audit.size()
+    with pytest.raises(InputError) as caught:
+        cu.add_evidence(world.ws, world.alice, world.case_id, path)
+    assert str(caught.value).startswith(f"{name} is not a readable video (")
+    assert str(caught.value).endswith(
+        "); add it with --any-file to keep it as another kind of exhibit"
+    )
+    assert len(cu.list_evidence(world.ws, world.case_id)) == 1 and world.ws.audit.size() == before
+    kept = cu.add_evidence(world.ws, world.alice, world.case_id, path, any_file=True)
+    assert kept.details["media"] is None  # the twin: kept on purpose, as another exhibit
+    assert json.loads(_last(world.ws)["details"])["video"] is False
+
+
+def test_truncated_matroska_is_added_with_a_warning(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from forensics_app.cli import main
+
+    whole = fake_evidence(tmp_path / "whole.mkv", frames=100)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 3 // 10])
+    monkeypatch.setenv("FORENSICS_KDF_PROFILE", "fast")
+    monkeypatch.setenv("FORENSICS_PASSPHRASE", PASS["alice"])
+    argv = ["--workspace", str(world.root), "evidence", "add", world.case_id, str(cut)]
+    assert main([*argv, "--as", "alice"]) == 0
+    err = capsys.readouterr().err.strip()
+    assert re.fullmatch(
+        r"forensics: warning: cut\.mkv: the container declares about 100 frames \(10\.0 s\) "
+        r"but the file holds \d+: truncated\?",
+        err,
+    ), err
+    record = cu.list_evidence(world.ws, world.case_id)[-1]
+    assert record.details["warnings"] == [err.removeprefix("forensics: warning: ")]
+    assert json.loads(_last(world.ws)["details"])["warnings"] == record.details["warnings"]
+    whole_record = cu.add_evidence(world.ws, world.alice, world.case_id, whole)
+    assert whole_record.details["warnings"] == []  # the twin: a whole file says nothing
 
 
 # --- item 6: every refusal is an outcome=denied row ------------------------------------------

@@ -99,6 +99,29 @@ def test_add_evidence_with_progress_and_cancel(qtbot, window: MainWindow, tmp_pa
     assert len(list_evidence(window.context.ws, support.CASE)) == 2
 
 
+def test_a_file_that_is_not_a_video_is_added_only_when_the_user_says_so(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    """Issue #14: the core refuses non-video evidence unless asked; the panel asks."""
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"not a video\n")
+    questions: list[str] = []
+    window.confirm = lambda q: questions.append(q) or False
+    before = window.context.ws.audit.size()
+    assert window.evidence.add_evidence_file(notes, support.CASE) is None
+    assert questions == [
+        "notes.txt is not a video. Add it as another kind of exhibit (it will have no frames "
+        "to reveal)?"
+    ]
+    assert len(list_evidence(window.context.ws, support.CASE)) == 1
+    assert window.context.ws.audit.size() == before  # refused before anything was logged
+    window.confirm = lambda q: questions.append(q) or True
+    task = window.evidence.add_evidence_file(notes, support.CASE)
+    with qtbot.waitSignal(task.signals.result, timeout=30000):
+        pass
+    assert list_evidence(window.context.ws, support.CASE)[-1].details["media"] is None
+
+
 def test_dropping_a_file_adds_it_as_evidence(qtbot, window: MainWindow, tmp_path: Path) -> None:
     dropped = tmp_path / "dropped.txt"
     dropped.write_bytes(b"exhibit dropped on the panel\n")

@@ -11,6 +11,7 @@ import argparse
 import getpass
 import json
 import os
+import sys
 from pathlib import Path
 
 from forensics_app.commands._common import add_passphrase_option, read_passphrase, require_workspace
@@ -101,7 +102,11 @@ def cmd_case_list(args: argparse.Namespace) -> None:
 
 def cmd_evidence_add(args: argparse.Namespace) -> None:
     with _ws(args) as ws:
-        record = cu.add_evidence(ws, _login(ws, args), args.case_id, Path(args.video))
+        record = cu.add_evidence(
+            ws, _login(ws, args), args.case_id, Path(args.video), any_file=args.any_file
+        )
+        for warning in record.details.get("warnings", []):
+            print(f"forensics: warning: {warning}", file=sys.stderr)
         print(record.sha256)
 
 
@@ -272,6 +277,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = esub.add_parser("add", help="ingest a video as evidence (read-only); prints its sha256")
     p.add_argument("case_id")
     p.add_argument("video")
+    p.add_argument(
+        "--any-file",
+        action="store_true",
+        help="accept a file that is not a readable video (another kind of exhibit; it has no "
+        "frames to reveal)",
+    )
     _as_option(p)
     p.set_defaults(handler=cmd_evidence_add)
     p = esub.add_parser("list", help="list the evidence of a case")

@@ -110,6 +110,9 @@ class EvidenceRef:
     sha256: str
     media: MediaInfo | None
     ingested_at: str
+    #: What intake noticed but did not refuse (e.g. a container that declares more frames
+    #: than the file holds); kept with the record so the examiner sees it later too.
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``media`` is a dict or None)."""
@@ -119,6 +122,7 @@ class EvidenceRef:
             "sha256": self.sha256,
             "media": None if self.media is None else self.media.to_dict(),
             "ingested_at": self.ingested_at,
+            "warnings": list(self.warnings),
         }
 
     @classmethod
@@ -142,6 +146,7 @@ class EvidenceRef:
                 sha256=sha,
                 media=None if media is None else MediaInfo.from_dict(media),
                 ingested_at=stamp,
+                warnings=tuple(str(w) for w in data.get("warnings") or ()),
             )
         except (KeyError, TypeError, ValueError, VideoError) as error:
             raise EvidenceError(f"malformed evidence record: {error}") from None
@@ -184,9 +189,35 @@ def ingest(
         if require_video:
             raise
         media = None
+    warnings = () if media is None else _length_warnings(p, media)
     return EvidenceRef(
-        path=str(p), size=before[0], sha256=digest, media=media, ingested_at=utc_now_iso()
+        path=str(p),
+        size=before[0],
+        sha256=digest,
+        media=media,
+        ingested_at=utc_now_iso(),
+        warnings=warnings,
     )
+
+
+def _length_warnings(path: Path, media: MediaInfo) -> tuple[str, ...]:
+    """Say so when the container's declared length is well past what the file holds.
+
+    A Matroska file cut short keeps its header, so the packet scan finds only the frames
+    that are left and reports no error; the header's duration × fps still shows the loss.
+    """
+    from forensics_app.core.video import probe
+
+    try:
+        declared = probe(path, scan=False)
+    except VideoError:
+        return ()
+    if declared.frame_count > media.frame_count * 1.05 + 2:
+        return (
+            f"{path.name}: the container declares about {declared.frame_count} frames "
+            f"({declared.duration:.1f} s) but the file holds {media.frame_count}: truncated?",
+        )
+    return ()
 
 
 def verify_unchanged(

@@ -7,6 +7,7 @@ logged) and shows whether it still matches its intake digest.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -53,6 +54,10 @@ class EvidencePanel(QWidget):
         self.runner = runner
         self.verified: dict[tuple[str, str], bool] = {}
         self.add_task: Task | None = None
+        #: Asked before a file that is not a video is added as another kind of exhibit;
+        #: the main window answers with its yes/no dialog. The core refuses such a file
+        #: unless the answer is yes (``any_file``).
+        self.confirm_other_exhibit: Callable[[str], bool] = lambda question: False
         self.setAcceptDrops(True)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Case / evidence", "state"])
@@ -199,10 +204,18 @@ class EvidencePanel(QWidget):
             self.error.emit(str(error))
             return None
         context = self.context
+        any_file = not _looks_like_video(path)
+        if any_file and not self.confirm_other_exhibit(
+            f"{path.name} is not a video. Add it as another kind of exhibit "
+            "(it will have no frames to reveal)?"
+        ):
+            return None
 
         def work(progress, cancel):  # noqa: ANN001, ANN202
             with context.worker_workspace() as ws:
-                return add_evidence(ws, session, case_id, path, progress=progress)
+                return add_evidence(
+                    ws, session, case_id, path, progress=progress, any_file=any_file
+                )
 
         task = self.runner.start(f"adding evidence {path.name}", work)
         task.signals.progress.connect(self._on_progress)
@@ -279,3 +292,15 @@ class EvidencePanel(QWidget):
         if paths:
             self.add_evidence_file(paths[0])
             event.acceptProposedAction()
+
+
+def _looks_like_video(path: Path) -> bool:
+    """A quick header-only look (the full check runs on the worker, in the core)."""
+    from forensics_app.core.video import probe
+    from forensics_app.errors import VideoError
+
+    try:
+        probe(path, scan=False)
+    except VideoError:
+        return False
+    return True

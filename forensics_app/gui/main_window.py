@@ -54,6 +54,7 @@ class MainWindow(WorkflowMixin, QMainWindow):
         self.video = VideoPanel(self.runner, self)
         self.setCentralWidget(self.video)
         self.evidence = EvidencePanel(self.context, self.runner, self)
+        self.evidence.confirm_other_exhibit = lambda question: self.confirm(question)
         self.reveal = RevealPanel(self.context, self)
         self.audit = AuditView(self.context, self.runner, self)
         self.evidence_dock = self._dock(

@@ -16,7 +16,7 @@ from typing import Any
 from forensics_app.core.custody.audit import now_times
 from forensics_app.core.custody.users import UserSession
 from forensics_app.core.custody.workspace import Workspace
-from forensics_app.errors import EvidenceError, ForensicsError, InputError
+from forensics_app.errors import EvidenceError, ForensicsError, InputError, VideoError
 
 CASE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -86,13 +86,30 @@ def list_cases(ws: Workspace) -> list[Case]:
 
 
 def add_evidence(
-    ws: Workspace, session: UserSession, case_id: str, path: str | Path, progress=None
+    ws: Workspace,
+    session: UserSession,
+    case_id: str,
+    path: str | Path,
+    progress=None,
+    any_file: bool = False,
 ) -> EvidenceRecord:
-    """Ingest a file as evidence of ``case_id`` (hash streamed, file opened read-only)."""
+    """Ingest a file as evidence of ``case_id`` (hash streamed, file opened read-only).
+
+    Evidence must be a readable, complete video unless ``any_file`` (other exhibits: a
+    document, a still, a damaged recording kept as it is; they have no frames to reveal).
+    What intake noticed without refusing (a container that declares more frames than the
+    file holds) is kept in ``details["warnings"]`` and in the ``collection`` row.
+    """
     from forensics_app.core import evidence
 
     get_case(ws, case_id)
-    ref = evidence.ingest(Path(path), progress=progress)
+    try:
+        ref = evidence.ingest(Path(path), progress=progress, require_video=not any_file)
+    except VideoError as error:
+        raise InputError(
+            f"{Path(path).name} is not a readable video ({error}); add it with --any-file "
+            "to keep it as another kind of exhibit"
+        ) from None
     sha, size = ref.sha256, int(ref.size)
     if ws.store.get_evidence(case_id, sha) is not None:
         raise InputError(f"evidence {sha} is already in case {case_id}")
@@ -117,7 +134,12 @@ def add_evidence(
             case_id=case_id,
             object=Path(ref.path).name,
             object_sha256=sha,
-            details={"size": size, "path": str(Path(ref.path).resolve())},
+            details={
+                "size": size,
+                "path": str(Path(ref.path).resolve()),
+                "video": ref.media is not None,
+                **({"warnings": list(ref.warnings)} if ref.warnings else {}),
+            },
         )
     return get_evidence(ws, case_id, sha)
 
