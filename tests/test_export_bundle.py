@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -232,3 +233,93 @@ def test_cli_export(exported, tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("FORENSICS_PASSPHRASE", "wrong passphrase")
     assert main([*args, "--recipient", "Crown Court", "--as", "alice"]) == 1
     assert "wrong passphrase" in capsys.readouterr().err
+
+
+# --- issue #14, resource limits: nothing is unpacked whole, bombs are refused early ---------
+
+HUGE = "frames/huge.bin"
+HUGE_MIB = 160
+
+
+def _measure(bundle: Path) -> tuple[str, int, float]:
+    """verify_export's one-line result, its peak Python allocation (MiB) and its time."""
+    import time
+    import tracemalloc
+
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        verify_export(bundle)
+        message = "verified"
+    except VerificationError as error:
+        message = str(error)
+    seconds = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1] >> 20
+    tracemalloc.stop()
+    return message, peak, seconds
+
+
+def _add_random_entry(archive: zipfile.ZipFile) -> tuple[str, int]:
+    """Stream HUGE_MIB MiB of incompressible bytes into ``archive``; (sha256, size)."""
+    import hashlib
+    import os
+
+    digest = hashlib.sha256()
+    with archive.open(HUGE, "w", force_zip64=True) as handle:
+        for _ in range(HUGE_MIB):
+            chunk = os.urandom(1 << 20)
+            digest.update(chunk)
+            handle.write(chunk)
+    return digest.hexdigest(), HUGE_MIB << 20
+
+
+def test_a_zip_bomb_entry_is_refused_from_the_directory(exported, tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.zip"
+    bomb.write_bytes(exported[1].read_bytes())
+    with zipfile.ZipFile(bomb, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open(HUGE, "w", force_zip64=True) as handle:
+            zeros = bytes(1 << 20)
+            for _ in range(512):  # 512 MiB of zeros deflate to about 0.5 MiB
+                handle.write(zeros)
+    message, grown, seconds = _measure(bomb)
+    assert re.fullmatch(
+        rf"entry {HUGE} would unpack 536870912 bytes from \d+ \(more than 50x\); refused as "
+        r"a zip bomb",
+        message,
+    ), message
+    assert grown < 32 and seconds < 5, (grown, seconds)
+
+
+def test_an_added_large_entry_is_refused_without_being_read(exported, tmp_path: Path) -> None:
+    added = tmp_path / "added.zip"
+    added.write_bytes(exported[1].read_bytes())
+    with zipfile.ZipFile(added, "a", compression=zipfile.ZIP_STORED) as archive:
+        _add_random_entry(archive)
+    message, grown, _ = _measure(added)
+    assert message == f"file not listed in the manifest (added): {HUGE}"
+    assert grown < 32, f"{grown} MiB for a {HUGE_MIB} MiB entry"
+
+
+def test_a_large_listed_entry_is_hashed_in_chunks(exported, tmp_path: Path) -> None:
+    """A dishonest exporter lists and signs a large entry: it streams, then is named."""
+    case, bundle = exported
+    files = _files(bundle)
+    listed = tmp_path / "listed.zip"
+    with case.open() as ws:
+        alice = login(ws, "alice", PASS["alice"])
+        with zipfile.ZipFile(listed, "w", compression=zipfile.ZIP_STORED) as archive:
+            for name, blob in files.items():
+                if name != MANIFEST:
+                    archive.writestr(name, blob)
+            sha, size = _add_random_entry(archive)
+            manifest = json.loads(files[MANIFEST])
+            manifest["files"] = [
+                {"path": n, "sha256": sha256_hex(b), "size": len(b)}
+                for n, b in sorted(files.items())
+                if n != MANIFEST
+            ] + [{"path": HUGE, "sha256": sha, "size": size}]
+            manifest["signature"] = alice.sign(_manifest_body(manifest))
+            archive.writestr(MANIFEST, json.dumps(manifest))
+    message, grown, _ = _measure(listed)
+    assert message == f"{HUGE} belongs to no logged reveal"
+    assert grown < 32, f"{grown} MiB for a {HUGE_MIB} MiB entry"

@@ -14,9 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from forensics_app.core.custody import (
     Checkpoint,
@@ -40,6 +42,14 @@ from forensics_app.errors import ForensicsError, InputError, VerificationError
 #: Refuse bundles that would unpack to more than this (zip bombs).
 MAX_TOTAL_BYTES = 16 << 30
 MAX_ENTRIES = 200_000
+#: Documents (JSON, the report) are read whole; larger ones are refused. Images are only
+#: hashed, in chunks, so they have no cap of their own beyond the total.
+MAX_DOC_BYTES = 256 << 20
+#: An entry over RATIO_FLOOR may not unpack to more than MAX_RATIO times its packed size
+#: (PNG frames are stored, the report and JSON deflate a few times; zeros deflate ~1000×).
+RATIO_FLOOR = 1 << 20
+MAX_RATIO = 50
+CHUNK = 1 << 20
 
 
 @dataclass
@@ -90,46 +100,114 @@ def _safe_name(name: str) -> str:
     return name
 
 
-def _read_zip(bundle: Path) -> dict[str, bytes]:
+class _Bundle(Mapping[str, bytes]):
+    """A bundle's entries, read only when needed and never all at once.
+
+    ``bundle[name]`` reads one document whole (refused past ``MAX_DOC_BYTES``);
+    :meth:`sha256` streams an entry in chunks (cached), stopping if it unpacks to more than
+    its declared size. Memory stays at a chunk plus the documents, whatever the bundle holds.
+    """
+
+    def __init__(self, sizes: dict[str, int], opener: Callable[[str], IO[bytes]]) -> None:
+        self._sizes = sizes
+        self._open = opener
+        self._digests: dict[str, str] = {}
+
+    def size(self, name: str) -> int:
+        return self._sizes[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._sizes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sizes)
+
+    def __len__(self) -> int:
+        return len(self._sizes)
+
+    def _chunks(self, name: str) -> Iterator[bytes]:
+        declared, seen = self._sizes[name], 0
+        try:
+            with self._open(name) as handle:
+                while chunk := handle.read(CHUNK):
+                    seen += len(chunk)
+                    if seen > declared:
+                        raise VerificationError(f"file {name} unpacks to more than its size")
+                    yield chunk
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+            raise VerificationError(f"file {name} is corrupt: {error}") from None
+        if seen != declared:
+            raise VerificationError(f"file {name} is shorter than its size (corrupt)")
+
+    def __getitem__(self, name: str) -> bytes:
+        if name not in self._sizes:
+            raise KeyError(name)
+        if self._sizes[name] > MAX_DOC_BYTES:
+            raise VerificationError(
+                f"{name} is {self._sizes[name]} bytes; documents over "
+                f"{MAX_DOC_BYTES >> 20} MiB are refused"
+            )
+        blob = b"".join(self._chunks(name))
+        self._digests.setdefault(name, hashlib.sha256(blob).hexdigest())
+        return blob
+
+    def sha256(self, name: str) -> str:
+        if name not in self._digests:
+            digest = hashlib.sha256()
+            for chunk in self._chunks(name):
+                digest.update(chunk)
+            self._digests[name] = digest.hexdigest()
+        return self._digests[name]
+
+
+def _read_zip(bundle: Path, stack: ExitStack) -> _Bundle:
+    """Index a zip without unpacking it; refuse bombs from the directory alone."""
     try:
-        archive = zipfile.ZipFile(bundle)
+        archive = stack.enter_context(zipfile.ZipFile(bundle))
     except (OSError, zipfile.BadZipFile) as error:
         raise VerificationError(f"{bundle} is not a readable zip: {error}") from None
-    with archive:
-        infos = archive.infolist()
-        if len(infos) > MAX_ENTRIES:
-            raise VerificationError(f"bundle has too many entries ({len(infos)})")
-        for info in infos:
-            _safe_name(info.filename)
-        if sum(i.file_size for i in infos) > MAX_TOTAL_BYTES:
-            raise VerificationError("bundle unpacks to more than 16 GiB; refused")
-        files: dict[str, bytes] = {}
-        for info in infos:
-            if info.is_dir():
-                raise VerificationError(f"unexpected folder entry in bundle: {info.filename!r}")
-            if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                raise VerificationError(f"symbolic link in bundle: {info.filename!r}")
-            if info.filename in files:
-                raise VerificationError(f"duplicate entry in bundle: {info.filename!r}")
-            try:
-                files[info.filename] = archive.read(info)
-            except (zipfile.BadZipFile, OSError, ValueError) as error:
-                raise VerificationError(f"file {info.filename} is corrupt: {error}") from None
-    return files
+    infos = archive.infolist()
+    if len(infos) > MAX_ENTRIES:
+        raise VerificationError(f"bundle has too many entries ({len(infos)})")
+    for info in infos:
+        _safe_name(info.filename)
+    if sum(i.file_size for i in infos) > MAX_TOTAL_BYTES:
+        raise VerificationError("bundle unpacks to more than 16 GiB; refused")
+    entries: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        if info.is_dir():
+            raise VerificationError(f"unexpected folder entry in bundle: {info.filename!r}")
+        if (info.external_attr >> 16) & 0o170000 == 0o120000:
+            raise VerificationError(f"symbolic link in bundle: {info.filename!r}")
+        if info.filename in entries:
+            raise VerificationError(f"duplicate entry in bundle: {info.filename!r}")
+        if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * info.compress_size:
+            raise VerificationError(
+                f"entry {info.filename} would unpack {info.file_size} bytes from "
+                f"{info.compress_size} (more than {MAX_RATIO}x); refused as a zip bomb"
+            )
+        entries[info.filename] = info
+    return _Bundle(
+        {name: info.file_size for name, info in entries.items()},
+        lambda name: archive.open(entries[name]),
+    )
 
 
-def _read_folder(root: Path) -> dict[str, bytes]:
-    files: dict[str, bytes] = {}
+def _read_folder(root: Path) -> _Bundle:
+    paths: dict[str, Path] = {}
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
         if path.is_symlink():
             raise VerificationError(f"symbolic link in bundle: {rel!r}")
         if path.is_file():
-            files[_safe_name(rel)] = path.read_bytes()
-    return files
+            paths[_safe_name(rel)] = path
+    return _Bundle(
+        {name: path.stat().st_size for name, path in paths.items()},
+        lambda name: paths[name].open("rb"),
+    )
 
 
-def _json(files: dict[str, bytes], name: str, kind: str | None = None) -> dict[str, Any]:
+def _json(files: _Bundle, name: str, kind: str | None = None) -> dict[str, Any]:
     try:
         doc = json.loads(files[name])
     except KeyError:
@@ -143,11 +221,7 @@ def _json(files: dict[str, bytes], name: str, kind: str | None = None) -> dict[s
     return doc
 
 
-def _sha(blob: bytes) -> str:
-    return hashlib.sha256(blob).hexdigest()
-
-
-def _check_manifest(files: dict[str, bytes]) -> dict[str, Any]:
+def _check_manifest(files: _Bundle) -> dict[str, Any]:
     manifest = _json(files, MANIFEST, EXPORT_TYPE)
     try:
         exporter = manifest["exporter"]
@@ -161,23 +235,22 @@ def _check_manifest(files: dict[str, bytes]) -> dict[str, Any]:
     if len(listed) != len(manifest["files"]) or MANIFEST in listed:
         raise VerificationError("manifest lists a file twice (or lists itself)")
     present = set(files) - {MANIFEST}
+    extra = sorted(present - set(listed))  # before reading anything: an added entry is
+    if extra:  # refused without being unpacked
+        raise VerificationError(f"file not listed in the manifest (added): {extra[0]}")
     for name in sorted(listed):
         _safe_name(name)
         if name not in files:
             raise VerificationError(f"file listed in the manifest is missing: {name}")
-        if _sha(files[name]) != listed[name].get("sha256") or len(files[name]) != listed[name].get(
-            "size"
-        ):
+        entry = listed[name]
+        if files.size(name) != entry.get("size") or files.sha256(name) != entry.get("sha256"):
             raise VerificationError(
                 f"file {name} does not match its sha256 in the manifest (altered)"
             )
-    extra = sorted(present - set(listed))
-    if extra:
-        raise VerificationError(f"file not listed in the manifest (added): {extra[0]}")
     return manifest
 
 
-def _keys(files: dict[str, bytes], manifest: dict[str, Any]) -> tuple[dict[str, dict], str]:
+def _keys(files: _Bundle, manifest: dict[str, Any]) -> tuple[dict[str, dict], str]:
     keys = _json(files, "keys/public_keys.json", KEYS_TYPE)
     users = {u["name"]: u for u in keys.get("users", [])}
     exporter = manifest["exporter"]
@@ -194,9 +267,7 @@ def _check_party(party: dict[str, Any], users: dict[str, dict], what: str) -> No
         )
 
 
-def _grants(
-    files: dict[str, bytes], manifest: dict[str, Any], users: dict[str, dict]
-) -> list[UnlockGrant]:
+def _grants(files: _Bundle, manifest: dict[str, Any], users: dict[str, dict]) -> list[UnlockGrant]:
     grants = []
     for gid in manifest.get("grants", []):
         name = f"custody/grant_{gid}.json"
@@ -230,7 +301,7 @@ def _grants(
     return grants
 
 
-def _audit(files: dict[str, bytes], case_id: str, log_key: str) -> tuple[list[dict], Checkpoint]:
+def _audit(files: _Bundle, case_id: str, log_key: str) -> tuple[list[dict], Checkpoint]:
     name = "custody/audit_excerpt.json"
     doc = _json(files, name, EXCERPT_TYPE)
     if doc.get("log_public_key") != log_key:
@@ -274,8 +345,8 @@ def _cross_links(files, manifest, grants, rows) -> int:
     """The report, reveals and grants are the ones logged; frames are their reveals' images."""
     logged = {(r.get("object"), r.get("object_sha256")) for r in rows}
     report = manifest.get("report", {})
-    pdf = files.get(str(report.get("path")))
-    if pdf is None or (f"report:{report.get('report_id')}", _sha(pdf)) not in logged:
+    pdf = str(report.get("path"))
+    if pdf not in files or (f"report:{report.get('report_id')}", files.sha256(pdf)) not in logged:
         raise VerificationError("report/report.pdf is not the report recorded in the audit log")
     for grant in grants:
         if (f"grant:{grant.id}", grant.sha256) not in logged:
@@ -287,7 +358,7 @@ def _cross_links(files, manifest, grants, rows) -> int:
     }
     listed: set[str] = set()
     for name in sorted(n for n in files if n.startswith("custody/reveal_")):
-        if _sha(files[name]) not in reveal_shas:
+        if files.sha256(name) not in reveal_shas:
             raise VerificationError(f"{name} is not a reveal recorded in the audit log")
         reveal = json.loads(files[name])
         grant = by_id.get(str(reveal.get("grant_id")))
@@ -303,7 +374,7 @@ def _cross_links(files, manifest, grants, rows) -> int:
         for entry in reveal.get("files", []):
             folder = "faces" if entry.get("face") is not None else "frames"
             bundle_name = f"{folder}/{entry['file']}"
-            if bundle_name not in files or _sha(files[bundle_name]) != entry.get("sha256"):
+            if bundle_name not in files or files.sha256(bundle_name) != entry.get("sha256"):
                 raise VerificationError(f"{bundle_name} is not the image its reveal recorded")
             listed.add(bundle_name)
     if frame_files - listed:
@@ -320,17 +391,18 @@ def verify_export(bundle: str | Path) -> ExportSummary:
     bundle = Path(bundle)
     if not bundle.exists():
         raise InputError(f"no such bundle: {bundle}")
-    files = _read_folder(bundle) if bundle.is_dir() else _read_zip(bundle)
-    try:
-        manifest = _check_manifest(files)
-        users, log_key = _keys(files, manifest)
-        grants = _grants(files, manifest, users)
-        rows, checkpoint = _audit(files, str(manifest["case_id"]), log_key)
-        frames = _cross_links(files, manifest, grants, rows)
-    except VerificationError:
-        raise
-    except (ForensicsError, KeyError, TypeError, ValueError, AttributeError) as error:
-        raise VerificationError(f"bundle is malformed: {error!r}") from None
+    with ExitStack() as stack:
+        files = _read_folder(bundle) if bundle.is_dir() else _read_zip(bundle, stack)
+        try:
+            manifest = _check_manifest(files)
+            users, log_key = _keys(files, manifest)
+            grants = _grants(files, manifest, users)
+            rows, checkpoint = _audit(files, str(manifest["case_id"]), log_key)
+            frames = _cross_links(files, manifest, grants, rows)
+        except VerificationError:
+            raise
+        except (ForensicsError, KeyError, TypeError, ValueError, AttributeError) as error:
+            raise VerificationError(f"bundle is malformed: {error!r}") from None
     exporter = manifest["exporter"]
     return ExportSummary(
         export_id=str(manifest["export_id"]),
