@@ -191,3 +191,45 @@ def test_reveal_fails_closed_when_the_log_cannot_be_written(world: World, tmp_pa
     with pytest.raises(StoreError):  # and no new session (no decryption without a row)
         cu.RevealSession(world.ws, world.alice, grant.id)
     session.close()
+
+
+# --- issue #14 item 8: owner-only output that appears in one step -------------------------
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_reveal_is_built_aside_owner_only_and_moved_into_place(
+    world: World, tmp_path: Path
+) -> None:
+    import os
+    import stat
+
+    grant = _grant(world, frames=(0, 2))
+    out = tmp_path / "reveal"
+    stale = tmp_path / f".partial-reveal-{_dead_pid()}-x1"  # left by a killed reveal
+    stale.mkdir()
+    (stale / "frame_000000_face_0_reconstructed.png").write_bytes(b"a face")
+    running = tmp_path / f".partial-reveal-{os.getpid()}-x2"  # another reveal, still running
+    running.mkdir()
+    seen: list[tuple[list[str], list[str]]] = []
+
+    def watch(done: int, total: int) -> None:
+        partials = [p for p in tmp_path.glob(f".partial-reveal-{os.getpid()}-*") if p != running]
+        seen.append(([p.name for p in out.iterdir()], [p.name for p in partials[0].iterdir()]))
+
+    with cu.RevealSession(world.ws, world.alice, grant.id) as session:
+        session.write(out, progress=watch)
+    assert not stale.exists() and running.exists()
+    assert all(in_out == [] for in_out, _ in seen)  # nothing visible until it is logged
+    assert "frame_000001_face_0_reconstructed.png" in seen[1][1]
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()}
+    assert modes == {0o600}, modes
+    assert not [p for p in tmp_path.glob(".partial-reveal-*") if p != running]

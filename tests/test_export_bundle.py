@@ -323,3 +323,41 @@ def test_a_large_listed_entry_is_hashed_in_chunks(exported, tmp_path: Path) -> N
     message, grown, _ = _measure(listed)
     assert message == f"{HUGE} belongs to no logged reveal"
     assert grown < 32, f"{grown} MiB for a {HUGE_MIB} MiB entry"
+
+
+# --- issue #14 item 8: an export is one transaction; partials of killed exports go ----------
+
+
+def test_a_failed_export_leaves_no_disclosure_row_and_no_partial(exported, tmp_path) -> None:
+    import sqlite3
+    import subprocess
+    import sys
+
+    from forensics_app.errors import StoreError
+
+    case, _ = exported
+    folder = tmp_path / "court"
+    folder.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    stale = folder / f".partial-export-{proc.pid}-x.zip"  # left by a killed export
+    stale.write_bytes(b"PK half a zip")
+    with case.open() as ws:
+        alice = login(ws, "alice", PASS["alice"])
+        before = ws.audit.size()
+        jam = sqlite3.connect(ws.store.path, isolation_level=None)
+        jam.execute(
+            "CREATE TRIGGER jam BEFORE INSERT ON audit WHEN NEW.object LIKE 'export:%' "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+        try:
+            with pytest.raises(StoreError, match="disk full"):
+                export_case(ws, alice, case.case_id, folder / "never.zip", "Court")
+        finally:
+            jam.execute("DROP TRIGGER jam")
+            jam.close()
+        assert ws.audit.size() == before  # the report's disclosure row went with it
+        ws.audit.verify()
+        assert list(folder.iterdir()) == []  # no zip, no partial, and the stale one is gone
+        with pytest.raises(InputError, match="is a folder; name the .zip"):
+            export_case(ws, alice, case.case_id, folder, "Court")

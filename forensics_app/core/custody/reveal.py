@@ -12,6 +12,8 @@ paste. Plain weights never touch the disk.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +30,13 @@ from forensics_app.core.custody.sealed import load_sealed
 from forensics_app.core.custody.unlock import UnlockGrant, check_grant, get_grant, revocation
 from forensics_app.core.custody.users import UserSession
 from forensics_app.core.custody.workspace import Workspace
+from forensics_app.core.outputs import (
+    PRIVATE_DIR,
+    partial_dir,
+    remove_stale_partials,
+    tighten,
+    write_private,
+)
 from forensics_app.errors import InputError, PermissionDenied
 
 FACE_SIZE = 64
@@ -280,19 +289,37 @@ class RevealSession:
             a, b = self._clip_to_video((a, b))
         out = check_output_folder(out_dir)
         try:
-            out.mkdir(parents=True, exist_ok=True)
+            out.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+            tighten(out, PRIVATE_DIR)
+            remove_stale_partials(out.parent, "reveal")
+            work = partial_dir(out.parent, "reveal")
         except OSError as error:
             raise InputError(f"cannot create {out}: {error.strerror}") from None
+        try:
+            return self._write(out, work, a, b, progress)
+        except BaseException:  # fail closed: nothing stays on disk that the log does not hold
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+
+    def _write(
+        self,
+        out: Path,
+        work: Path,
+        a: int,
+        b: int,
+        progress: Callable[[int, int], None] | None,
+    ) -> Path:
+        """Build the reveal in ``work`` (owner-only), log it, and move it onto ``out``."""
         files: list[dict[str, Any]] = []
         statuses: list[dict[str, Any]] = []
         total = b - a + 1
         for n, index in enumerate(range(a, b + 1)):
             frame = self.reveal_frame(index)
             stem = f"frame_{index:06d}"
-            files.append(_png(out, f"{stem}_public.png", frame.public_bgr, index, "public"))
+            files.append(_png(work, f"{stem}_public.png", frame.public_bgr, index, "public"))
             files.append(
                 _png(
-                    out,
+                    work,
                     f"{stem}_reconstructed.png",
                     frame.reconstructed_bgr,
                     index,
@@ -303,7 +330,7 @@ class RevealSession:
                 k, box = face.index, face.box
                 files.append(
                     _png(
-                        out,
+                        work,
                         f"{stem}_face_{k}_public.png",
                         face.public_crop,
                         index,
@@ -314,7 +341,7 @@ class RevealSession:
                 )
                 files.append(
                     _png(
-                        out,
+                        work,
                         f"{stem}_face_{k}_reconstructed.png",
                         face.reconstructed_crop,
                         index,
@@ -345,30 +372,25 @@ class RevealSession:
         }
         data = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
         path = out / "reveal.json"
-        try:
-            with self._ws.store.transaction():
-                self._ws.audit.append(
-                    self._session.name,
-                    self._session.role,
-                    "reveal",
-                    case_id=self.grant.case_id,
-                    object=f"reveal:{path}",
-                    object_sha256=sha256_hex(data),
-                    justification=self.grant.doc.get("authority"),
-                    details={
-                        "grant_id": self.grant.id,
-                        "frames": [a, b],
-                        "files": len(files),
-                        "faces": sum(s["faces"] for s in statuses),
-                        "out": str(out.resolve()),
-                    },
-                )
-                path.write_bytes(data)
-        except BaseException:
-            for entry in files:  # fail closed: nothing stays on disk that the log does not hold
-                (out / entry["file"]).unlink(missing_ok=True)
-            path.unlink(missing_ok=True)
-            raise
+        with self._ws.store.transaction():
+            self._ws.audit.append(
+                self._session.name,
+                self._session.role,
+                "reveal",
+                case_id=self.grant.case_id,
+                object=f"reveal:{path}",
+                object_sha256=sha256_hex(data),
+                justification=self.grant.doc.get("authority"),
+                details={
+                    "grant_id": self.grant.id,
+                    "frames": [a, b],
+                    "files": len(files),
+                    "faces": sum(s["faces"] for s in statuses),
+                    "out": str(out.resolve()),
+                },
+            )
+            write_private(work / "reveal.json", data)
+            os.replace(work, out)  # out is the empty folder reserved above: one atomic step
         return path
 
     def close(self) -> None:
@@ -399,7 +421,7 @@ def _png(
         raise InputError(f"cannot encode {name}")
     data = encoded.tobytes()
     try:
-        (out / name).write_bytes(data)
+        write_private(out / name, data)
     except OSError as error:
         raise InputError(f"cannot write {out / name}: {error.strerror}") from None
     return {

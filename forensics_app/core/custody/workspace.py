@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from forensics_app.core.custody.audit import AuditLog
 from forensics_app.core.custody.crypto import b64d, b64e, ed_private_raw, ed_public_raw
 from forensics_app.core.custody.store import Store
+from forensics_app.core.outputs import PRIVATE_DIR, PRIVATE_FILE, tighten
 from forensics_app.errors import StoreError
 
 DB_NAME = "workspace.sqlite"
@@ -53,6 +54,10 @@ class Workspace:
             except OSError as error:
                 raise StoreError(f"cannot create workspace {root}: {error.strerror}") from None
         store = Store(db, create=create)
+        # the database holds wrapped private keys and the log: owner-only, like the log key
+        tighten(root, PRIVATE_DIR)
+        for path in (db, db.with_name(DB_NAME + "-wal"), db.with_name(DB_NAME + "-shm")):
+            tighten(path, PRIVATE_FILE)
         if store.get_meta("log_id") is None:
             if not create:  # a schema without a log identity: never invent one on a read
                 store.close()
@@ -75,7 +80,8 @@ class Workspace:
     def _initialise(root: Path, store: Store) -> None:
         key = Ed25519PrivateKey.generate()
         path = root / LOG_KEY_NAME
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        tighten(path.parent, PRIVATE_DIR)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import uuid
 import zipfile
 from collections.abc import Sequence
@@ -43,6 +42,7 @@ from forensics_app.core.custody import (
     list_grants,
 )
 from forensics_app.core.custody.crypto import canonical_json, sha256_hex
+from forensics_app.core.outputs import partial_file, remove_stale_partials
 from forensics_app.core.report.build import (
     _case_rows,
     build_report_data,
@@ -177,6 +177,26 @@ def export_case(
     out = Path(out)
     if not out.parent.is_dir():
         raise InputError(f"output folder does not exist: {out.parent}")
+    if out.is_dir():
+        raise InputError(f"output {out} is a folder; name the .zip to write")
+    remove_stale_partials(out.parent, "export")
+    # one transaction from the report's disclosure row to the export's: a failed or killed
+    # export leaves neither row, and a partial zip that the next export here removes
+    with ws.store.transaction():
+        return _export(ws, session, case_id, out, recipient, reveal_dirs, max_exhibits, lab, agency)
+
+
+def _export(
+    ws: Workspace,
+    session: UserSession,
+    case_id: str,
+    out: Path,
+    recipient: str,
+    reveal_dirs: Sequence[Path] | None,
+    max_exhibits: int,
+    lab: str | None,
+    agency: str,
+) -> ExportResult:
     outputs, gone = reveal_outputs(ws, _case_rows(ws, case_id), reveal_dirs)
     if gone:
         raise InputError(f"the logged reveal in {gone[0]} is missing; cannot export its frames")
@@ -274,7 +294,7 @@ def _write_zip(
     frames: int,
     report_id: str,
 ) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".partial-export-", suffix=".zip", dir=out.parent)
+    fd, tmp = partial_file(out.parent, "export", ".zip")
     try:
         with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w") as bundle:
             for name, blob in files:
