@@ -345,7 +345,7 @@ def write_outputs(
         x_box, a_box, r_box = arrays["box24"]
         side = x_box.shape[1]
         paths.append(out / f"grid_box{side}.png")
-        plot_grid(
+        plot_rows(
             {
                 f"x ({side} px)": _enlarge(x_box),
                 f"a in its {side}-px box": _enlarge(a_box),
@@ -355,6 +355,23 @@ def write_outputs(
             n=16,
         )
     return paths
+
+
+def plot_rows(rows: dict[str, np.ndarray], path: Path, n: int = 16) -> None:
+    """One row per stack (x / a / r), ``n`` evenly spaced faces side by side, no gaps: the
+    way a reader compares a face with its surrogate and its reconstruction at a glance."""
+    plt = _plt()
+    first = next(iter(rows.values()))
+    pick = np.linspace(0, len(first) - 1, min(n, len(first))).astype(int)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(0.75 * len(pick), 0.95 * len(rows)))
+    for ax, (title, imgs) in zip(np.atleast_1d(axes), rows.items(), strict=True):
+        ax.imshow(np.concatenate([imgs[i] for i in pick], axis=1)[..., ::-1])
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(title, fontsize=7, loc="left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _enlarge(faces: np.ndarray, factor: int = 4) -> np.ndarray:
