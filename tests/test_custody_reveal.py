@@ -3,6 +3,7 @@ sealed for the supervisors, a grant, and the reconstructed frames on disk."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from pathlib import Path
@@ -16,7 +17,7 @@ from custody_support import PASS, World, make_world, request
 from forensics_app.core import custody as cu
 from forensics_app.core.stego import RoiMessage, embed
 from forensics_app.core.video import VideoReader, VideoWriter
-from forensics_app.errors import EvidenceError, PermissionDenied
+from forensics_app.errors import EvidenceError, PermissionDenied, VerificationError
 from forensics_app.uunet.export import export_model
 from forensics_app.uunet.inference import FaceDecoder
 from forensics_app.uunet.networks import build_network
@@ -233,3 +234,88 @@ def test_reveal_is_built_aside_owner_only_and_moved_into_place(
     modes = {stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()}
     assert modes == {0o600}, modes
     assert not [p for p in tmp_path.glob(".partial-reveal-*") if p != running]
+
+
+# --- issue #14 item 9: every hidden message checked against the camera key -----------------
+
+CAMERA_KEY = b"camera-7 roi mac key"
+FORGED = 2  # this frame's message was re-embedded by someone without the camera key
+
+
+@pytest.fixture(scope="module")
+def keyed_stream(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -> Path:
+    out = tmp_path_factory.mktemp("keyed") / "keyed.mkv"
+    with VideoReader(sample_video) as reader:
+        info = reader.info
+        writer = VideoWriter(out, info.width, info.height, 10, codec="ffv1")
+        for frame in reader.frames(0, N_FRAMES):
+            forged = frame.index == FORGED
+            boxes = ((300, 200, 24, 32),) if forged else BOXES  # the boxes moved elsewhere
+            key = b"not the camera key" if forged else CAMERA_KEY
+            writer.write(embed(frame.image, RoiMessage(7, frame.index, boxes), key=key))
+        writer.close()
+    return out
+
+
+@pytest.fixture
+def keyed_world(tmp_path: Path, monkeypatch, keyed_stream: Path, decoder_files) -> World:
+    weights, card = decoder_files
+    w = make_world(tmp_path, monkeypatch, weights=weights, card=card)
+    record = cu.add_evidence(w.ws, w.alice, w.case_id, keyed_stream, camera_key=CAMERA_KEY)
+    w.evidence_sha256 = record.sha256
+    yield w
+    w.ws.close()
+
+
+def test_a_forged_roi_message_is_refused_named_and_logged(keyed_world: World, tmp_path) -> None:
+    world = keyed_world
+    grant = _grant(world)
+    with cu.RevealSession(world.ws, world.alice, grant.id) as session:
+        assert len(session.reveal_frame(1).faces) == 2  # authentic: MAC verified
+        with pytest.raises(VerificationError) as caught:
+            session.reveal_frame(FORGED)
+        assert str(caught.value) == (
+            f"frame {FORGED} of keyed.mkv: its ROI message fails the camera key (MAC mismatch: "
+            "wrong key or forged message); not revealed"
+        )
+        row = list(world.ws.audit.entries())[-1]
+        assert (row["action"], row["outcome"]) == ("consultation", "denied")
+        assert json.loads(row["details"])["reason"] == str(caught.value)
+        with pytest.raises(VerificationError, match=f"frame {FORGED} of keyed.mkv"):
+            session.write(tmp_path / "all")  # a range holding the forged frame: nothing kept
+        manifest = json.loads(session.write(tmp_path / "good", frames=(0, 1)).read_text())
+    assert manifest["roi_mac"] == "verified with the camera key kept with the evidence"
+    assert not (tmp_path / "all").exists() or not any((tmp_path / "all").iterdir())
+
+
+def test_a_camera_key_swapped_in_the_database_is_refused(keyed_world: World) -> None:
+    import sqlite3
+
+    world = keyed_world
+    grant = _grant(world)
+    con = sqlite3.connect(world.ws.store.path)
+    row = con.execute("SELECT details FROM evidence WHERE sha256=?", (world.evidence_sha256,))
+    details = json.loads(row.fetchone()[0])
+    details["camera_key"] = base64.b64encode(b"not the camera key").decode()  # forger's key
+    con.execute(
+        "UPDATE evidence SET details=? WHERE sha256=?", (json.dumps(details), world.evidence_sha256)
+    )
+    con.commit()
+    con.close()
+    with pytest.raises(VerificationError, match="camera key kept with evidence keyed.mkv is not"):
+        cu.RevealSession(world.ws, world.alice, grant.id)
+
+
+def test_evidence_add_takes_the_camera_key_file(
+    world: World, keyed_stream: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from forensics_app.cli import main
+
+    key_file = tmp_path / "camera.key"
+    key_file.write_bytes(CAMERA_KEY)
+    monkeypatch.setenv("FORENSICS_PASSPHRASE", PASS["alice"])
+    argv = ["--workspace", str(world.root), "evidence", "add", world.case_id, str(keyed_stream)]
+    assert main([*argv, "--camera-key", str(key_file), "--as", "alice"]) == 0
+    sha = capsys.readouterr().out.strip()
+    record = cu.get_evidence(world.ws, world.case_id, sha)
+    assert cu.cases.camera_key(world.ws, record) == CAMERA_KEY

@@ -102,8 +102,16 @@ def cmd_case_list(args: argparse.Namespace) -> None:
 
 def cmd_evidence_add(args: argparse.Namespace) -> None:
     with _ws(args) as ws:
+        from forensics_app.core.stego.scan import read_key_file
+
+        key = read_key_file(args.camera_key) if args.camera_key else None
         record = cu.add_evidence(
-            ws, _login(ws, args), args.case_id, Path(args.video), any_file=args.any_file
+            ws,
+            _login(ws, args),
+            args.case_id,
+            Path(args.video),
+            any_file=args.any_file,
+            camera_key=key,
         )
         for warning in record.details.get("warnings", []):
             print(f"forensics: warning: {warning}", file=sys.stderr)
@@ -282,6 +290,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="accept a file that is not a readable video (another kind of exhibit; it has no "
         "frames to reveal)",
+    )
+    p.add_argument(
+        "--camera-key",
+        metavar="FILE",
+        help="the producer's ROI-message MAC key (raw bytes): kept with the evidence, and "
+        "every hidden message is checked against it before faces are revealed",
     )
     _as_option(p)
     p.set_defaults(handler=cmd_evidence_add)

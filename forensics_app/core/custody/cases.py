@@ -7,6 +7,8 @@ before anyone works on it again, logging the verification either way.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -16,7 +18,13 @@ from typing import Any
 from forensics_app.core.custody.audit import now_times
 from forensics_app.core.custody.users import UserSession
 from forensics_app.core.custody.workspace import Workspace
-from forensics_app.errors import EvidenceError, ForensicsError, InputError, VideoError
+from forensics_app.errors import (
+    EvidenceError,
+    ForensicsError,
+    InputError,
+    VerificationError,
+    VideoError,
+)
 
 CASE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -92,6 +100,7 @@ def add_evidence(
     path: str | Path,
     progress=None,
     any_file: bool = False,
+    camera_key: bytes | None = None,
 ) -> EvidenceRecord:
     """Ingest a file as evidence of ``case_id`` (hash streamed, file opened read-only).
 
@@ -99,9 +108,14 @@ def add_evidence(
     document, a still, a damaged recording kept as it is; they have no frames to reveal).
     What intake noticed without refusing (a container that declares more frames than the
     file holds) is kept in ``details["warnings"]`` and in the ``collection`` row.
+    ``camera_key`` is the producer's ROI-message MAC key: kept with the record, its sha256
+    signed into the ``collection`` row, and every hidden message checked against it before
+    U_d runs on a frame (:func:`camera_key`).
     """
     from forensics_app.core import evidence
 
+    if camera_key is not None and (not isinstance(camera_key, bytes) or not camera_key):
+        raise InputError("a camera key must be non-empty bytes")
     get_case(ws, case_id)
     try:
         ref = evidence.ingest(Path(path), progress=progress, require_video=not any_file)
@@ -115,6 +129,8 @@ def add_evidence(
         raise InputError(f"evidence {sha} is already in case {case_id}")
     created, _ = now_times()
     details = _ref_details(ref)
+    if camera_key is not None:
+        details["camera_key"] = base64.b64encode(camera_key).decode()
     with ws.store.transaction():
         ws.store.insert_evidence(
             {
@@ -139,6 +155,11 @@ def add_evidence(
                 "path": str(Path(ref.path).resolve()),
                 "video": ref.media is not None,
                 **({"warnings": list(ref.warnings)} if ref.warnings else {}),
+                **(
+                    {"camera_key_sha256": hashlib.sha256(camera_key).hexdigest()}
+                    if camera_key is not None
+                    else {}
+                ),
             },
         )
     return get_evidence(ws, case_id, sha)
@@ -150,6 +171,29 @@ def _ref_details(ref: Any) -> dict[str, Any]:
         if isinstance(data, dict):
             return {k: v for k, v in data.items() if k not in ("path", "sha256", "size")}
     return {}
+
+
+def camera_key(ws: Workspace, record: EvidenceRecord) -> bytes | None:
+    """The camera MAC key kept with ``record``, or None if it was taken in without one.
+
+    The key must hash to the fingerprint its ``collection`` row signed at intake: a key
+    added, swapped or dropped in the database afterwards is a VerificationError.
+    """
+    stored = record.details.get("camera_key")
+    rows = ws.store.find_audit("collection", record.case_id, record.sha256)
+    logged = json.loads(rows[0]["details"]).get("camera_key_sha256") if rows else None
+    if stored is None and logged is None:
+        return None
+    try:
+        key = base64.b64decode(stored, validate=True) if isinstance(stored, str) else b""
+    except ValueError:
+        key = b""
+    if logged is None or hashlib.sha256(key).hexdigest() != logged:
+        raise VerificationError(
+            f"the camera key kept with evidence {Path(record.path).name} is not the one "
+            "logged at intake"
+        )
+    return key
 
 
 def get_evidence(ws: Workspace, case_id: str, sha256: str) -> EvidenceRecord:

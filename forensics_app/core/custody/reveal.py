@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from forensics_app.core.custody.audit import now_times
-from forensics_app.core.custody.cases import reopen_evidence
+from forensics_app.core.custody.cases import camera_key, reopen_evidence
 from forensics_app.core.custody.crypto import sha256_hex
 from forensics_app.core.custody.sealed import load_sealed
 from forensics_app.core.custody.unlock import UnlockGrant, check_grant, get_grant, revocation
@@ -37,7 +37,7 @@ from forensics_app.core.outputs import (
     tighten,
     write_private,
 )
-from forensics_app.errors import InputError, PermissionDenied
+from forensics_app.errors import InputError, PermissionDenied, VerificationError
 
 FACE_SIZE = 64
 Box = tuple[int, int, int, int]
@@ -104,7 +104,9 @@ def check_output_folder(out: str | Path) -> Path:
 class RevealSession:
     """An open, checked reveal under one grant; call :meth:`close` to drop the decoder.
 
-    ``stego_key`` is the camera's ROI-message MAC key when the producer used one.
+    ``stego_key`` is the camera's ROI-message MAC key when the producer used one; by
+    default the key kept with the evidence (:func:`camera_key`). With a key, a frame whose
+    message fails the MAC (or carries none) is refused before U_d runs, named and logged.
     ``frames`` (optional) is the sub-range the caller means to reveal: it is checked against
     the grant and the video *before* the consultation is logged, so an out-of-scope or empty
     reveal is refused, not consulted. Every refusal by the custody rules is logged as a
@@ -152,6 +154,8 @@ class RevealSession:
             ws, session, self.grant.case_id, self.grant.evidence_sha256, progress=progress
         )
         check_grant(ws, self.grant, session, evidence_sha256=record.sha256)
+        if self._stego_key is None:
+            self._stego_key = camera_key(ws, record)
         self.evidence_path = Path(record.path)
         model = load_sealed(ws, self.grant.model_sha256)
         self.model_sha256 = model.model_sha256
@@ -240,6 +244,16 @@ class RevealSession:
         result = extract(public, key=self._stego_key)
         status = str(getattr(result, "status", "none"))
         message = getattr(result, "message", None)
+        detail = str(getattr(result, "detail", ""))
+        if self._stego_key is not None and status == "damaged" and "MAC" in detail:
+            with self._ws.audit.refusals(
+                self._session.name, self._session.role, "consultation",
+                case_id=self.grant.case_id, object=f"grant:{self.grant.id}",
+            ):  # fmt: skip
+                raise VerificationError(
+                    f"frame {index} of {self.evidence_path.name}: its ROI message fails the "
+                    f"camera key ({detail}); not revealed"
+                )
         height, width = public.shape[:2]
         boxes = [] if status != "ok" or message is None else list(message.boxes)
         clipped = [b for b in (_clip(box, width, height) for box in boxes) if b is not None]
@@ -368,6 +382,9 @@ class RevealSession:
             "approver": self.grant.approver,
             "frames": [a, b],
             "frame_status": statuses,
+            "roi_mac": "verified with the camera key kept with the evidence"
+            if self._stego_key is not None
+            else "not checked (no camera key kept with the evidence)",
             "files": files,
         }
         data = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"

@@ -434,6 +434,14 @@ class Store:
         row = self._one(sql, tuple(params))
         return int(row["n"]) if row else 0
 
+    def find_audit(self, action: str, case_id: str, object_sha256: str) -> list[dict[str, Any]]:
+        """Successful rows of ``action`` about ``object_sha256`` in ``case_id``, oldest first."""
+        return self._all(
+            "SELECT * FROM audit WHERE action=? AND case_id=? AND object_sha256=?"
+            " AND outcome='success' ORDER BY seq",
+            (action, case_id, object_sha256),
+        )
+
     def failed_logins(self, name: str) -> tuple[int, str | None]:
         """Failed logins of user ``name`` since their last successful login or unlock.
 
