@@ -98,3 +98,52 @@ def test_reveal_into_an_existing_file_is_refused_before_anything_is_logged(
     _one_line(err, f"output {target} exists and is not a folder")
     assert world.ws.audit.size() == size  # no login, no consultation
     assert target.read_text() == "keep me\n"
+
+
+# --- item 10: a deployment never keeps a plaintext U_d ---------------------------------------
+
+
+def test_seal_destroy_plaintext_leaves_only_the_sealed_decoder(
+    world: World,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import hashlib
+    import json
+
+    import numpy as np
+    from safetensors.numpy import save
+
+    weights = tmp_path / "deploy" / "ud.safetensors"
+    weights.parent.mkdir()
+    plain = save({"w": np.full(64, 7, np.float32)})
+    weights.write_bytes(plain)
+    digest = hashlib.sha256(plain).hexdigest()
+    weights.with_suffix(".json").write_text(json.dumps({"name": "ud", "sha256": digest}))
+    monkeypatch.setenv("FORENSICS_PASSPHRASE", PASS["carol"])
+    code, out, err = _cli(
+        world.root, capsys, "seal", str(weights), "--out", str(tmp_path / "ud.sealed"),
+        "--holders", "bob,dave", "--as", "carol", "--destroy-plaintext",
+    )  # fmt: skip
+    assert code == 0 and out == digest, err
+    assert err == f"destroyed the plaintext {weights}"
+    assert not weights.exists()
+    row = list(world.ws.audit.entries())[-1]
+    assert (row["action"], row["object"], row["object_sha256"]) == (
+        "erasure", "model:ud.safetensors", digest,
+    )  # fmt: skip
+    model = cu.load_sealed(world.ws, digest)
+    assert model.decrypt(model.data_key_for(world.bob)) == plain  # the sealed copy still opens
+
+
+def test_destroy_plaintext_refuses_a_file_that_is_not_the_sealed_decoder(
+    world: World, tmp_path: Path
+) -> None:
+    from forensics_app.errors import ModelError
+
+    other = tmp_path / "other.safetensors"
+    other.write_bytes(world.weights + b"\0")
+    with pytest.raises(ModelError, match="is not the sealed decoder"):
+        cu.destroy_plaintext(world.ws, world.carol, other, world.model.model_sha256)
+    assert other.exists()

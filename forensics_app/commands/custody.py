@@ -140,7 +140,11 @@ def cmd_seal(args: argparse.Namespace) -> None:
         raise InputError(f"model card {card_path} is not a JSON object")
     holders = [h.strip() for h in args.holders.split(",") if h.strip()]
     with _ws(args) as ws:
-        model = cu.seal_model(ws, decoder, card, holders, _login(ws, args), out=Path(args.out))
+        admin = _login(ws, args)
+        model = cu.seal_model(ws, decoder, card, holders, admin, out=Path(args.out))
+        if args.destroy_plaintext:
+            cu.destroy_plaintext(ws, admin, decoder, model.model_sha256)
+            print(f"destroyed the plaintext {decoder}", file=sys.stderr)
         print(model.model_sha256)
 
 
@@ -308,6 +312,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--holders", required=True, help="comma-separated supervisors")
     p.add_argument("--card", help="model card JSON (default: DECODER with .json)")
+    p.add_argument(
+        "--destroy-plaintext",
+        action="store_true",
+        help="after sealing, overwrite and delete DECODER (a deployment never keeps a "
+        "plaintext U_d; logged as an erasure)",
+    )
     _as_option(p, "an admin")
     p.set_defaults(handler=cmd_seal)
 

@@ -32,7 +32,13 @@ from forensics_app.core.custody.reveal import (
     RevealSession,
     check_output_folder,
 )
-from forensics_app.core.custody.sealed import SealedModel, load_sealed, seal_bytes, seal_model
+from forensics_app.core.custody.sealed import (
+    SealedModel,
+    destroy_plaintext,
+    load_sealed,
+    seal_bytes,
+    seal_model,
+)
 from forensics_app.core.custody.transfer import (
     export_grant,
     export_request,
@@ -76,7 +82,7 @@ __all__ = [
     "RevealedFrame", "SealedModel", "UnlockGrant", "UnlockRequest", "User",
     "UserSession", "Workspace", "add_evidence", "add_user", "approve", "check_frames_exist",
     "check_grant", "check_output_folder", "check_state_logged",
-    "create_case", "create_request", "deny", "export_grant", "export_request", "get_case",
+    "create_case", "create_request", "deny", "destroy_plaintext", "export_grant", "export_request", "get_case",
     "get_evidence", "get_grant", "get_request", "get_user", "import_grant", "import_request",
     "list_cases", "list_evidence", "list_grants", "load_checkpoint_file", "list_requests", "list_users", "load_sealed",
     "login", "parse_duration", "parse_frames", "reopen_evidence", "revocation", "revoke",

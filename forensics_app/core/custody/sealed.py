@@ -312,6 +312,47 @@ def load_sealed(ws: Workspace, model_sha256: str | None = None) -> SealedModel:
     return model
 
 
+def destroy_plaintext(
+    ws: Workspace, admin: UserSession, weights_path: str | Path, model_sha256: str
+) -> None:
+    """Overwrite and delete the plaintext U_d once its sealed copy is in ``ws``.
+
+    A deployment never keeps a plaintext decoder: whoever reads it can reveal every face
+    without a grant. The file must still be exactly the sealed weights (sha256), and the
+    sealed copy must load from the workspace, before anything is destroyed; logged as an
+    ``erasure``. Best effort on the medium: on copy-on-write or flash storage an overwrite
+    need not reach every physical copy, so keep U_d on encrypted storage until it is sealed.
+    """
+    if admin.role != "admin":
+        raise PermissionDenied(f"{admin.name} has role {admin.role}; only an admin seals")
+    path = Path(weights_path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ModelError(f"cannot read {path}: {error.strerror}") from None
+    if hashlib.sha256(data).hexdigest() != model_sha256:
+        raise ModelError(f"{path} is not the sealed decoder {model_sha256[:16]}…; not destroyed")
+    load_sealed(ws, model_sha256)  # the sealed copy is there and its signature holds
+    size = len(data)
+    del data
+    with ws.store.transaction():
+        ws.audit.append(
+            admin.name, admin.role, "erasure", object=f"model:{path.name}",
+            object_sha256=model_sha256,
+            details={"path": str(path.resolve()), "bytes": size, "overwritten": True},
+        )  # fmt: skip
+        try:
+            with open(path, "r+b") as handle:
+                zeros = bytes(1 << 20)
+                for start in range(0, size, len(zeros)):
+                    handle.write(zeros[: min(len(zeros), size - start)])
+                handle.flush()
+                os.fsync(handle.fileno())
+            path.unlink()
+        except OSError as error:
+            raise ModelError(f"cannot destroy {path}: {error.strerror}") from None
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
