@@ -1,65 +1,32 @@
 """Evidence intake: read-only access, streaming SHA-256 and a record of what was received.
 
-Evidence is never written. :func:`open_evidence` is the one door to an evidence file and it
-only opens for reading (``O_RDONLY``), so no code path can modify or truncate evidence by
-accident. :func:`ingest` hashes a file in constant memory, checks that it did not change
-while it was read, and records size, digest and media facts in an :class:`EvidenceRef`;
-:func:`verify_unchanged` later proves the file is still the one that was received.
+Evidence is never written. :func:`open_evidence` (from :mod:`~forensics_app.core.readonly`,
+re-exported here) is the one door to an evidence file and it only opens for reading
+(``O_RDONLY``), so no code path can modify or truncate evidence by accident. :func:`ingest`
+hashes a file in constant memory, checks that it did not change while it was read, and
+records size, digest and media facts in an :class:`EvidenceRef`; :func:`verify_unchanged`
+later proves the file is still the one that was received. Intake sits on top of the media
+stack (readonly → video_writer → video → evidence), so nothing below imports it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import os
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any
 
+from forensics_app.core.readonly import open_evidence  # the door; importable from here too
+from forensics_app.core.video import MediaInfo, probe
 from forensics_app.errors import EvidenceError, OperationCancelled, VideoError
-
-if TYPE_CHECKING:  # video.py imports this module, so import it lazily at run time
-    from forensics_app.core.video import MediaInfo
 
 #: ``progress(bytes_done, bytes_total)``
 ProgressFn = Callable[[int, int], None]
 #: ``cancel() -> True`` stops a long operation with :class:`OperationCancelled`.
 CancelFn = Callable[[], bool]
-
-_NOATIME = getattr(os, "O_NOATIME", 0)
-_EXTRA_FLAGS = getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
-def open_evidence(path: str | os.PathLike[str], mode: str = "rb") -> BinaryIO:
-    """Open an evidence file for reading; any mode other than ``"rb"`` is refused.
-
-    The file descriptor itself is opened ``O_RDONLY`` (and ``O_NOATIME`` where the OS lets
-    us, so even the access time is left alone), so the returned object cannot write.
-    """
-    if mode != "rb":
-        raise EvidenceError(f"evidence is read-only: mode {mode!r} refused for {path}")
-    p = Path(path)
-    if p.is_dir():
-        raise EvidenceError(f"evidence {p} is a folder, not a file")
-    with contextlib.suppress(OSError):  # missing files are reported by os.open below
-        kind = os.stat(p).st_mode
-        if stat.S_ISFIFO(kind) or stat.S_ISSOCK(kind) or stat.S_ISCHR(kind):
-            raise EvidenceError(f"evidence {p} is a pipe, socket or device stream, not a file")
-    flags = os.O_RDONLY | _EXTRA_FLAGS
-    try:
-        try:
-            fd = os.open(p, flags | _NOATIME)
-        except PermissionError:  # O_NOATIME needs ownership of the file; fall back
-            fd = os.open(p, flags)
-    except FileNotFoundError:
-        raise EvidenceError(f"evidence file not found: {p}") from None
-    except OSError as error:
-        raise EvidenceError(f"cannot open evidence {p}: {error.strerror}") from None
-    return io.BufferedReader(io.FileIO(fd, "rb", closefd=True), buffer_size=1 << 16)
 
 
 def sha256_file(
@@ -128,8 +95,6 @@ class EvidenceRef:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvidenceRef:
         """Rebuild a reference from :meth:`to_dict` output; malformed data is an EvidenceError."""
-        from forensics_app.core.video import MediaInfo
-
         try:
             sha = str(data["sha256"]).lower()
             if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
@@ -174,8 +139,6 @@ def ingest(
     gets ``media=None`` unless ``require_video`` is set, in which case its VideoError is
     raised.
     """
-    from forensics_app.core.video import probe
-
     p = Path(path).resolve()
     if p.is_dir():
         raise EvidenceError(f"evidence {p} is a folder, not a file")
@@ -206,8 +169,6 @@ def _length_warnings(path: Path, media: MediaInfo) -> tuple[str, ...]:
     A Matroska file cut short keeps its header, so the packet scan finds only the frames
     that are left and reports no error; the header's duration × fps still shows the loss.
     """
-    from forensics_app.core.video import probe
-
     try:
         declared = probe(path, scan=False)
     except VideoError:

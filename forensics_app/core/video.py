@@ -1,6 +1,6 @@
 """Video I/O over PyAV (FFmpeg): probing, exact frame access and safe writing.
 
-Reading goes through :func:`forensics_app.core.evidence.open_evidence`, so a video is only
+Reading goes through :func:`forensics_app.core.readonly.open_evidence`, so a video is only
 ever opened read-only, and FFmpeg reads any container it knows. When a video is opened, its
 packets are scanned once without decoding (about 1 GB/s: demuxing only). The scan gives
 
@@ -40,7 +40,8 @@ from typing import Any, BinaryIO
 import av
 import numpy as np
 
-from forensics_app.core.evidence import open_evidence
+from forensics_app.core.readonly import open_evidence
+from forensics_app.core.video_writer import VideoWriter  # re-exported (see __all__)
 from forensics_app.errors import EvidenceError, VideoError
 
 log = logging.getLogger(__name__)
@@ -580,8 +581,6 @@ class VideoReader:
     def __iter__(self) -> Iterator[Frame]:
         return self.frames()
 
-
-from forensics_app.core.video_writer import VideoWriter  # noqa: E402  (re-export)
 
 __all__ = [
     "DamagedFrameWarning",

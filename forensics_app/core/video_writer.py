@@ -32,7 +32,7 @@ from typing import Any
 import av
 import numpy as np
 
-from forensics_app.core.evidence import open_evidence
+from forensics_app.core.readonly import open_evidence
 from forensics_app.errors import EvidenceError, VideoError
 
 CODECS = ("ffv1", "h264")
