@@ -24,6 +24,7 @@ from forensics_app.errors import (
     StoreError,
     VerificationError,
 )
+from forensics_app.uunet.inference import FaceDecoder
 
 
 @pytest.fixture
@@ -151,7 +152,7 @@ def test_reveal_past_the_decodable_end_is_an_error_not_zero_frames(world: World)
     grant = cu.approve(world.ws, world.bob, request(world, frames=(200, 210)).id)
     size = world.ws.audit.size()
     with pytest.raises(InputError) as caught:
-        cu.RevealSession(world.ws, world.alice, grant.id)
+        cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes)
     assert str(caught.value) == (
         f"frames 200-210 are past the end of the video ({EVIDENCE_FRAMES} frames); "
         "nothing to reveal"
@@ -231,7 +232,7 @@ def test_reveal_of_an_expired_grant_is_logged(world: World) -> None:
     grant = cu.approve(world.ws, world.bob, request(world).id, expires_s=1)
     time.sleep(1.1)
     with pytest.raises(PermissionDenied, match="expired at") as caught:
-        cu.RevealSession(world.ws, world.alice, grant.id)
+        cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes)
     _assert_refusal_row(world.ws, "alice", "consultation", caught.value)
 
 
@@ -239,7 +240,7 @@ def test_reveal_of_a_revoked_grant_is_logged(world: World) -> None:
     grant = cu.approve(world.ws, world.bob, request(world).id)
     cu.revoke(world.ws, world.dave, grant.id, "withdrawn")
     with pytest.raises(PermissionDenied, match="has been revoked") as caught:
-        cu.RevealSession(world.ws, world.alice, grant.id)
+        cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes)
     _assert_refusal_row(world.ws, "alice", "consultation", caught.value)
     with pytest.raises(PermissionDenied, match="already revoked") as caught:
         cu.revoke(world.ws, world.bob, grant.id, "again")
@@ -249,7 +250,7 @@ def test_reveal_of_a_revoked_grant_is_logged(world: World) -> None:
 def test_reveal_of_someone_elses_grant_is_logged(world: World) -> None:
     grant = cu.approve(world.ws, world.bob, request(world).id)
     with pytest.raises(PermissionDenied, match="issued to alice, not dave") as caught:
-        cu.RevealSession(world.ws, world.dave, grant.id)
+        cu.RevealSession(world.ws, world.dave, grant.id, FaceDecoder.from_bytes)
     _assert_refusal_row(world.ws, "dave", "consultation", caught.value)
 
 
@@ -257,7 +258,7 @@ def test_out_of_scope_reveal_is_refused_and_not_logged_as_a_consultation(world: 
     grant = cu.approve(world.ws, world.bob, request(world, frames=(0, 9)).id)
     size = world.ws.audit.size()
     with pytest.raises(PermissionDenied, match=r"frames 5-20 are outside grant") as caught:
-        cu.RevealSession(world.ws, world.alice, grant.id, frames=(5, 20))
+        cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes, frames=(5, 20))
     _assert_refusal_row(world.ws, "alice", "consultation", caught.value)
     new = list(world.ws.audit.entries(size + 1))
     assert [(r["action"], r["outcome"]) for r in new] == [("consultation", "denied")]

@@ -66,7 +66,7 @@ def _grant(world: World, frames=(0, N_FRAMES - 1), **kw) -> cu.UnlockGrant:
 def test_reveal_writes_the_fixed_names_and_a_true_manifest(world: World, tmp_path: Path) -> None:
     grant = _grant(world, frames=(1, 4))
     out = tmp_path / "reveal"
-    with cu.RevealSession(world.ws, world.alice, grant.id) as session:
+    with cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes) as session:
         manifest_path = session.write(out)
     manifest = json.loads(manifest_path.read_text())
     assert manifest["grant_id"] == grant.id and manifest["frames"] == [1, 4]
@@ -97,7 +97,7 @@ def test_reconstruction_is_the_decoder_output_pasted_in_the_boxes(
     grant = _grant(world)
     weights, card = decoder_files
     reference = FaceDecoder.from_bytes(weights, card)
-    with cu.RevealSession(world.ws, world.alice, grant) as session:
+    with cu.RevealSession(world.ws, world.alice, grant, FaceDecoder.from_bytes) as session:
         frame = session.reveal_frame(2)
     assert frame.status == "ok" and [f.box for f in frame.faces] == list(BOXES)
     mask = np.zeros(frame.public_bgr.shape[:2], bool)
@@ -122,7 +122,7 @@ def test_reconstruction_is_the_decoder_output_pasted_in_the_boxes(
 
 def test_frames_outside_the_grant_are_refused(world: World, tmp_path: Path) -> None:
     grant = _grant(world, frames=(1, 2))
-    with cu.RevealSession(world.ws, world.alice, grant.id) as session:
+    with cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes) as session:
         session.reveal_frame(2)
         with pytest.raises(PermissionDenied, match="outside"):
             session.reveal_frame(3)
@@ -133,18 +133,18 @@ def test_frames_outside_the_grant_are_refused(world: World, tmp_path: Path) -> N
 def test_only_the_requester_can_reveal(world: World) -> None:
     grant = _grant(world)
     with pytest.raises(PermissionDenied, match="issued to alice"):
-        cu.RevealSession(world.ws, world.bob, grant.id)
+        cu.RevealSession(world.ws, world.bob, grant.id, FaceDecoder.from_bytes)
 
 
 def test_revocation_stops_an_open_session(world: World) -> None:
     grant = _grant(world)
-    session = cu.RevealSession(world.ws, world.alice, grant.id)
+    session = cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes)
     session.reveal_frame(0)
     cu.revoke(world.ws, world.dave, grant.id, "withdrawn")
     with pytest.raises(PermissionDenied, match="revoked"):
         session.reveal_frame(1)
     with pytest.raises(PermissionDenied):
-        cu.RevealSession(world.ws, world.alice, grant.id)
+        cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes)
 
 
 def test_changed_evidence_is_refused_before_any_key_is_used(
@@ -159,7 +159,7 @@ def test_changed_evidence_is_refused_before_any_key_is_used(
     con.execute("UPDATE evidence SET path=?", (str(copy),))
     con.commit()
     with pytest.raises(EvidenceError, match="changed"):
-        cu.RevealSession(world.ws, world.alice, grant.id)
+        cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes)
     assert list(world.ws.audit.entries())[-1]["outcome"] == "failure"
 
 
@@ -182,7 +182,7 @@ def test_reveal_fails_closed_when_the_log_cannot_be_written(world: World, tmp_pa
     from forensics_app.errors import StoreError
 
     grant = _grant(world, frames=(0, 1))
-    session = cu.RevealSession(world.ws, world.alice, grant.id)
+    session = cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes)
     con = sqlite3.connect(world.ws.store.path, isolation_level=None)
     con.execute("CREATE TRIGGER jam BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'jam'); END")
     out = tmp_path / "never"
@@ -190,7 +190,7 @@ def test_reveal_fails_closed_when_the_log_cannot_be_written(world: World, tmp_pa
         session.write(out)
     assert list(out.iterdir()) == []  # no frame left behind without its log row
     with pytest.raises(StoreError):  # and no new session (no decryption without a row)
-        cu.RevealSession(world.ws, world.alice, grant.id)
+        cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes)
     session.close()
 
 
@@ -225,7 +225,7 @@ def test_reveal_is_built_aside_owner_only_and_moved_into_place(
         partials = [p for p in tmp_path.glob(f".partial-reveal-{os.getpid()}-*") if p != running]
         seen.append(([p.name for p in out.iterdir()], [p.name for p in partials[0].iterdir()]))
 
-    with cu.RevealSession(world.ws, world.alice, grant.id) as session:
+    with cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes) as session:
         session.write(out, progress=watch)
     assert not stale.exists() and running.exists()
     assert all(in_out == [] for in_out, _ in seen)  # nothing visible until it is logged
@@ -270,7 +270,7 @@ def keyed_world(tmp_path: Path, monkeypatch, keyed_stream: Path, decoder_files) 
 def test_a_forged_roi_message_is_refused_named_and_logged(keyed_world: World, tmp_path) -> None:
     world = keyed_world
     grant = _grant(world)
-    with cu.RevealSession(world.ws, world.alice, grant.id) as session:
+    with cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes) as session:
         assert len(session.reveal_frame(1).faces) == 2  # authentic: MAC verified
         with pytest.raises(VerificationError) as caught:
             session.reveal_frame(FORGED)
@@ -303,7 +303,7 @@ def test_a_camera_key_swapped_in_the_database_is_refused(keyed_world: World) -> 
     con.commit()
     con.close()
     with pytest.raises(VerificationError, match="camera key kept with evidence keyed.mkv is not"):
-        cu.RevealSession(world.ws, world.alice, grant.id)
+        cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes)
 
 
 def test_evidence_add_takes_the_camera_key_file(

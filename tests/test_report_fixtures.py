@@ -32,6 +32,7 @@ from forensics_app.core.custody.reveal import RevealSession
 from forensics_app.core.stego import RoiMessage, embed
 from forensics_app.core.video import VideoWriter
 from forensics_app.uunet.export import export_model
+from forensics_app.uunet.inference import FaceDecoder
 from forensics_app.uunet.networks import build_network
 
 PASS = {"carol": "demo-carol", "alice": "demo-alice", "bob": "demo-bob"}
@@ -111,7 +112,7 @@ def build_case(root: Path, frames: int = 6, reveal: bool = True) -> Case:
         grant = approve(ws, bob, request.id)
         out = root / "reveal"
         if reveal:
-            with RevealSession(ws, alice, grant) as session:
+            with RevealSession(ws, alice, grant, FaceDecoder.from_bytes) as session:
                 session.write(out)
         return Case(root, "CASE-7", "CASE-8", sha, grant.id, request.id, model.model_sha256,
                     out, frames)  # fmt: skip

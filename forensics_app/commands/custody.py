@@ -224,11 +224,14 @@ def cmd_grant(args: argparse.Namespace) -> None:
 
 
 def cmd_reveal(args: argparse.Namespace) -> None:
+    from forensics_app.uunet.inference import FaceDecoder  # torch only for this command
+
     frames = cu.parse_frames(args.frames) if args.frames else None
     out = cu.check_output_folder(args.out)  # before the login and the consultation are logged
     with _ws(args) as ws:
         session = _login(ws, args)
-        with cu.RevealSession(ws, session, args.grant_id, frames=frames) as reveal:
+        decoder = FaceDecoder.from_bytes
+        with cu.RevealSession(ws, session, args.grant_id, decoder, frames=frames) as reveal:
             path = reveal.write(out)
         manifest = json.loads(path.read_text(encoding="utf-8"))
         faces = sum(s["faces"] for s in manifest["frame_status"])

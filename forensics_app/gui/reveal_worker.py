@@ -76,8 +76,11 @@ class RevealWorker(QObject):
         _single_threaded_inference()
         ws = None
         try:
+            # U_d's networks (torch) load here, on this thread, the first time a reveal opens
+            from forensics_app.uunet.inference import FaceDecoder
+
             ws = Workspace.open(self.root)
-            self.session = RevealSession(ws, self.user, self.grant_id)
+            self.session = RevealSession(ws, self.user, self.grant_id, FaceDecoder.from_bytes)
         except ForensicsError as error:
             self.session = None
             if ws is not None:

@@ -44,14 +44,15 @@ Box = tuple[int, int, int, int]
 
 
 class Decoder(Protocol):
+    """U_d as the reveal uses it: ``N×64×64×3`` uint8 BGR public faces in, reconstructions out."""
+
     def decode(self, faces: np.ndarray) -> np.ndarray: ...
 
 
-def default_decoder(weights: bytes, card: dict[str, Any]) -> Decoder:
-    """U_d built from in-memory safetensors bytes by :mod:`forensics_app.uunet.inference`."""
-    from forensics_app.uunet.inference import FaceDecoder
-
-    return FaceDecoder.from_bytes(weights, card)
+#: Builds a :class:`Decoder` from the decrypted weights (in memory) and the model card. The
+#: caller supplies it (``forensics_app.uunet.inference.FaceDecoder.from_bytes`` in the CLI,
+#: the GUI and the tests), so the custody core never imports the networks.
+DecoderFactory = Callable[[bytes, dict[str, Any]], Decoder]
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,12 @@ def check_output_folder(out: str | Path) -> Path:
 class RevealSession:
     """An open, checked reveal under one grant; call :meth:`close` to drop the decoder.
 
-    ``stego_key`` is the camera's ROI-message MAC key when the producer used one; by
-    default the key kept with the evidence (:func:`camera_key`). With a key, a frame whose
-    message fails the MAC (or carries none) is refused before U_d runs, named and logged.
+    ``decoder_factory`` builds U_d from the decrypted weights and the card (see
+    :data:`DecoderFactory`); it is called once, inside the transaction that logs the
+    consultation. ``stego_key`` is the camera's ROI-message MAC key when the producer used
+    one; by default the key kept with the evidence (:func:`camera_key`). With a key, a frame
+    whose message fails the MAC (or carries none) is refused before U_d runs, named and
+    logged.
     ``frames`` (optional) is the sub-range the caller means to reveal: it is checked against
     the grant and the video *before* the consultation is logged, so an out-of-scope or empty
     reveal is refused, not consulted. Every refusal by the custody rules is logged as a
@@ -118,7 +122,7 @@ class RevealSession:
         ws: Workspace,
         session: UserSession,
         grant: str | UnlockGrant,
-        decoder_factory: Callable[[bytes, dict[str, Any]], Decoder] = default_decoder,
+        decoder_factory: DecoderFactory,
         progress: Callable[[int, int], None] | None = None,
         stego_key: bytes | None = None,
         frames: tuple[int, int] | None = None,
@@ -178,7 +182,7 @@ class RevealSession:
             )
         return a, min(b, self.frame_count - 1)
 
-    def _open_decoder(self, model: Any, decoder_factory: Callable[..., Decoder]) -> None:
+    def _open_decoder(self, model: Any, decoder_factory: DecoderFactory) -> None:
         ws, session = self._ws, self._session
         # fail closed: the consultation row and the decryption commit or fail together
         with ws.store.transaction():
