@@ -16,13 +16,13 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from forensics_app.errors import InputError
+from forensics_app.uunet.codecs import h264, jpeg
 
 
 def resize_through_box(images: torch.Tensor, width: int, height: int) -> torch.Tensor:
@@ -36,14 +36,7 @@ def resize_through_box(images: torch.Tensor, width: int, height: int) -> torch.T
 
 def jpeg_numpy(images: np.ndarray, quality: int) -> np.ndarray:
     """Real JPEG round trip of ``N×H×W×3`` uint8 RGB images at ``quality`` (1–100)."""
-    out = np.empty_like(images)
-    params = [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)]
-    for i, img in enumerate(images):
-        ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), params)
-        if not ok:
-            raise InputError("JPEG encoding failed")
-        out[i] = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
-    return out
+    return np.ascontiguousarray(jpeg(np.asarray(images)[..., ::-1], quality)[..., ::-1])
 
 
 def jpeg_straight_through(images: torch.Tensor, quality: int) -> torch.Tensor:
@@ -64,8 +57,6 @@ def h264_straight_through(images: torch.Tensor, crf: int) -> torch.Tensor:
     artefacts (chroma subsampling, inter prediction). Off by default (``p_h264 = 0``):
     it is slower than JPEG and the shipped models were trained without it.
     """
-    from forensics_app.uunet.evaluation.transforms import h264
-
     with torch.no_grad():
         rgb = (images.detach().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu()
         bgr = np.ascontiguousarray(rgb.numpy()[..., ::-1])

@@ -35,6 +35,7 @@ from forensics_app.errors import InputError, ModelError
 from forensics_app.uunet import runtime
 from forensics_app.uunet.data import FaceIndex, scan_faces
 from forensics_app.uunet.export import export_model
+from forensics_app.uunet.faces import DlibEmbedder, faces_to_tensor
 from forensics_app.uunet.networks import build_network
 
 #: Embedder whose descriptor E_id regresses (the same as the evaluation's).
@@ -45,8 +46,6 @@ class DlibTeacher:
     """dlib's descriptor of RGB tensors or uint8 RGB arrays (64×64), as float32 arrays."""
 
     def __init__(self) -> None:
-        from forensics_app.uunet.evaluation.leakage import DlibEmbedder
-
         self._embedder = DlibEmbedder()  # raises ModelError when dlib is not installed
 
     def faces(self, rgb_u8: np.ndarray) -> np.ndarray:
@@ -140,17 +139,12 @@ def _faces_of(index: FaceIndex) -> tuple[np.ndarray, list[str]]:
     return np.concatenate(faces), subjects
 
 
-def faces_to_tensor(faces: np.ndarray) -> torch.Tensor:
-    """``N×H×W×3`` uint8 faces → ``N×3×H×W`` float tensor in [0, 1] (channel order kept)."""
-    return torch.from_numpy(np.ascontiguousarray(faces)).permute(0, 3, 1, 2).float() / 255.0
-
-
 def fidelity(
     model: torch.nn.Module, faces: np.ndarray, target: np.ndarray, subjects: list[str]
 ) -> dict[str, float]:
     """How well E_id stands in for dlib on ``faces``: Pearson r of the pairwise distances,
     descriptor RMSE, and the same/different-subject ROC AUC of each embedder's distances."""
-    from forensics_app.uunet.evaluation.metrics import roc_auc
+    from forensics_app.uunet.separability import roc_auc  # scipy, only when measured
 
     model.eval()
     with torch.inference_mode():

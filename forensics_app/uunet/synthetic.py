@@ -32,7 +32,7 @@ import numpy as np
 from tqdm import tqdm
 
 from forensics_app.errors import InputError
-from forensics_app.uunet.evaluation.transforms import h264
+from forensics_app.uunet.codecs import h264
 
 SIZE = 64
 PREFIX = "syn_"

@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from forensics_app.errors import InputError
-from forensics_app.uunet.identity import faces_to_tensor
+from forensics_app.uunet.faces import faces_to_tensor
 from forensics_app.uunet.networks import build_network
 
 #: Name recorded in eval.json for the attacker's rows.

