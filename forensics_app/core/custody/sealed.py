@@ -42,6 +42,30 @@ VERSION = 1
 MAX_HEADER = 1 << 20
 
 
+def split_sealed(data: bytes, fmt: str, what: str) -> tuple[dict[str, Any], bytes, bytes]:
+    """The header (parsed), header bytes and ciphertext of a ``UUNSEAL`` file of format ``fmt``.
+
+    Shared by the sealed decoder and the camera's sealed encoder, so both files have one
+    layout; nothing here is trusted until the AES-GCM tag over header and ciphertext holds.
+    """
+    if data[: len(MAGIC)] != MAGIC:
+        raise VerificationError(f"not a {what} (bad magic)")
+    if len(data) < len(MAGIC) + 4:
+        raise VerificationError(f"{what} is truncated")
+    (n,) = struct.unpack("<I", data[len(MAGIC) : len(MAGIC) + 4])
+    start = len(MAGIC) + 4
+    if n > MAX_HEADER or start + n > len(data):
+        raise VerificationError(f"{what} header length is out of range")
+    header_bytes = data[start : start + n]
+    try:
+        header = json.loads(header_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise VerificationError(f"{what} header is not valid JSON (altered)") from None
+    if not isinstance(header, dict) or header.get("format") != fmt:
+        raise VerificationError(f"{what} header has the wrong format tag")
+    return header, header_bytes, data[start + n :]
+
+
 def slot_context(model_sha256: str, holder: str) -> bytes:
     """HKDF info / AAD binding a key slot to its model and holder."""
     return f"uunet-sealed-slot|v1|{model_sha256}|{holder}".encode()
@@ -79,24 +103,10 @@ class SealedModel:
     @classmethod
     def from_bytes(cls, data: bytes) -> SealedModel:
         """Parse and check the header signature (against the key named in the header)."""
-        if data[: len(MAGIC)] != MAGIC:
-            raise VerificationError("not a sealed model (bad magic)")
-        if len(data) < len(MAGIC) + 4:
-            raise VerificationError("sealed model is truncated")
-        (n,) = struct.unpack("<I", data[len(MAGIC) : len(MAGIC) + 4])
-        start = len(MAGIC) + 4
-        if n > MAX_HEADER or start + n > len(data):
-            raise VerificationError("sealed model header length is out of range")
-        header_bytes = data[start : start + n]
-        try:
-            header = json.loads(header_bytes.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise VerificationError("sealed model header is not valid JSON (altered)") from None
-        if not isinstance(header, dict) or header.get("format") != FORMAT:
-            raise VerificationError("sealed model header has the wrong format tag")
+        header, header_bytes, ciphertext = split_sealed(data, FORMAT, "sealed model")
         if header.get("version") != VERSION:
             raise VerificationError(f"unsupported sealed model version {header.get('version')!r}")
-        model = cls(header, header_bytes, data[start + n :])
+        model = cls(header, header_bytes, ciphertext)
         model._verify_signature()
         return model
 
@@ -341,16 +351,24 @@ def destroy_plaintext(
             object_sha256=model_sha256,
             details={"path": str(path.resolve()), "bytes": size, "overwritten": True},
         )  # fmt: skip
-        try:
-            with open(path, "r+b") as handle:
-                zeros = bytes(1 << 20)
-                for start in range(0, size, len(zeros)):
-                    handle.write(zeros[: min(len(zeros), size - start)])
-                handle.flush()
-                os.fsync(handle.fileno())
-            path.unlink()
-        except OSError as error:
-            raise ModelError(f"cannot destroy {path}: {error.strerror}") from None
+        wipe_file(path, size)
+
+
+def wipe_file(path: Path, size: int) -> None:
+    """Overwrite the first ``size`` bytes of ``path`` with zeros, fsync, then delete it.
+
+    Best effort on the medium (copy-on-write and flash storage may keep old blocks).
+    """
+    try:
+        with open(path, "r+b") as handle:
+            zeros = bytes(1 << 20)
+            for start in range(0, size, len(zeros)):
+                handle.write(zeros[: min(len(zeros), size - start)])
+            handle.flush()
+            os.fsync(handle.fileno())
+        path.unlink()
+    except OSError as error:
+        raise ModelError(f"cannot destroy {path}: {error.strerror}") from None
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
