@@ -1,8 +1,10 @@
-"""``forensics deidentify``: the camera side (detect, track, U_e, paste, hide the ROIs)."""
+"""The camera side: ``forensics deidentify`` (detect, track, U_e, paste, hide the ROIs) and
+``forensics seal-encoder`` (keep U_e only sealed under a camera passphrase, DESIGN §4)."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -10,9 +12,11 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from forensics_app.commands._common import add_passphrase_option, read_passphrase
 from forensics_app.errors import InputError
 
 if TYPE_CHECKING:
+    from forensics_app.uunet.inference import FaceEncoder
     from forensics_app.uunet.producer import ProducerStats
 
 
@@ -28,10 +32,24 @@ def _read_key(path: str | None) -> bytes | None:
     return key
 
 
+def _load_encoder(args: argparse.Namespace) -> FaceEncoder:
+    """U_e from --encoder (plain), --sealed-encoder (decrypted in memory only) or models/ue."""
+    from forensics_app.uunet.inference import FaceEncoder, default_encoder_path
+
+    if args.sealed_encoder:
+        if args.encoder:
+            raise InputError("pass --encoder or --sealed-encoder, not both")
+        from forensics_app.core.custody.sealed_encoder import SealedEncoder
+
+        sealed = SealedEncoder.load(args.sealed_encoder)
+        passphrase = read_passphrase(args, f"sealed encoder {args.sealed_encoder}")
+        return FaceEncoder.from_bytes(sealed.open(passphrase), sealed.card)
+    return FaceEncoder.from_file(args.encoder or default_encoder_path())
+
+
 def _deidentify(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from forensics_app.uunet.inference import FaceEncoder, default_encoder_path
     from forensics_app.uunet.producer import ProducerConfig, deidentify_video
 
     source = Path(args.input)
@@ -51,7 +69,7 @@ def _deidentify(args: argparse.Namespace) -> int:
         stream_id=args.stream_id,
         max_frames=args.max_frames,
     )
-    encoder = FaceEncoder.from_file(args.encoder or default_encoder_path())
+    encoder = _load_encoder(args)
     bar = tqdm(total=0, unit="frame", desc="de-identifying", disable=args.quiet, file=sys.stderr)
 
     def progress(done: int, total: int) -> None:
@@ -108,8 +126,37 @@ def _write_review(path: Path, stats: ProducerStats) -> None:
         raise InputError(f"cannot write the review file {path}: {error.strerror}") from None
 
 
+def _new_camera_passphrase(args: argparse.Namespace) -> str:
+    """--passphrase-file, $FORENSICS_PASSPHRASE, or a prompt asked twice."""
+    if args.passphrase_file or os.environ.get("FORENSICS_PASSPHRASE") is not None:
+        return read_passphrase(args, "the sealed encoder")
+    try:
+        first = getpass.getpass("New camera passphrase for the sealed encoder: ")
+        if getpass.getpass("Repeat the camera passphrase: ") != first:
+            raise InputError("the two passphrases differ")
+    except EOFError:
+        raise InputError("no camera passphrase: no terminal to prompt on") from None
+    return first
+
+
+def _seal_encoder(args: argparse.Namespace) -> int:
+    from forensics_app.core.custody.sealed_encoder import destroy_encoder_plaintext, seal_encoder
+    from forensics_app.uunet.export import read_card
+
+    weights = Path(args.encoder)
+    if not weights.is_file():
+        raise InputError(f"no such encoder file: {weights}")
+    card = read_card(Path(args.card) if args.card else weights.with_suffix(".json"))
+    sealed = seal_encoder(weights, card, _new_camera_passphrase(args), Path(args.out))
+    if args.destroy_plaintext:
+        destroy_encoder_plaintext(weights, sealed)
+        print(f"destroyed the plaintext {weights}", file=sys.stderr)
+    print(sealed.model_sha256)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    """Register ``deidentify``."""
+    """Register ``deidentify`` and ``seal-encoder``."""
     parser = sub.add_parser(
         "deidentify",
         help="replace faces by U_e surrogates and hide the ROIs",
@@ -122,6 +169,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("input", help="the source video")
     parser.add_argument("--out", required=True, help="the public stream to write (.mkv)")
     parser.add_argument("--encoder", help="U_e weights (.safetensors); default models/ue")
+    parser.add_argument(
+        "--sealed-encoder",
+        metavar="FILE",
+        help="U_e sealed by 'forensics seal-encoder': decrypted in memory only with the camera "
+        "passphrase (--passphrase-file, else $FORENSICS_PASSPHRASE, else a prompt)",
+    )
     parser.add_argument("--codec", choices=("ffv1", "h264"), default="ffv1")
     parser.add_argument("--crf", type=int, default=23, help="H.264 quality (0..51, default 23)")
     parser.add_argument(
@@ -146,6 +199,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--stream-id", type=int, help="32-bit stream id (default: random)")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
     parser.add_argument("--key-file", help="camera key: authenticate each ROI message (MAC)")
+    add_passphrase_option(parser)
     parser.add_argument("--json", action="store_true", help="print the run summary as JSON")
     parser.add_argument(
         "--review",
@@ -155,3 +209,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_deidentify)
+
+    seal = sub.add_parser(
+        "seal-encoder",
+        help="encrypt U_e under a camera passphrase (for deidentify --sealed-encoder)",
+        description=(
+            "Seal U_e for the camera side: whoever holds U_e can make (surrogate, original) "
+            "pairs and train an inverse, so a camera may keep it only sealed. The weights and "
+            "their model card are encrypted (AES-256-GCM, Argon2id passphrase slot); "
+            "'deidentify --sealed-encoder' decrypts them in memory only. Prints the weights' "
+            "sha256."
+        ),
+    )
+    seal.add_argument("encoder", help="U_e weights (.safetensors) with its card beside it")
+    seal.add_argument("--out", required=True, help="the sealed encoder file to write")
+    seal.add_argument("--card", help="model card JSON (default: ENCODER with .json)")
+    seal.add_argument(
+        "--destroy-plaintext",
+        action="store_true",
+        help="after sealing (and opening the sealed copy once), overwrite and delete ENCODER",
+    )
+    add_passphrase_option(seal)
+    seal.set_defaults(handler=_seal_encoder)

@@ -39,6 +39,13 @@ from forensics_app.core.custody.sealed import (
     seal_bytes,
     seal_model,
 )
+from forensics_app.core.custody.sealed_encoder import (
+    SealedEncoder,
+    destroy_encoder_plaintext,
+    open_sealed_encoder,
+    seal_encoder,
+    seal_encoder_bytes,
+)
 from forensics_app.core.custody.transfer import (
     export_grant,
     export_request,
@@ -79,13 +86,13 @@ from forensics_app.core.custody.workspace import Workspace
 __all__ = [
     "ROLES", "AuditLog", "AuditVerificationError", "Case", "Checkpoint", "EvidenceRecord",
     "InclusionProof", "LoginPolicy", "RequestInfo", "RevealSession", "RevealedFace",
-    "RevealedFrame", "SealedModel", "UnlockGrant", "UnlockRequest", "User",
+    "RevealedFrame", "SealedEncoder", "SealedModel", "UnlockGrant", "UnlockRequest", "User",
     "UserSession", "Workspace", "add_evidence", "add_user", "approve", "check_frames_exist",
     "check_grant", "check_output_folder", "check_state_logged",
-    "create_case", "create_request", "deny", "destroy_plaintext", "export_grant", "export_request", "get_case",
+    "create_case", "create_request", "deny", "destroy_encoder_plaintext", "destroy_plaintext", "export_grant", "export_request", "get_case",
     "get_evidence", "get_grant", "get_request", "get_user", "import_grant", "import_request",
     "list_cases", "list_evidence", "list_grants", "load_checkpoint_file", "list_requests", "list_users", "load_sealed",
-    "login", "parse_duration", "parse_frames", "reopen_evidence", "revocation", "revoke",
-    "seal_bytes", "seal_model", "unlock_user", "verify_entry", "verify_inclusion_proof",
+    "login", "open_sealed_encoder", "parse_duration", "parse_frames", "reopen_evidence", "revocation", "revoke",
+    "seal_bytes", "seal_encoder", "seal_encoder_bytes", "seal_model", "unlock_user", "verify_entry", "verify_inclusion_proof",
     "verify_workspace",
 ]  # fmt: skip
