@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -208,6 +208,16 @@ def load_checkpoint_file(path: str | Path) -> Checkpoint:
     return Checkpoint.from_dict(doc)
 
 
+class Actor(Protocol):
+    """Who a row is about: a logged-in :class:`~.users.UserSession` or a stored user."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+
 class AuditLog:
     """The workspace's audit log over a :class:`Store`, signing with the log key.
 
@@ -243,12 +253,16 @@ class AuditLog:
         *,
         outcome: str = "success",
         case_id: str | None = None,
-        object: str | None = None,  # noqa: A002 - the Art. 25 field name
+        object: str | None = None,  # the Art. 25 field name
         object_sha256: str | None = None,
         justification: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Append one signed row (joining the caller's transaction); returns the row."""
+        """Append one signed row (joining the caller's transaction); returns the row.
+
+        ``actor`` and ``role`` are plain names here, for the rows written before anyone is
+        logged in (a failed login, the first admin); a session's action is :meth:`record`.
+        """
         if action not in ACTIONS:
             raise ValueError(f"unknown audit action {action!r}")
         if self._key is None:
@@ -280,31 +294,48 @@ class AuditLog:
                 self._write_checkpoint(seq)
         return row
 
+    def record(
+        self,
+        by: Actor,
+        action: str,
+        *,
+        outcome: str = "success",
+        case_id: str | None = None,
+        object: str | None = None,  # the Art. 25 field name
+        object_sha256: str | None = None,
+        justification: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Append one signed row for an action of ``by`` (a session): :meth:`append` with
+        ``by.name`` and ``by.role`` as actor and role."""
+        return self.append(
+            by.name, by.role, action, outcome=outcome, case_id=case_id, object=object,
+            object_sha256=object_sha256, justification=justification, details=details,
+        )  # fmt: skip
+
     def record_refusal(
         self,
-        actor: str,
-        role: str,
+        by: Actor,
         action: str,
         reason: str,
         *,
         case_id: str | None = None,
-        object: str | None = None,  # noqa: A002 - the Art. 25 field name
+        object: str | None = None,  # the Art. 25 field name
     ) -> dict[str, Any]:
         """Log a refused custody action: one ``outcome=denied`` row naming the reason."""
-        return self.append(
-            actor, role, action, outcome=REFUSED, case_id=case_id, object=object,
+        return self.record(
+            by, action, outcome=REFUSED, case_id=case_id, object=object,
             details={"reason": reason},
         )  # fmt: skip
 
     @contextmanager
     def refusals(
         self,
-        actor: str,
-        role: str,
+        by: Actor,
         action: str,
         *,
         case_id: str | None = None,
-        object: str | None = None,  # noqa: A002 - the Art. 25 field name
+        object: str | None = None,  # the Art. 25 field name
         errors: tuple[type[ForensicsError], ...] = REFUSAL_ERRORS,
     ) -> Iterator[None]:
         """Run a custody action; if the rules refuse it, log the refusal and re-raise.
@@ -321,9 +352,7 @@ class AuditLog:
             if not getattr(error, "refusal_logged", False):
                 error.refusal_logged = True  # type: ignore[attr-defined]
                 try:
-                    self.record_refusal(
-                        actor, role, action, str(error), case_id=case_id, object=object
-                    )
+                    self.record_refusal(by, action, str(error), case_id=case_id, object=object)
                 except ForensicsError:
                     pass
             raise

@@ -76,9 +76,7 @@ def create_case(ws: Workspace, session: UserSession, case_id: str, title: str = 
     created, _ = now_times()
     with ws.store.transaction():
         ws.store.insert_case(case_id, title, created, session.name)
-        ws.audit.append(
-            session.name, session.role, "case_created", case_id=case_id, details={"title": title}
-        )
+        ws.audit.record(session, "case_created", case_id=case_id, details={"title": title})
     return get_case(ws, case_id)
 
 
@@ -143,9 +141,8 @@ def add_evidence(
                 "details": json.dumps(details, sort_keys=True, default=str),
             }
         )
-        ws.audit.append(
-            session.name,
-            session.role,
+        ws.audit.record(
+            session,
             "collection",
             case_id=case_id,
             object=Path(ref.path).name,
@@ -228,9 +225,8 @@ def reopen_evidence(
     if why:
         outcome = "failure"
     with ws.store.transaction():
-        ws.audit.append(
-            session.name,
-            session.role,
+        ws.audit.record(
+            session,
             "verification",
             outcome=outcome,
             case_id=case_id,

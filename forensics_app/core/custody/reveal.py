@@ -133,7 +133,7 @@ class RevealSession:
         grant_id = grant if isinstance(grant, str) else grant.id
         row = ws.store.get_grant(grant_id)
         with ws.audit.refusals(
-            session.name, session.role, "consultation",
+            session, "consultation",
             case_id=row["case_id"] if row else None, object=f"grant:{grant_id}",
         ):  # fmt: skip
             model = self._check(grant, frames, progress)
@@ -186,9 +186,8 @@ class RevealSession:
         ws, session = self._ws, self._session
         # fail closed: the consultation row and the decryption commit or fail together
         with ws.store.transaction():
-            ws.audit.append(
-                session.name,
-                session.role,
+            ws.audit.record(
+                session,
                 "consultation",
                 case_id=self.grant.case_id,
                 object=f"grant:{self.grant.id}",
@@ -240,7 +239,7 @@ class RevealSession:
         from forensics_app.core.stego import extract
 
         with self._ws.audit.refusals(
-            self._session.name, self._session.role, "consultation",
+            self._session, "consultation",
             case_id=self.grant.case_id, object=f"grant:{self.grant.id}",
         ):  # fmt: skip
             self._still_valid(index)
@@ -251,7 +250,7 @@ class RevealSession:
         detail = str(getattr(result, "detail", ""))
         if self._stego_key is not None and status == "damaged" and "MAC" in detail:
             with self._ws.audit.refusals(
-                self._session.name, self._session.role, "consultation",
+                self._session, "consultation",
                 case_id=self.grant.case_id, object=f"grant:{self.grant.id}",
             ):  # fmt: skip
                 raise VerificationError(
@@ -298,7 +297,7 @@ class RevealSession:
         Returns the path of ``reveal.json``; the write is logged as a ``reveal`` with its sha256.
         """
         with self._ws.audit.refusals(
-            self._session.name, self._session.role, "reveal",
+            self._session, "reveal",
             case_id=self.grant.case_id, object=f"grant:{self.grant.id}",
         ):  # fmt: skip
             a, b = frames or self.requested
@@ -394,9 +393,8 @@ class RevealSession:
         data = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
         path = out / "reveal.json"
         with self._ws.store.transaction():
-            self._ws.audit.append(
-                self._session.name,
-                self._session.role,
+            self._ws.audit.record(
+                self._session,
                 "reveal",
                 case_id=self.grant.case_id,
                 object=f"reveal:{path}",

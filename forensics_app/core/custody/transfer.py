@@ -45,8 +45,8 @@ def export_request(ws: Workspace, session: UserSession, request_id: str, path: P
     """Write a request file (canonical JSON); logged as a transfer."""
     info = get_request(ws, request_id)
     with ws.store.transaction():
-        ws.audit.append(
-            session.name, session.role, "export", case_id=info.request.case_id,
+        ws.audit.record(
+            session, "export", case_id=info.request.case_id,
             object=f"request:{request_id}", object_sha256=info.request.sha256,
             details={"file": str(path)},
         )  # fmt: skip
@@ -55,9 +55,7 @@ def export_request(ws: Workspace, session: UserSession, request_id: str, path: P
 
 def import_request(ws: Workspace, session: UserSession, path: Path) -> UnlockRequest:
     """Read a request file; verified exactly like a local request before it is stored."""
-    with ws.audit.refusals(
-        session.name, session.role, "import", object=f"file:{path}", errors=(ForensicsError,)
-    ):
+    with ws.audit.refusals(session, "import", object=f"file:{path}", errors=(ForensicsError,)):
         return _import_request(ws, session, path)
 
 
@@ -72,8 +70,8 @@ def _import_request(ws: Workspace, session: UserSession, path: Path) -> UnlockRe
         return request
     with ws.store.transaction():
         _store_request(ws, request)
-        ws.audit.append(
-            session.name, session.role, "import", case_id=request.case_id,
+        ws.audit.record(
+            session, "import", case_id=request.case_id,
             object=f"request:{request.id}", object_sha256=request.sha256,
             details={"file": str(path), "requester": request.requester},
         )  # fmt: skip
@@ -84,8 +82,8 @@ def export_grant(ws: Workspace, session: UserSession, grant_id: str, path: Path)
     """Write a grant file (canonical JSON); logged as a transfer to its requester."""
     grant = get_grant(ws, grant_id)
     with ws.store.transaction():
-        ws.audit.append(
-            session.name, session.role, "export", case_id=grant.case_id,
+        ws.audit.record(
+            session, "export", case_id=grant.case_id,
             object=f"grant:{grant_id}", object_sha256=grant.sha256,
             details={"file": str(path), "recipients": [grant.requester]},
         )  # fmt: skip
@@ -98,9 +96,7 @@ def import_grant(ws: Workspace, session: UserSession, path: Path) -> UnlockGrant
     If the request it answers is known here it must still be pending: a local denial or
     approval stands (decided inside the storing transaction, like :func:`approve`).
     """
-    with ws.audit.refusals(
-        session.name, session.role, "import", object=f"file:{path}", errors=(ForensicsError,)
-    ):
+    with ws.audit.refusals(session, "import", object=f"file:{path}", errors=(ForensicsError,)):
         return _import_grant(ws, session, path)
 
 
@@ -122,8 +118,8 @@ def _import_grant(ws: Workspace, session: UserSession, path: Path) -> UnlockGran
                 f"{grant.approver} not imported (an import never overrides a local decision)"
             )
         _store_grant(ws, grant)
-        ws.audit.append(
-            session.name, session.role, "import", case_id=grant.case_id,
+        ws.audit.record(
+            session, "import", case_id=grant.case_id,
             object=f"grant:{grant.id}", object_sha256=grant.sha256,
             details={"file": str(path), "approver": grant.approver},
         )  # fmt: skip

@@ -270,9 +270,8 @@ def create_request(
     request = UnlockRequest(_signed(doc, session))
     with ws.store.transaction():
         _store_request(ws, request)
-        ws.audit.append(
-            session.name,
-            session.role,
+        ws.audit.record(
+            session,
             "request",
             case_id=case_id,
             object=f"request:{request.id}",
@@ -380,7 +379,7 @@ def approve(
     as an ``approval`` row with ``outcome=denied``.
     """
     with ws.audit.refusals(
-        session.name, session.role, "approval",
+        session, "approval",
         case_id=_request_case(ws, request_id), object=f"request:{request_id}",
     ):  # fmt: skip
         return _approve(ws, session, request_id, expires_s, model_sha256)
@@ -431,9 +430,8 @@ def _approve(
     with ws.store.transaction():
         _claim_pending(ws, request.id, "approved", canonical_json({"grant": grant.id}).decode())
         _store_grant(ws, grant)
-        ws.audit.append(
-            session.name,
-            session.role,
+        ws.audit.record(
+            session,
             "approval",
             case_id=request.case_id,
             object=f"grant:{grant.id}",
@@ -488,7 +486,7 @@ def deny(ws: Workspace, session: UserSession, request_id: str, reason: str) -> d
     Same race rule as :func:`approve`; a refused denial is a ``denial`` row, ``outcome=denied``.
     """
     with ws.audit.refusals(
-        session.name, session.role, "denial",
+        session, "denial",
         case_id=_request_case(ws, request_id), object=f"request:{request_id}",
     ):  # fmt: skip
         return _deny(ws, session, request_id, reason)
@@ -504,9 +502,8 @@ def _deny(ws: Workspace, session: UserSession, request_id: str, reason: str) -> 
     denial, _ = _signed_decision(DENIAL_TYPE, "request_id", request_id, session, reason)
     with ws.store.transaction():
         _claim_pending(ws, request_id, "denied", canonical_json(denial).decode())
-        ws.audit.append(
-            session.name,
-            session.role,
+        ws.audit.record(
+            session,
             "denial",
             case_id=info.request.case_id,
             object=f"request:{request_id}",
@@ -549,7 +546,7 @@ def revoke(ws: Workspace, session: UserSession, grant_id: str, reason: str = "")
     """
     row = ws.store.get_grant(grant_id)
     with ws.audit.refusals(
-        session.name, session.role, "revocation",
+        session, "revocation",
         case_id=row["case_id"] if row else None, object=f"grant:{grant_id}",
     ):  # fmt: skip
         return _revoke(ws, session, grant_id, reason)
@@ -565,9 +562,8 @@ def _revoke(ws: Workspace, session: UserSession, grant_id: str, reason: str) -> 
     with ws.store.transaction():
         if not ws.store.revoke_grant(grant_id, time, canonical_json(doc).decode()):
             raise PermissionDenied(f"grant {grant_id} is already revoked")
-        ws.audit.append(
-            session.name,
-            session.role,
+        ws.audit.record(
+            session,
             "revocation",
             case_id=grant.case_id,
             object=f"grant:{grant_id}",

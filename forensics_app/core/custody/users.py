@@ -232,7 +232,7 @@ def login(
         _log_failure(ws, name, "unknown", "unknown user")
         raise AuthError(f"unknown user {name!r}")
     user = _user_from_row(row)
-    with ws.audit.refusals(user.name, user.role, "login", object=f"user:{user.name}"):
+    with ws.audit.refusals(user, "login", object=f"user:{user.name}"):
         _check_back_off(ws, user, policy)
     try:
         blob = json.loads(row["private_blob"])
@@ -254,7 +254,7 @@ def login(
     ):
         raise AuthError(f"the key record of {name} does not match its public keys")
     with ws.store.transaction():
-        ws.audit.append(user.name, user.role, "login", object=f"user:{name}")
+        ws.audit.record(user, "login", object=f"user:{name}")
     return UserSession(user, signing, x)
 
 
@@ -304,14 +304,14 @@ def unlock_user(ws: Workspace, name: str, by: UserSession) -> User:
 
     Logged as ``user_unlocked``; a refused unlock is a denied row like any refusal.
     """
-    with ws.audit.refusals(by.name, by.role, "user_unlocked", object=f"user:{name}"):
+    with ws.audit.refusals(by, "user_unlocked", object=f"user:{name}"):
         if by.role != "admin" or by._signing is None:
             raise PermissionDenied(f"{by.name} has role {by.role}; only an admin may unlock")
         user = get_user(ws, name)
         with ws.store.transaction():
             failures = ws.store.failed_logins(user.name)[0]
-            ws.audit.append(
-                by.name, by.role, "user_unlocked", object=f"user:{user.name}",
+            ws.audit.record(
+                by, "user_unlocked", object=f"user:{user.name}",
                 details={"failed_count": failures},
             )  # fmt: skip
     return user

@@ -358,9 +358,8 @@ def disclose_report(ws: Workspace, session: UserSession, data: ReportData) -> tu
 
 
 def _log_report(ws: Workspace, session: UserSession, data: ReportData, digest: str) -> None:
-    ws.audit.append(
-        session.name,
-        session.role,
+    ws.audit.record(
+        session,
         "disclosure",
         case_id=data.case_id,
         object=f"report:{data.report_id}",

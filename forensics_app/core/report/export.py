@@ -304,9 +304,8 @@ def _write_zip(
                 info.compress_type = zipfile.ZIP_STORED if png else zipfile.ZIP_DEFLATED
                 bundle.writestr(info, blob)
         with ws.store.transaction():
-            ws.audit.append(
-                session.name,
-                session.role,
+            ws.audit.record(
+                session,
                 "disclosure",
                 case_id=case_id,
                 object=f"export:{export_id}",
