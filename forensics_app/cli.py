@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from forensics_app import __version__
-from forensics_app.errors import ForensicsError, NotBuiltError
+from forensics_app.errors import ForensicsError
 
 #: Modules that contribute subcommands, in the order they appear in ``--help``.
 COMMAND_MODULES = (
@@ -70,9 +70,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         code = handler(args)
-    except NotBuiltError as error:
-        print(f"forensics: {error}", file=sys.stderr)
-        return EXIT_USAGE
     except ForensicsError as error:
         print(f"forensics: error: {error}", file=sys.stderr)
         return EXIT_FAILURE

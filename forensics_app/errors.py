@@ -58,7 +58,3 @@ class StoreError(ForensicsError):
 
 class OperationCancelled(ForensicsError):
     """A long operation (hashing, decoding, training...) stopped because the user cancelled it."""
-
-
-class NotBuiltError(ForensicsError):
-    """A command of the contract that this version does not implement yet."""

@@ -211,7 +211,7 @@ def test_new_workspace_and_switching_user(qtbot, window: MainWindow, tmp_path: P
 def test_closing_during_work_asks_and_cancels(qtbot, window: MainWindow) -> None:
     release = threading.Event()
 
-    def slow(progress, cancel):  # noqa: ANN001, ANN202
+    def slow(progress, cancel):
         while not cancel():
             release.wait(0.01)
             progress(0, 1)
@@ -235,7 +235,7 @@ def test_task_runner_reports_progress_results_and_one_line_errors(qtbot) -> None
         pass
     assert blocker.args == [42]
 
-    def boom(progress, cancel):  # noqa: ANN001, ANN202
+    def boom(progress, cancel):
         raise RuntimeError("disk on fire\nsecond line")
 
     failed = runner.start("boom", boom)

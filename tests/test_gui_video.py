@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 from forensics_app.gui.main_window import MainWindow
 
 
-def _mouse(widget, kind: QEvent.Type, x: float, buttons, modifiers=Qt.KeyboardModifier.NoModifier):  # noqa: ANN001
+def _mouse(widget, kind: QEvent.Type, x: float, buttons, modifiers=Qt.KeyboardModifier.NoModifier):
     pos = QPointF(x, widget.height() / 2)
     button = Qt.MouseButton.LeftButton if kind != QEvent.Type.MouseMove else Qt.MouseButton.NoButton
     event = QMouseEvent(kind, pos, widget.mapToGlobal(pos), button, buttons, modifiers)

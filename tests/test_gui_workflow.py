@@ -261,7 +261,7 @@ def test_audit_view_filters_verifies_and_names_a_tampered_row(qtbot, window: Mai
     assert selected and view.proxy.index(selected[0].row(), 0).data() == "3"
 
 
-def _visible(view) -> list[dict]:  # noqa: ANN001
+def _visible(view) -> list[dict]:
     return [
         view.model.rows[view.proxy.mapToSource(view.proxy.index(r, 0)).row()]
         for r in range(view.proxy.rowCount())

@@ -26,7 +26,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 
-def wait(app: QApplication, condition, timeout_s: float = 120.0, what: str = "") -> None:  # noqa: ANN001
+def wait(app: QApplication, condition, timeout_s: float = 120.0, what: str = "") -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
@@ -42,7 +42,7 @@ def settle(app: QApplication, seconds: float = 0.4) -> None:
         time.sleep(0.01)
 
 
-def login(app: QApplication, win, name: str) -> None:  # noqa: ANN001
+def login(app: QApplication, win, name: str) -> None:
     from forensics_app.demo import demo_passphrase
 
     dialog = win.login_dialog(name)
@@ -55,7 +55,7 @@ def login(app: QApplication, win, name: str) -> None:  # noqa: ANN001
     )
 
 
-def open_evidence(app: QApplication, win) -> None:  # noqa: ANN001
+def open_evidence(app: QApplication, win) -> None:
     before = win.video.player
     win.evidence.select_first_evidence("DEMO-1")
     win.evidence.open_selected()
@@ -66,13 +66,13 @@ def open_evidence(app: QApplication, win) -> None:  # noqa: ANN001
     )
 
 
-def busiest_frame(win) -> int:  # noqa: ANN001
+def busiest_frame(win) -> int:
     """The frame whose hidden message names the most faces (after a scan)."""
     marks = win.video.marks
     return max(marks, key=lambda i: (len(marks[i].boxes), -abs(i - len(marks) // 2)))
 
 
-def zoom_on_faces(app: QApplication, win, factor: float = 2.0) -> None:  # noqa: ANN001
+def zoom_on_faces(app: QApplication, win, factor: float = 2.0) -> None:
     """Zoom the frame view onto the ROI boxes of the current frame, as a user would."""
     view = win.video.view
     boxes = view.boxes

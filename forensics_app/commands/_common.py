@@ -5,28 +5,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
-from collections.abc import Callable
 from pathlib import Path
 
-from forensics_app.errors import InputError, NotBuiltError
-
-Handler = Callable[[argparse.Namespace], int | None]
-
-
-def not_built(name: str, issue: str) -> Handler:
-    """A handler for a contract command that is not implemented yet (exits 2)."""
-
-    def handler(args: argparse.Namespace) -> int:
-        raise NotBuiltError(f"'{name}' is not built yet ({issue})")
-
-    return handler
-
-
-def add_pending(sub: argparse._SubParsersAction, name: str, help_text: str, issue: str) -> None:
-    """Register a command of the contract that is not built yet."""
-    parser = sub.add_parser(name, help=f"{help_text} [not built yet]", add_help=True)
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    parser.set_defaults(handler=not_built(name, issue))
+from forensics_app.errors import InputError
 
 
 def require_workspace(args: argparse.Namespace) -> Path:

@@ -44,14 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_style(app) -> None:  # noqa: ANN001 - QApplication
+def load_style(app) -> None:  # QApplication
     """Apply resources/style.qss when it ships with this build."""
     qss = RESOURCES / "style.qss"
     if qss.is_file():
         app.setStyleSheet(qss.read_text(encoding="utf-8"))
 
 
-def _wait_until(app, condition, timeout_s: float) -> bool:  # noqa: ANN001
+def _wait_until(app, condition, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         app.processEvents()

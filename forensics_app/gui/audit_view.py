@@ -64,13 +64,13 @@ class AuditModel(QAbstractTableModel):
         self.rows = rows
         self.endResetModel()
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.rows)
 
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
         return len(COLUMNS)
 
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN201
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         row = self.rows[index.row()]
         key = COLUMNS[index.column()][0]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
@@ -90,7 +90,7 @@ class AuditModel(QAbstractTableModel):
                 return QColor(255, 236, 200)
         return None
 
-    def headerData(self, section: int, orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN001, ANN201, N802
+    def headerData(self, section: int, orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return COLUMNS[section][1]
         return None
@@ -110,7 +110,7 @@ class AuditFilter(QSortFilterProxyModel):
             self.wanted[key] = value
         self.invalidate()
 
-    def filterAcceptsRow(self, source_row: int, parent: QModelIndex) -> bool:  # noqa: N802
+    def filterAcceptsRow(self, source_row: int, parent: QModelIndex) -> bool:
         row = self.sourceModel().rows[source_row]
         return all(str(row.get(k) or "") == v for k, v in self.wanted.items())
 
@@ -191,7 +191,7 @@ class AuditView(QWidget):
             return None
         context = self.context
 
-        def work(progress, cancel):  # noqa: ANN001, ANN202
+        def work(progress, cancel):
             with context.worker_workspace() as ws:
                 try:
                     return ws.audit.verify()

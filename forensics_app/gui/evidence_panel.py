@@ -183,7 +183,7 @@ class EvidencePanel(QWidget):
             create_case(
                 self.context.require_workspace(), self.context.require_session(), case_id.strip()
             )
-        except Exception as error:  # noqa: BLE001 - ForensicsError; shown as one line
+        except Exception as error:  # ForensicsError; shown as one line
             self.error.emit(str(error))
             return
         self.context.data_changed.emit()
@@ -200,7 +200,7 @@ class EvidencePanel(QWidget):
             return None
         try:
             session = self.context.require_session()
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             self.error.emit(str(error))
             return None
         context = self.context
@@ -211,7 +211,7 @@ class EvidencePanel(QWidget):
         ):
             return None
 
-        def work(progress, cancel):  # noqa: ANN001, ANN202
+        def work(progress, cancel):
             with context.worker_workspace() as ws:
                 return add_evidence(
                     ws, session, case_id, path, progress=progress, any_file=any_file
@@ -258,7 +258,7 @@ class EvidencePanel(QWidget):
             return None
         context = self.context
 
-        def work(progress, cancel):  # noqa: ANN001, ANN202
+        def work(progress, cancel):
             with context.worker_workspace() as ws:
                 return reopen_evidence(
                     ws, session, record.case_id, record.sha256, progress=progress
@@ -283,11 +283,11 @@ class EvidencePanel(QWidget):
         self.error.emit(text)
 
     # -- drag and drop ---------------------------------------------------------------
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls() and self.context.session is not None:
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+    def dropEvent(self, event: QDropEvent) -> None:
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
         if paths:
             self.add_evidence_file(paths[0])

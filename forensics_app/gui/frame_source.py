@@ -104,7 +104,7 @@ class FrameSource(QObject):
         self._thread.join(timeout=5)
         try:
             self.reader.close()
-        except Exception:  # noqa: BLE001 - closing must never raise into the UI
+        except Exception:  # closing must never raise into the UI
             log.debug("closing the video reader failed", exc_info=True)
 
     # -- decoder thread --------------------------------------------------------------
@@ -135,7 +135,7 @@ class FrameSource(QObject):
             except ForensicsError as error:
                 self.failed.emit(str(error))
                 continue
-            except Exception as error:  # noqa: BLE001 - a corrupt frame must not kill the thread
+            except Exception as error:  # a corrupt frame must not kill the thread
                 log.exception("decoding frame %d failed", index)
                 self.failed.emit(f"frame {index} could not be decoded: {error}")
                 continue
@@ -172,6 +172,6 @@ class FrameSource(QObject):
         if self.annotate is not None:
             try:
                 mark = self.annotate(index, raw.image)
-            except Exception:  # noqa: BLE001 - a bad message never hides the frame
+            except Exception:  # a bad message never hides the frame
                 log.warning("reading the hidden message of frame %d failed", index, exc_info=True)
         return DisplayFrame(index, float(raw.pts), image, qimage, elapsed, mark)

@@ -104,7 +104,7 @@ class MainWindow(WorkflowMixin, QMainWindow):
         return dock
 
     # -- actions ---------------------------------------------------------------------
-    def _action(self, text: str, slot, shortcut: str | None = None, tip: str = "") -> QAction:  # noqa: ANN001
+    def _action(self, text: str, slot, shortcut: str | None = None, tip: str = "") -> QAction:
         action = QAction(text, self)
         action.triggered.connect(lambda _=False: slot())
         if shortcut:
@@ -165,13 +165,6 @@ class MainWindow(WorkflowMixin, QMainWindow):
         self.audit_action.setText("&Audit log")
         self.audit_action.setShortcut(QKeySequence("Ctrl+Shift+A"))
         self.about_action = a("&About", self.show_about)
-        write, export = self.report_functions()
-        for action, fn in ((self.report_action, write), (self.export_action, export)):
-            if fn is None:
-                action.setEnabled(False)
-                action.setToolTip(
-                    "Not available: the report/export module (issue #7) is not in this build"
-                )
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -388,7 +381,7 @@ class MainWindow(WorkflowMixin, QMainWindow):
         answer = QMessageBox.question(self, APP_NAME, question)
         return answer == QMessageBox.StandardButton.Yes
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+    def closeEvent(self, event: QCloseEvent) -> None:  # Qt API
         running = [task for task in self.runner.running() if not task.is_done]
         if running:
             names = ", ".join(sorted({t.name for t in running}))

@@ -205,7 +205,7 @@ class RevealPanel(QWidget):
         self.worker = worker
         return worker
 
-    def _on_opened(self, session) -> None:  # noqa: ANN001 - RevealSession
+    def _on_opened(self, session) -> None:  # RevealSession
         self.grant = session.grant
         a, b = self.grant.frames
         self.status_label.setText(
@@ -279,7 +279,7 @@ class RevealPanel(QWidget):
         if self.grant is not None and self.clock() >= self.grant.expires_at:
             self.lock(reason)
 
-    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt API
+    def resizeEvent(self, event) -> None:  # Qt API
         super().resizeEvent(event)
         if self.current is not None and self.whole_check.isChecked():
             self._render()  # whole frames follow the panel's width

@@ -87,7 +87,7 @@ class RevealWorker(QObject):
                 ws.close()
             self.open_failed.emit(str(error))
             return
-        except Exception as error:  # noqa: BLE001 - one line for the user, details in the log
+        except Exception as error:  # one line for the user, details in the log
             log.exception("opening the reveal session failed")
             if ws is not None:
                 ws.close()
@@ -122,7 +122,7 @@ class RevealWorker(QObject):
             except ForensicsError as error:
                 self.refused.emit(index, str(error))
                 continue
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 log.exception("revealing frame %d failed", index)
                 self.refused.emit(index, f"frame {index} could not be revealed: {error}")
                 continue
@@ -134,7 +134,7 @@ class RevealWorker(QObject):
         except ForensicsError as error:
             self.write_failed.emit(str(error))
             return
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             log.exception("writing the revealed frames failed")
             self.write_failed.emit(f"cannot write the revealed frames: {error}")
             return

@@ -40,16 +40,7 @@ class ScanSummary:
     marks: dict[int, FrameMark] = field(default_factory=dict)
 
 
-def stego_available() -> bool:
-    """True when the ROI steganography codec is installed in this build."""
-    try:
-        from forensics_app.core import stego  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def mark_frame(index: int, bgr, key: bytes | None = None) -> FrameMark:  # noqa: ANN001
+def mark_frame(index: int, bgr, key: bytes | None = None) -> FrameMark:
     """Read one frame's hidden message (core/stego) into a timeline mark."""
     from forensics_app.core.stego import extract
 

@@ -52,7 +52,7 @@ class Timeline(QWidget):
         self._dragging = False
         self._select_anchor: int | None = None
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+    def sizeHint(self) -> QSize:  # Qt API
         return QSize(600, 46)
 
     # -- model -----------------------------------------------------------------------
@@ -105,7 +105,7 @@ class Timeline(QWidget):
         return bar.left() + bar.width() * (index / max(1, self.frame_count))
 
     # -- mouse -----------------------------------------------------------------------
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() != Qt.MouseButton.LeftButton or self.frame_count == 0:
             return
         index = self.frame_at(event.position().x())
@@ -116,14 +116,14 @@ class Timeline(QWidget):
             self._dragging = True
             self._move_to(index)
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         index = self.frame_at(event.position().x())
         if self._select_anchor is not None:
             self.set_selection(self._select_anchor, index)
         elif self._dragging:
             self._move_to(index)
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         self._dragging = False
         self._select_anchor = None
 
@@ -134,7 +134,7 @@ class Timeline(QWidget):
             self.position_changed.emit(index)
 
     # -- paint -----------------------------------------------------------------------
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(36, 36, 40))
         bar = self._bar()

@@ -97,8 +97,6 @@ class VideoPanel(QWidget):
         self.scan_button = QPushButton("Scan ROIs")
         self.scan_button.setToolTip("Read the hidden ROI message of every frame in the background")
         self.scan_button.clicked.connect(self.toggle_scan)
-        if not scan_mod.stego_available():
-            self.scan_button.setToolTip("The ROI steganography codec is not in this build")
         self.scan_progress = QProgressBar()
         self.scan_progress.setMaximumWidth(160)
         self.scan_progress.setFormat("scan %p%")
@@ -148,12 +146,12 @@ class VideoPanel(QWidget):
             self.end_button, self.jump_edit, self.fit_button, self.one_button, self.timeline,
         ):  # fmt: skip
             widget.setEnabled(enabled)
-        self.scan_button.setEnabled(enabled and scan_mod.stego_available())
+        self.scan_button.setEnabled(enabled)
 
     def install_shortcuts(self, window: QWidget) -> list[QShortcut]:
         """Transport keys for the whole window: Space, ←/→, Shift+←/→, J/K/L, Home/End."""
 
-        def on(action):  # noqa: ANN001, ANN202
+        def on(action):
             return lambda: self.player is not None and action(self.player)
 
         keys = {
@@ -189,8 +187,7 @@ class VideoPanel(QWidget):
     def open_video(self, path: Path) -> None:
         """Open a video (read-only) and show its first frame; raises ForensicsError."""
         self.close_video()
-        annotate = scan_mod.mark_frame if scan_mod.stego_available() else None
-        self.source = FrameSource(Path(path), annotate=annotate, parent=self)
+        self.source = FrameSource(Path(path), annotate=scan_mod.mark_frame, parent=self)
         self.path = Path(path)
         self.player = Player(self.source, self)
         self.player.frame_shown.connect(self._show)
@@ -278,7 +275,7 @@ class VideoPanel(QWidget):
 
     def start_scan(self) -> Task | None:
         """Scan every frame's hidden message on a worker; marks fill in as they come."""
-        if self.path is None or not scan_mod.stego_available():
+        if self.path is None:
             return None
         path = self.path
         task = self.runner.start(

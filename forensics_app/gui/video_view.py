@@ -115,19 +115,19 @@ class FrameView(QGraphicsView):
         """Multiply the zoom by ``step`` around the cursor."""
         self.set_zoom(self.zoom * step)
 
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt API
+    def wheelEvent(self, event: QWheelEvent) -> None:  # Qt API
         delta = event.angleDelta().y()
         if delta:
             self.zoom_by(1.25 if delta > 0 else 0.8)
         event.accept()
 
-    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt API
+    def resizeEvent(self, event) -> None:  # Qt API
         super().resizeEvent(event)
         if self._fit_mode:
             self.fit()
 
     # -- overlay ---------------------------------------------------------------------
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         painter.save()
         painter.resetTransform()
         font = QFont("monospace")

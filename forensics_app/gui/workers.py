@@ -76,7 +76,7 @@ class Task(QRunnable):
         if not self._cancel.is_set():
             self.signals.partial.emit(value)
 
-    def run(self) -> None:  # noqa: D102 - QRunnable API
+    def run(self) -> None:  # QRunnable API
         # The outcome is decided first and ``is_done`` is set before any terminal signal
         # goes out: a slot reacting to ``result`` must already see the task as done.
         outcome: tuple[Any, tuple[object, ...]]
@@ -97,7 +97,7 @@ class Task(QRunnable):
                 outcome = (signals.cancelled, ())
             else:
                 outcome = (signals.error, (str(error),))
-        except Exception as error:  # noqa: BLE001 - last line of defence: one line, logged
+        except Exception as error:  # last line of defence: one line, logged
             log.exception("background task %s failed", self.name)
             text = " ".join(str(error).split()) or type(error).__name__
             outcome = (signals.error, (f"{self.name} failed: {text}",))

@@ -5,6 +5,7 @@ report and export. Each step is one core function (the same the CLI calls) behin
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QProgressDialog
@@ -44,7 +45,7 @@ class WorkflowMixin:
         self.update_title()
         return True
 
-    def open_demo(self, root: Path | None = None, then=None) -> None:  # noqa: ANN001
+    def open_demo(self, root: Path | None = None, then=None) -> None:
         """Open the demo workspace at ``root`` (default: a folder in the temp dir), building
         it first on a worker, with progress, when it is not there yet."""
         from forensics_app.demo import build_demo, default_demo_root, is_demo_workspace
@@ -64,7 +65,7 @@ class WorkflowMixin:
         progress.setMinimumDuration(0)
         progress.setValue(0)
 
-        def work(report, cancel):  # noqa: ANN001, ANN202
+        def work(report, cancel):
             return build_demo(root, progress=lambda text, f: report(int(f * 1000), 1000))
 
         task = self.runner.start("building the demo workspace", work)
@@ -188,21 +189,19 @@ class WorkflowMixin:
         self.context.data_changed.emit()
 
     # -- reports ---------------------------------------------------------------------
-    def report_functions(self) -> tuple[object | None, object | None]:
-        """``(write_report, export_case)`` from core/report when this build has them."""
-        try:
-            from forensics_app.core.report.build import build_report_data, write_report
-            from forensics_app.core.report.export import export_case
-        except ImportError:
-            return None, None
+    def report_functions(self) -> tuple[Callable[..., str], Callable[..., str]]:
+        """``(report, export)``: core/report's PDF report and court export as worker tasks
+        (imported when first used: reportlab loads only for a report)."""
+        from forensics_app.core.report.build import build_report_data, write_report
+        from forensics_app.core.report.export import export_case
 
-        def report(ws, session, case_id, out, progress):  # noqa: ANN001, ANN202
+        def report(ws, session, case_id, out, progress):
             progress(0, 2)
             data = build_report_data(ws, case_id, session)
             progress(1, 2)
             return f"report {data.report_id}, sha256 {write_report(ws, session, data, out)}"
 
-        def export(ws, session, case_id, out, progress, recipient):  # noqa: ANN001, ANN202
+        def export(ws, session, case_id, out, progress, recipient):
             progress(0, 1)
             result = export_case(ws, session, case_id, out, recipient)
             return f"export {result.export_id}: {result.files} files, {result.frames} frames"
@@ -224,7 +223,7 @@ class WorkflowMixin:
         """Write the case's PDF report (core/report) on a worker; it is logged."""
         report, _ = self.report_functions()
         case = self._case_for_report()
-        if report is None or case is None:
+        if case is None:
             return
         path, _ = QFileDialog.getSaveFileName(
             self, "Write report", f"{case}-report.pdf", "PDF (*.pdf)"
@@ -236,7 +235,7 @@ class WorkflowMixin:
         """Write the signed court export (core/report/export) on a worker; it is logged."""
         _, export = self.report_functions()
         case = self._case_for_report()
-        if export is None or case is None:
+        if case is None:
             return
         recipient, ok = QInputDialog.getText(self, "Court export", "Recipient (court, office):")
         if not ok or not recipient.strip():
@@ -249,11 +248,11 @@ class WorkflowMixin:
                 f"exporting {Path(path).name}", export, case, Path(path), recipient
             )
 
-    def run_report_task(self, name: str, fn, case_id: str, out: Path, *extra):  # noqa: ANN001, ANN201
+    def run_report_task(self, name: str, fn, case_id: str, out: Path, *extra):
         """Run a report/export function with its own workspace connection on a worker."""
         context, session = self.context, self.context.session
 
-        def work(progress, cancel):  # noqa: ANN001, ANN202
+        def work(progress, cancel):
             with context.worker_workspace() as ws:
                 return fn(ws, session, case_id, out, progress, *extra)
 

@@ -73,7 +73,7 @@ class _Source:
         try:
             self.rows = [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
             for row in self.rows:
-                int(row["id"]), int(row["variant"]), str(row["file"])  # noqa: B018
+                int(row["id"]), int(row["variant"]), str(row["file"])
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
             raise InputError(
                 f"{self.src}: meta.jsonl is damaged (rows need id, variant, file)"

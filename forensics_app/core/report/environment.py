@@ -25,7 +25,7 @@ _TRAINING_KEYS = ("data", "dataset", "training", "train")
 def _module_version(name: str) -> str | None:
     try:
         module = __import__(name)
-    except Exception:  # noqa: BLE001 - any import failure means "not available"
+    except Exception:  # any import failure means "not available"
         return None
     return str(getattr(module, "__version__", None) or getattr(module, "VERSION", "unknown"))
 
@@ -59,7 +59,7 @@ def _ffmpeg_version() -> str:
     """The FFmpeg libraries PyAV is linked against, e.g. ``libavcodec 62.28.102``."""
     try:
         import av
-    except Exception:  # noqa: BLE001
+    except Exception:
         return ""
     parts = []
     info = getattr(av, "ffmpeg_version_info", None)

@@ -120,7 +120,7 @@ def make_canvas_class(report_id: str, case_id: str, lab: str) -> type[Canvas]:
             super().__init__(*args, **kwargs)
             self._pages: list[dict[str, Any]] = []
 
-        def showPage(self) -> None:  # noqa: N802 - reportlab API
+        def showPage(self) -> None:  # reportlab API
             self._pages.append(dict(self.__dict__))
             self._startPage()
 

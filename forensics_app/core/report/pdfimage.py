@@ -63,7 +63,7 @@ class _PngXObject(pdfdoc.PDFImageXObject):
         self.bitsPerComponent = 8
         self.mask = None
 
-    def format(self, document):  # noqa: ANN001 - reportlab API
+    def format(self, document):  # reportlab API
         stream = pdfdoc.PDFStream(content=self.streamContent)
         d = stream.dictionary
         d["Type"] = pdfdoc.PDFName("XObject")

@@ -50,7 +50,7 @@ def scope_thumbnails(
 ) -> list[tuple[int, object]]:
     """Public frames at the start, middle and end of the scope, with their ROI boxes drawn."""
     from forensics_app.core.video import VideoReader
-    from forensics_app.gui.scan import mark_frame, stego_available
+    from forensics_app.gui.scan import mark_frame
 
     a, b = frames
     picks = sorted({a, (a + b) // 2, b})[:count]
@@ -60,9 +60,8 @@ def scope_thumbnails(
             if index >= len(reader):
                 continue
             image = reader.read(index).image.copy()
-            if stego_available():
-                for x, y, w, h in mark_frame(index, image).boxes:
-                    cv2.rectangle(image, (x, y), (x + w - 1, y + h - 1), (0, 196, 255), 2)
+            for x, y, w, h in mark_frame(index, image).boxes:
+                cv2.rectangle(image, (x, y), (x + w - 1, y + h - 1), (0, 196, 255), 2)
             scale = THUMB_WIDTH / image.shape[1]
             small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
             out.append((index, bgr_to_qimage(small)))

@@ -82,7 +82,7 @@ class LoginDialog(QDialog):
         self.status_label.setText(f"unlocking the keys of {name}…")
         context = self.context
 
-        def work(progress, cancel):  # noqa: ANN001, ANN202
+        def work(progress, cancel):
             with context.worker_workspace() as ws:
                 return login(ws, name, passphrase)
 
