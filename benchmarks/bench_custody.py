@@ -178,7 +178,7 @@ def bench_reveal(tmp: Path, public_video: Path, decoder_path: Path, limit: int) 
         t0 = time.perf_counter()
         n_plain = sum(1 for _ in reader.frames(0, limit))
         plain = time.perf_counter() - t0
-    from forensics_app.core.custody.reveal import default_decoder
+    from forensics_app.uunet.inference import FaceDecoder
 
     class Timed:  # the real decoder, with the time spent in U_d counted
         def __init__(self, inner) -> None:
@@ -193,7 +193,7 @@ def bench_reveal(tmp: Path, public_video: Path, decoder_path: Path, limit: int) 
     timed: list[Timed] = []
 
     def factory(w: bytes, c: dict) -> Timed:
-        timed.append(Timed(default_decoder(w, c)))
+        timed.append(Timed(FaceDecoder.from_bytes(w, c)))
         return timed[-1]
 
     with cu.RevealSession(ws, alice, grant.id, decoder_factory=factory) as session:

@@ -53,7 +53,7 @@ def test_eval_writes_json_markdown_and_plots(tmp_path: Path, capsys) -> None:
     assert result["detection"]["x"]["rate_ratio_to_x"] in (1.0, None)
     assert set(result["reconstruction"]) >= {"lossless", "box16", "jpeg50", "h264 crf23", "a_vs_x"}
     assert result["temporal"]["x_t ↔ x_t+k"]["within_pairs"] == 9
-    assert len(result["targets"]) == 7
+    assert len(result["targets"]) == 9  # with the two box-resolution PSNR targets
     judges = result["independent_judges"]
     assert set(judges["sface"]["leakage"]) == {"x↔x", "x↔a", "x↔r"}
     assert 0.0 <= judges["sface"]["same_person_x_a"] <= 1.0
