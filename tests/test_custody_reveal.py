@@ -78,7 +78,8 @@ def test_reveal_writes_the_fixed_names_and_a_true_manifest(world: World, tmp_pat
     assert "frame_000002_face_1_reconstructed.png" in names
     assert "frame_000003_face_0_public.png" not in names
     assert "frame_000000_public.png" not in names  # outside the requested range
-    assert names | {"reveal.json"} == {p.name for p in out.iterdir()}
+    on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert names | {"reveal.json"} == on_disk
     for entry in manifest["files"]:
         data = (out / entry["file"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry["sha256"], entry["file"]
@@ -231,8 +232,9 @@ def test_reveal_is_built_aside_owner_only_and_moved_into_place(
     assert all(in_out == [] for in_out, _ in seen)  # nothing visible until it is logged
     assert "frame_000001_face_0_reconstructed.png" in seen[1][1]
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
-    modes = {stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()}
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in out.rglob("*") if p.is_file()}
     assert modes == {0o600}, modes
+    assert stat.S_IMODE((out / "unmarked").stat().st_mode) == 0o700
     assert not [p for p in tmp_path.glob(".partial-reveal-*") if p != running]
 
 

@@ -142,7 +142,7 @@ def test_built_case_reveals_every_face(tmp_path_factory) -> None:
     assert [s["status"] for s in manifest["frame_status"]] == ["ok"] * 4
     assert [s["faces"] for s in manifest["frame_status"]] == [3] * 4
     public = cv2.imread(str(case.reveal_dir / "frame_000001_public.png"))
-    recon = cv2.imread(str(case.reveal_dir / "frame_000001_reconstructed.png"))
+    recon = cv2.imread(str(case.reveal_dir / "unmarked" / "frame_000001_reconstructed.png"))
     assert public.shape == recon.shape == (576, 768, 3)
     x, y, w, h = BOXES[0][0] + 2, BOXES[0][1], BOXES[0][2], BOXES[0][3]
     assert not np.array_equal(public[y : y + h, x : x + w], recon[y : y + h, x : x + w])

@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +30,13 @@ from forensics_app.core.custody.sealed import load_sealed
 from forensics_app.core.custody.unlock import UnlockGrant, check_grant, get_grant, revocation
 from forensics_app.core.custody.users import UserSession
 from forensics_app.core.custody.workspace import Workspace
+from forensics_app.core.marking import (
+    MarkedImage,
+    Marking,
+    mark_face,
+    mark_frame,
+    unmarked_png,
+)
 from forensics_app.core.outputs import (
     PRIVATE_DIR,
     partial_dir,
@@ -40,6 +47,10 @@ from forensics_app.core.outputs import (
 from forensics_app.errors import InputError, PermissionDenied, VerificationError
 
 FACE_SIZE = 64
+#: reveal.json version 2: marked reconstructions plus unmarked evidence copies.
+REVEAL_VERSION = 2
+#: Sub-folder of a reveal (and of a court export) holding the unmarked evidence copies.
+UNMARKED = "unmarked"
 Box = tuple[int, int, int, int]
 
 
@@ -74,6 +85,8 @@ class RevealedFrame:
     public_bgr: np.ndarray
     reconstructed_bgr: np.ndarray
     faces: list[RevealedFace] = field(default_factory=list)
+    #: Presentation time of the frame in seconds (0.0 when the container gives none).
+    timestamp_s: float = 0.0
 
 
 def _clip(box: Any, width: int, height: int) -> Box | None:
@@ -243,7 +256,8 @@ class RevealSession:
             case_id=self.grant.case_id, object=f"grant:{self.grant.id}",
         ):  # fmt: skip
             self._still_valid(index)
-        public = self._reader.read(index).image
+        decoded = self._reader.read(index)
+        public = decoded.image
         result = extract(public, key=self._stego_key)
         status = str(getattr(result, "status", "none"))
         message = getattr(result, "message", None)
@@ -260,7 +274,8 @@ class RevealSession:
         height, width = public.shape[:2]
         boxes = [] if status != "ok" or message is None else list(message.boxes)
         clipped = [b for b in (_clip(box, width, height) for box in boxes) if b is not None]
-        return self._reconstruct(index, status, public, clipped)
+        frame = self._reconstruct(index, status, public, clipped)
+        return replace(frame, timestamp_s=float(decoded.pts or 0.0))
 
     def _reconstruct(self, index: int, status: str, public: np.ndarray, boxes: list[Box]):
         recon = public.copy()
@@ -329,51 +344,18 @@ class RevealSession:
         """Build the reveal in ``work`` (owner-only), log it, and move it onto ``out``."""
         files: list[dict[str, Any]] = []
         statuses: list[dict[str, Any]] = []
+        (work / UNMARKED).mkdir(mode=PRIVATE_DIR)
         total = b - a + 1
         for n, index in enumerate(range(a, b + 1)):
             frame = self.reveal_frame(index)
-            stem = f"frame_{index:06d}"
-            files.append(_png(work, f"{stem}_public.png", frame.public_bgr, index, "public"))
-            files.append(
-                _png(
-                    work,
-                    f"{stem}_reconstructed.png",
-                    frame.reconstructed_bgr,
-                    index,
-                    "reconstructed",
-                )
-            )
-            for face in frame.faces:
-                k, box = face.index, face.box
-                files.append(
-                    _png(
-                        work,
-                        f"{stem}_face_{k}_public.png",
-                        face.public_crop,
-                        index,
-                        "face_public",
-                        k,
-                        box,
-                    )
-                )
-                files.append(
-                    _png(
-                        work,
-                        f"{stem}_face_{k}_reconstructed.png",
-                        face.reconstructed_crop,
-                        index,
-                        "face_reconstructed",
-                        k,
-                        box,
-                    )
-                )
+            files += self._frame_files(work, frame)
             statuses.append({"frame": index, "status": frame.status, "faces": len(frame.faces)})
             if progress is not None:
                 progress(n + 1, total)
         created, _ = now_times()
         manifest = {
             "type": "uunet-reveal",
-            "version": 1,
+            "version": REVEAL_VERSION,
             "created": created,
             "grant_id": self.grant.id,
             "grant_sha256": self.grant.sha256,
@@ -389,6 +371,14 @@ class RevealSession:
             if self._stego_key is not None
             else "not checked (no camera key kept with the evidence)",
             "files": files,
+            "marking": {
+                "statement": "every reconstructed image (kinds reconstructed and "
+                "face_reconstructed) carries a burnt-in caption band saying it is model "
+                "output; faces are enlarged by an integer factor, nearest neighbour",
+                "unmarked": f"{UNMARKED}/ holds the lossless, unmarked model output (kinds "
+                "reconstructed_unmarked, face_reconstructed_unmarked): evidence copies for "
+                "measurement, not for display",
+            },
         }
         data = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
         path = out / "reveal.json"
@@ -412,6 +402,38 @@ class RevealSession:
             os.replace(work, out)  # out is the empty folder reserved above: one atomic step
         return path
 
+    def _frame_files(self, work: Path, frame: RevealedFrame) -> list[dict[str, Any]]:
+        """The PNGs of one frame: public, marked and unmarked reconstructions, and faces."""
+        index, stem = frame.index, f"frame_{frame.index:06d}"
+        mark = Marking(
+            case_id=self.grant.case_id,
+            frame=index,
+            timestamp_s=frame.timestamp_s,
+            model_sha256=self.model_sha256,
+            grant_id=self.grant.id,
+        )
+        files = [
+            _png(work, f"{stem}_public.png", _encode(frame.public_bgr), index, "public"),
+            _marked(work, f"{stem}_reconstructed.png", mark_frame(frame.reconstructed_bgr, mark),
+                    index, "reconstructed", mark),
+            _png(work, f"{UNMARKED}/{stem}_reconstructed.png",
+                 unmarked_png(frame.reconstructed_bgr, mark), index, "reconstructed_unmarked"),
+        ]  # fmt: skip
+        for face in frame.faces:
+            k, box = face.index, face.box
+            fmark = replace(mark, face=k, box=box)
+            name = f"{stem}_face_{k}_reconstructed.png"
+            marked = mark_face(face.reconstructed_crop, fmark)
+            files += [
+                _png(work, f"{stem}_face_{k}_public.png", _encode(face.public_crop), index,
+                     "face_public", k, box),
+                _marked(work, name, marked, index, "face_reconstructed",
+                        replace(fmark, scale=marked.scale), k, box),
+                _png(work, f"{UNMARKED}/{name}", unmarked_png(face.reconstructed_crop, fmark),
+                     index, "face_reconstructed_unmarked", k, box),
+            ]  # fmt: skip
+        return files
+
     def close(self) -> None:
         """Drop the decoder (and with it the plain weights) and the video reader."""
         self._decoder = None
@@ -426,19 +448,23 @@ class RevealSession:
         self.close()
 
 
+def _encode(image: np.ndarray) -> bytes:
+    """Lossless PNG of a BGR image at zlib level 6 (a sixth smaller than OpenCV's default)."""
+    ok, encoded = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    if not ok:
+        raise InputError("cannot encode a revealed image as PNG")
+    return encoded.tobytes()
+
+
 def _png(
     out: Path,
     name: str,
-    image: np.ndarray,
+    data: bytes,
     frame: int,
     kind: str,
     face: int | None = None,
     box: Box | None = None,
 ) -> dict[str, Any]:
-    ok, encoded = cv2.imencode(".png", image)
-    if not ok:
-        raise InputError(f"cannot encode {name}")
-    data = encoded.tobytes()
     try:
         write_private(out / name, data)
     except OSError as error:
@@ -451,3 +477,24 @@ def _png(
         "box": list(box) if box else None,
         "sha256": sha256_hex(data),
     }
+
+
+def _marked(
+    out: Path,
+    name: str,
+    image: MarkedImage,
+    frame: int,
+    kind: str,
+    marking: Marking,
+    face: int | None = None,
+    box: Box | None = None,
+) -> dict[str, Any]:
+    """Write a marked image and describe it, marking and geometry included."""
+    entry = _png(out, name, image.png, frame, kind, face, box)
+    entry["marking"] = {
+        **marking.to_dict(),
+        "band_height": image.band_height,
+        "image_box": list(image.image_box),
+        "size": [image.width, image.height],
+    }
+    return entry

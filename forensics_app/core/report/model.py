@@ -125,7 +125,15 @@ class FacePair:
 
     box: tuple[int, int, int, int]
     public: ImageRef
+    #: The marked face (reveal.json v2: enlarged, with its caption band) or, from a
+    #: version-1 reveal, the unmarked box-sized crop.
     reconstructed: ImageRef
+    #: The lossless unmarked evidence copy (reveal.json v2), else None.
+    unmarked: ImageRef | None = None
+    #: Integer enlargement of the marked face (1 when the reveal did not mark it).
+    enlargement: int = 1
+    #: Where the model's pixels lie in the marked image (x, y, w, h); None if unmarked.
+    image_box: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,8 +146,16 @@ class Exhibit:
     evidence_sha256: str
     grant_id: str
     public: ImageRef
+    #: The marked reconstructed frame (v2) or the plain one of a version-1 reveal.
     reconstructed: ImageRef
     faces: list[FacePair] = field(default_factory=list)
+    #: The lossless unmarked evidence copy of the reconstructed frame (v2), else None.
+    unmarked: ImageRef | None = None
+
+    @property
+    def marked(self) -> bool:
+        """Whether the reconstructions carry their burnt-in marking (reveal.json v2)."""
+        return self.unmarked is not None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@ from forensics_app.core.report.model import Exhibit, FacePair, ImageRef
 from forensics_app.errors import InputError, VerificationError
 
 REVEAL_TYPE = "uunet-reveal"
-_NAME = re.compile(r"^frame_\d{6}_(public|reconstructed|face_\d+_(public|reconstructed))\.png$")
+_NAME = re.compile(
+    r"^(unmarked/)?frame_\d{6}_(public|reconstructed|face_\d+_(public|reconstructed))\.png$"
+)
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ def exhibits_from_reveal(
         if not entries:
             raise InputError(f"frame {index} is not in the reveal at {reveal.folder}")
         kinds = {e.get("kind"): e for e in entries if e.get("face") is None}
+        unmarked = kinds.get("reconstructed_unmarked")
         if "public" not in kinds or "reconstructed" not in kinds:
             raise VerificationError(f"reveal of frame {index} lacks its public/reconstructed image")
         faces: dict[int, dict[str, dict[str, Any]]] = {}
@@ -107,7 +110,19 @@ def exhibits_from_reveal(
             if pub is None or rec is None:
                 raise VerificationError(f"reveal of frame {index} face {k} is incomplete")
             box = tuple(int(v) for v in pub.get("box") or (0, 0, 0, 0))
-            pairs.append(FacePair(box, _read_checked(reveal, pub), _read_checked(reveal, rec)))  # type: ignore[arg-type]
+            plain = faces[k].get("face_reconstructed_unmarked")
+            marking = rec.get("marking") or {}
+            inner = marking.get("image_box")
+            pairs.append(
+                FacePair(
+                    box,  # type: ignore[arg-type]
+                    _read_checked(reveal, pub),
+                    _read_checked(reveal, rec),
+                    unmarked=_read_checked(reveal, plain) if plain else None,
+                    enlargement=int(marking.get("scale") or 1),
+                    image_box=tuple(int(v) for v in inner) if inner else None,  # type: ignore[arg-type]
+                )
+            )
         out.append(
             Exhibit(
                 number=number,
@@ -118,6 +133,7 @@ def exhibits_from_reveal(
                 public=_read_checked(reveal, kinds["public"]),
                 reconstructed=_read_checked(reveal, kinds["reconstructed"]),
                 faces=pairs,
+                unmarked=_read_checked(reveal, unmarked) if unmarked else None,
             )
         )
     return out
