@@ -69,19 +69,25 @@ def cmd_export(args: argparse.Namespace) -> None:
         result = export_case(
             ws, session, args.case_id, Path(args.out), args.recipient,
             [Path(p) for p in args.reveal or []], max_exhibits=args.max_exhibits,
-            lab=args.lab, agency=args.agency or "",
+            lab=args.lab, agency=args.agency or "", report_id=args.report,
         )  # fmt: skip
     finally:
         ws.close()
     print(f"export {result.export_id} written to {result.path}")
-    print(f"  {result.files} files, {result.frames} frames, report {result.report_id}")
+    made = "the report made before (reused)" if args.report else "a new report"
+    print(f"  {result.files} files, {result.frames} frames, {made} {result.report_id}")
     print(f"  manifest sha256 {result.manifest_sha256} (recorded in the audit log)")
 
 
 def cmd_verify_export(args: argparse.Namespace) -> None:
     from forensics_app.core.report.verify_export import verify_export
 
-    print("\n".join(verify_export(Path(args.bundle)).lines()))
+    summary = verify_export(
+        Path(args.bundle),
+        expect_keys=args.expect_key or (),
+        expect_log_keys=args.expect_log_key or (),
+    )
+    print("\n".join(summary.lines()))
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -107,8 +113,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     export = sub.add_parser("export", help="write a signed court export bundle (zip)")
     _common(export)
     export.add_argument("--recipient", required=True, help="who receives the export (logged)")
+    export.add_argument(
+        "--report", metavar="RPT-ID",
+        help="put this report (made earlier with `report`) in the bundle instead of a new one",
+    )  # fmt: skip
     export.set_defaults(handler=cmd_export)
 
-    verify = sub.add_parser("verify-export", help="verify a court export offline")
+    verify = sub.add_parser(
+        "verify-export",
+        help="verify a court export offline",
+        description="Check a court export with public data only and say, in plain words, what "
+        "was checked; every problem found is listed. A key id is the short fingerprint of a "
+        "public key: the bundle carries its own keys, so give the key id the lab publishes "
+        "with --expect-key to check that the lab made it.",
+    )
     verify.add_argument("bundle", metavar="BUNDLE", help="the export zip (or its folder)")
+    verify.add_argument(
+        "--expect-key", action="append", metavar="KEYID",
+        help="key id the lab publishes for who exported (repeatable): the signer must match",
+    )  # fmt: skip
+    verify.add_argument(
+        "--expect-log-key", action="append", metavar="KEYID",
+        help="key id the lab publishes for its audit log: the log key must match",
+    )  # fmt: skip
     verify.set_defaults(handler=cmd_verify_export)

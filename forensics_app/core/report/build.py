@@ -9,7 +9,9 @@ re-checked against the hashes recorded when it was made.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from forensics_app.core.custody import (
     load_sealed,
     revocation,
 )
+from forensics_app.core.outputs import PRIVATE_DIR, write_private
 from forensics_app.core.report.environment import (
     collect_tools,
     load_model_card,
@@ -50,7 +53,11 @@ from forensics_app.core.report.sources import (
     select_frames,
 )
 from forensics_app.core.report.texts import METHOD_TEXT, limitations
-from forensics_app.errors import ForensicsError, InputError, ModelError
+from forensics_app.errors import ForensicsError, InputError, ModelError, VerificationError
+
+#: Workspace folder keeping a private copy of every report written (for ``export --report``).
+REPORTS_DIR = "reports"
+_REPORT_ID = re.compile(r"^RPT-\d{8}-\d{6}-[0-9A-F]{8}$")
 
 DEFAULT_LAB = "Forensic Video Laboratory"
 #: What each audit action means as a processing step.
@@ -357,7 +364,18 @@ def disclose_report(ws: Workspace, session: UserSession, data: ReportData) -> tu
     return digest, pdf
 
 
-def _log_report(ws: Workspace, session: UserSession, data: ReportData, digest: str) -> None:
+def _log_report(
+    ws: Workspace, session: UserSession, data: ReportData, digest: str, out: Path | None = None
+) -> None:
+    details: dict[str, Any] = {
+        "kind": "report",
+        "report_id": data.report_id,
+        "exhibits": len(data.exhibits),
+        "model_sha256": data.model.sha256,
+        "grants": sorted({u.grant_id for u in data.unlocks if u.grant_id}),
+    }
+    if out is not None:
+        details["out"] = str(out.resolve())
     ws.audit.record(
         session,
         "disclosure",
@@ -366,13 +384,7 @@ def _log_report(ws: Workspace, session: UserSession, data: ReportData, digest: s
         object_sha256=digest,
         justification="; ".join(sorted({u.legal_authority for u in data.unlocks if u.grant_id}))
         or None,
-        details={
-            "kind": "report",
-            "report_id": data.report_id,
-            "exhibits": len(data.exhibits),
-            "model_sha256": data.model.sha256,
-            "grants": sorted({u.grant_id for u in data.unlocks if u.grant_id}),
-        },
+        details=details,
     )
 
 
@@ -380,11 +392,77 @@ def write_report(ws: Workspace, session: UserSession, data: ReportData, out: Pat
     """Render ``data`` to ``out`` and log the PDF's sha256 as a disclosure (fail closed).
 
     The log row and the file are written in one transaction: if the row cannot be written no
-    file is left, and if the file cannot be written the row is rolled back. Returns the sha256.
+    file is left, and if the file cannot be written the row is rolled back. A private copy is
+    kept in the workspace (``reports/RPT-….pdf``, 0600) so that ``export --report`` can put
+    this very report in a court bundle. Returns the sha256.
     """
     pdf = render_pdf(data)
     digest = sha256_bytes(pdf)
     with ws.store.transaction():
-        _log_report(ws, session, data, digest)
+        _log_report(ws, session, data, digest, Path(out))
+        folder = Path(ws.root) / REPORTS_DIR
+        try:
+            folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+            write_private(folder / f"{data.report_id}.pdf", pdf)
+        except OSError as error:
+            raise InputError(f"cannot keep a copy in {folder}: {error.strerror}") from None
         write_bytes_atomic(Path(out), pdf)
     return digest
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    """A report made earlier, as its disclosure row recorded it, with its checked PDF."""
+
+    report_id: str
+    pdf: bytes
+    sha256: str
+    model_sha256: str
+    row: dict[str, Any]
+
+
+def stored_report(ws: Workspace, case_id: str, report_id: str) -> StoredReport:
+    """The PDF of report ``report_id`` of ``case_id``, checked against its logged sha256.
+
+    Looks in the workspace's ``reports/`` copy, then where the report was written; the first
+    whose sha256 is the one the log recorded is returned. A report of another case, one the
+    log does not know, or a PDF that no longer matches is refused.
+    """
+    if not _REPORT_ID.match(report_id):
+        raise InputError(f"{report_id!r} is not a report id (RPT-YYYYMMDD-HHMMSS-XXXXXXXX)")
+    rows = [
+        r
+        for r in ws.audit.entries()
+        if r["action"] == "disclosure"
+        and r.get("object") == f"report:{report_id}"
+        and r.get("outcome") in (None, "success")
+    ]
+    if not rows:
+        raise InputError(f"no report {report_id} is recorded in this workspace's log")
+    row = rows[-1]
+    if row.get("case_id") != case_id:
+        raise InputError(f"report {report_id} belongs to case {row.get('case_id')}, not {case_id}")
+    details = json.loads(row.get("details") or "{}")
+    places = [Path(ws.root) / REPORTS_DIR / f"{report_id}.pdf"]
+    if details.get("out"):
+        places.append(Path(details["out"]))
+    altered = []
+    for place in places:
+        try:
+            pdf = place.read_bytes()
+        except OSError:
+            continue
+        if sha256_bytes(pdf) == row["object_sha256"]:
+            return StoredReport(
+                report_id, pdf, row["object_sha256"], str(details.get("model_sha256", "")), row
+            )
+        altered.append(str(place))
+    if altered:
+        raise VerificationError(
+            f"report {report_id}: {', '.join(altered)} differs from the PDF the log recorded "
+            "(altered); make a new report"
+        )
+    raise InputError(
+        f"report {report_id}: its PDF is neither in the workspace nor at "
+        f"{details.get('out', 'the place it was written')}; make a new report"
+    )

@@ -6,9 +6,12 @@ Layout (docs/FORMATS.md "Court export")::
     README.txt                            what is inside and how to verify it
     report/report.pdf                     the forensic report (its sha256 is in the log)
     frames/frame_NNNNNN_public.png        as published (bytes as the reveal wrote them)
-    frames/frame_NNNNNN_reconstructed.png model output
-    frames/frame_NNNNNN_side_by_side.png  public | reconstructed, boxes outlined
-    faces/frame_NNNNNN_face_K_{public,reconstructed}.png
+    frames/frame_NNNNNN_reconstructed.png model output, marked (caption band burnt in)
+    frames/frame_NNNNNN_side_by_side.png  public | marked reconstruction, boxes outlined
+    faces/frame_NNNNNN_face_K_public.png  the box-sized public crop
+    faces/frame_NNNNNN_face_K_reconstructed.png  enlarged, marked
+    unmarked/frame_NNNNNN_reconstructed.png, unmarked/frame_NNNNNN_face_K_reconstructed.png
+                                          the lossless unmarked evidence copies
     custody/reveal_N.json                 the reveal manifests (sha256 in the log)
     custody/request_ID.json, grant_ID.json  signed unlock documents
     custody/audit_excerpt.json            the case's log rows, a signed checkpoint, proofs
@@ -42,12 +45,14 @@ from forensics_app.core.custody import (
     list_grants,
 )
 from forensics_app.core.custody.crypto import canonical_json, sha256_hex
+from forensics_app.core.custody.reveal import REVEAL_VERSION, UNMARKED
 from forensics_app.core.outputs import partial_file, remove_stale_partials
 from forensics_app.core.report.build import (
     _case_rows,
     build_report_data,
     disclose_report,
     reveal_outputs,
+    stored_report,
 )
 from forensics_app.core.report.exhibits import side_by_side
 from forensics_app.core.report.sources import exhibits_from_reveal
@@ -66,8 +71,12 @@ Case {case_id}; exported by {exporter} for {recipient} on {created}.
 
 manifest.json lists every other file with its SHA-256 and size and is signed (Ed25519) by
 the exporting user, whose public key is in keys/public_keys.json (key id {key_id}).
-report/report.pdf is the forensic report; frames/ and faces/ hold the public and
-reconstructed images; custody/ holds the signed unlock request and grant, the reveal
+report/report.pdf is the forensic report{reused}; frames/ and faces/ hold the public
+images and the reconstructions. Every reconstruction there carries a burnt-in band that
+says "RECONSTRUCTION — model output, not an optical record" (faces are enlarged, by the
+integer factor written in the band, nearest neighbour). unmarked/ holds the same model
+output without the band, lossless, for measurement only: it is not a photograph either.
+custody/ holds the signed unlock request and grant, the reveal
 manifests and an excerpt of the audit log with a signed Merkle checkpoint and one
 inclusion proof per row.
 
@@ -75,10 +84,16 @@ To verify without the lab's workspace or any private key:
 
     forensics verify-export {name}
 
+or, with the key id the lab publishes for the person who exported it,
+
+    forensics verify-export {name} --expect-key {key_id}
+
 It checks the manifest signature, every file hash, that no file is missing or added, the
 grant signature, the audit rows, their chain and inclusion proofs, and that the report,
-the reveal and the grant are the ones recorded in the log. Compare the key ids it prints
-with those the lab publishes.
+the reveal and the grant are the ones recorded in the log, and lists every problem it
+finds. A key id is the short fingerprint of a public key: the bundle carries its own keys,
+so it proves only that whoever holds key {key_id} made it. That key id must match the one
+the lab publishes, or the check says nothing about who made the bundle.
 """
 
 
@@ -134,12 +149,27 @@ def audit_excerpt_doc(ws: Workspace, rows: list[dict[str, Any]]) -> dict[str, An
     }
 
 
+def bundle_path(entry: dict[str, Any]) -> str:
+    """Where a reveal.json file entry lives in a court export (``frames/``, ``faces/``,
+    ``unmarked/``); the verifier maps entries the same way."""
+    name = str(entry["file"])
+    if name.startswith(f"{UNMARKED}/"):
+        return name
+    return f"{'faces' if entry.get('face') is not None else 'frames'}/{name}"
+
+
 def _frame_files(reveal, number: int, fps: float) -> list[tuple[str, bytes]]:
     """(bundle name, bytes) of every frame of one reveal, its faces and side-by-side views.
 
     Images are re-hashed against the reveal manifest as they are read; the side-by-side
     views are composed on two threads (OpenCV releases the GIL while encoding).
     """
+    if reveal.manifest.get("version") != REVEAL_VERSION:
+        raise InputError(
+            f"the reveal at {reveal.folder} was written before reconstructions were marked "
+            f"(reveal.json version {reveal.manifest.get('version')}); reveal its frames again "
+            "to export them"
+        )
     frames = sorted({int(e["frame"]) for e in reveal.manifest["files"]})
     exhibits = exhibits_from_reveal(reveal, frames, fps)
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -150,9 +180,13 @@ def _frame_files(reveal, number: int, fps: float) -> list[tuple[str, bytes]]:
         files.append((f"frames/{stem}_public.png", exhibit.public.png))
         files.append((f"frames/{stem}_reconstructed.png", exhibit.reconstructed.png))
         files.append((f"frames/{stem}_side_by_side.png", view))
+        assert exhibit.unmarked is not None  # version 2, checked above
+        files.append((f"{UNMARKED}/{stem}_reconstructed.png", exhibit.unmarked.png))
         for k, face in enumerate(exhibit.faces):
             files.append((f"faces/{stem}_face_{k}_public.png", face.public.png))
             files.append((f"faces/{stem}_face_{k}_reconstructed.png", face.reconstructed.png))
+            if face.unmarked is not None:
+                files.append((f"{UNMARKED}/{stem}_face_{k}_reconstructed.png", face.unmarked.png))
     if len(files) != len({name for name, _ in files}):
         raise InputError(f"reveal {number} repeats a frame already exported")
     return files
@@ -169,8 +203,14 @@ def export_case(
     max_exhibits: int = 20,
     lab: str | None = None,
     agency: str = "",
+    report_id: str | None = None,
 ) -> ExportResult:
-    """Write the signed court export of ``case_id`` to ``out`` (a .zip) for ``recipient``."""
+    """Write the signed court export of ``case_id`` to ``out`` (a .zip) for ``recipient``.
+
+    With ``report_id`` the bundle carries that report, exactly as it was written and logged
+    (its PDF checked against the logged sha256), instead of a new one; the options that shape
+    a new report (``max_exhibits``, ``lab``, ``agency``) are then not used.
+    """
     recipient = " ".join(str(recipient or "").split())
     if not recipient:
         raise InputError("an export needs a recipient (--recipient)")
@@ -183,7 +223,9 @@ def export_case(
     # one transaction from the report's disclosure row to the export's: a failed or killed
     # export leaves neither row, and a partial zip that the next export here removes
     with ws.store.transaction():
-        return _export(ws, session, case_id, out, recipient, reveal_dirs, max_exhibits, lab, agency)
+        return _export(
+            ws, session, case_id, out, recipient, reveal_dirs, max_exhibits, lab, agency, report_id
+        )
 
 
 def _export(
@@ -196,7 +238,9 @@ def _export(
     max_exhibits: int,
     lab: str | None,
     agency: str,
+    report_id: str | None = None,
 ) -> ExportResult:
+    reused = stored_report(ws, case_id, report_id) if report_id else None
     outputs, gone = reveal_outputs(ws, _case_rows(ws, case_id), reveal_dirs)
     if gone:
         raise InputError(f"the logged reveal in {gone[0]} is missing; cannot export its frames")
@@ -217,11 +261,16 @@ def _export(
         if sha256_hex(reveal_json) != reveal.sha256:
             raise VerificationError(f"{reveal.folder / 'reveal.json'} changed during the export")
         files.append((f"custody/reveal_{number}.json", reveal_json))
-    kwargs = {"lab": lab} if lab else {}
-    data = build_report_data(
-        ws, case_id, session, reveal_dirs, max_exhibits=max_exhibits, agency=agency, **kwargs
-    )
-    report_sha, pdf = disclose_report(ws, session, data)
+    if reused is not None:
+        report_id, report_sha, pdf = reused.report_id, reused.sha256, reused.pdf
+        model_sha = reused.model_sha256
+    else:
+        kwargs = {"lab": lab} if lab else {}
+        data = build_report_data(
+            ws, case_id, session, reveal_dirs, max_exhibits=max_exhibits, agency=agency, **kwargs
+        )
+        report_sha, pdf = disclose_report(ws, session, data)
+        report_id, model_sha = data.report_id, data.model.sha256
     files.insert(0, ("report/report.pdf", pdf))
     rows = _case_rows(ws, case_id)
     names = {session.name}
@@ -250,6 +299,7 @@ def _export(
     readme = README.format(
         export_id=export_id, case_id=case_id, exporter=session.name, recipient=recipient,
         created=created, key_id=session.user.key_id, name=out.name,
+        reused=f" {report_id}, as written and logged before this export" if reused else "",
     )  # fmt: skip
     files.append(("README.txt", readme.encode()))
     manifest: dict[str, Any] = {
@@ -266,9 +316,14 @@ def _export(
             "ed25519_public": session.user.ed25519_public,
         },
         "tool": {"name": "UU-Net Forensics", "version": __version__},
-        "model_sha256": data.model.sha256,
+        "model_sha256": model_sha,
         "grants": [g.id for g in grants],
-        "report": {"report_id": data.report_id, "path": "report/report.pdf", "sha256": report_sha},
+        "report": {
+            "report_id": report_id,
+            "path": "report/report.pdf",
+            "sha256": report_sha,
+            "reused": reused is not None,
+        },
         "files": [
             {"path": name, "sha256": sha256_hex(blob), "size": len(blob)}
             for name, blob in sorted(files)
@@ -278,8 +333,8 @@ def _export(
     manifest_bytes = json.dumps(manifest, indent=1, sort_keys=True).encode()
     manifest_sha = sha256_hex(manifest_bytes)
     _write_zip(ws, session, out, [(MANIFEST, manifest_bytes), *sorted(files)], case_id,
-               export_id, manifest_sha, recipient, frame_count, data.report_id)  # fmt: skip
-    return ExportResult(out, export_id, manifest_sha, len(files) + 1, frame_count, data.report_id)
+               export_id, manifest_sha, recipient, frame_count, report_id)  # fmt: skip
+    return ExportResult(out, export_id, manifest_sha, len(files) + 1, frame_count, report_id)
 
 
 def _write_zip(

@@ -1,12 +1,14 @@
 """Offline verification of a court export: public data only, no workspace, no private key.
 
-Checks, in order, and raises :class:`VerificationError` naming the first thing that fails:
-safe entry names; the manifest's Ed25519 signature by the exporter; every file's sha256 and
+Checks, in order, and raises :class:`VerificationError` listing *every* problem it finds
+(``.problems``), and the checks an earlier problem kept from running: safe entry names; the manifest's Ed25519 signature by the exporter; every file's sha256 and
 size, with nothing missing and nothing added; the public keys agree with the signers; the
 grant and request signatures and scope; the audit excerpt (each row's hash and signature,
 the chain between consecutive rows, an inclusion proof per row to a signed checkpoint); and
 that the report, the reveal manifests and the grant are the ones the log recorded, with
-every frame image the one its reveal manifest lists.
+every frame image the one its reveal manifest lists; and, when the caller gives the key ids
+the lab publishes (``expect_keys``, ``expect_log_keys``), that the bundle was signed with
+them. The summary says all this in words a non-engineer can follow.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -36,6 +38,7 @@ from forensics_app.core.report.export import (
     MANIFEST,
     VERSION,
     _manifest_body,
+    bundle_path,
 )
 from forensics_app.errors import ForensicsError, InputError, VerificationError
 
@@ -70,18 +73,93 @@ class ExportSummary:
     checkpoint_root: str = ""
     audit_rows: int = 0
     report_id: str = ""
+    reveals: int = 0
+    unmarked: int = 0
+    #: Whether the signer's / the log's key id was compared with one the caller expected.
+    exporter_key_expected: bool = False
+    log_key_expected: bool = False
 
     def lines(self) -> list[str]:
-        return [
-            f"export {self.export_id} of case {self.case_id}: OK",
-            f"  signed by {self.exporter} (key id {self.exporter_key_id}) for {self.recipient}, "
-            f"{self.created}",
-            f"  {self.files} files verified, {self.frames} frames; report {self.report_id}",
-            f"  grants: {', '.join(self.grants) or 'none'}",
-            f"  audit excerpt: {self.audit_rows} rows proven in checkpoint of {self.checkpoint_size}"
-            f" entries, root {self.checkpoint_root}",
-            f"  audit log key id {self.log_key_id}",
+        """The result in plain words: what was checked, and what the key ids mean."""
+        ok = "[ok]"
+        out = [
+            f"Export {self.export_id} of case {self.case_id}: VERIFIED, no problem found.",
+            f"Made by {self.exporter} for {self.recipient} on {self.created}.",
+            "",
+            "What was checked:",
+            f"  {ok} Nothing is missing, added or changed: each of the {self.files} files has the "
+            "SHA-256 fingerprint that the signed list (manifest.json) gives it.",
+            f"  {ok} The list is signed with the key of {self.exporter} (key id "
+            f"{self.exporter_key_id}), and the keys in keys/public_keys.json agree with it.",
+            f"  {ok} The permission to reconstruct ({', '.join(self.grants) or 'none'}) is signed "
+            "by a supervisor other than the person who asked, and covers the frames shown.",
+            f"  {ok} The {self.audit_rows} audit-log entries of the case are signed and chained, "
+            f"and each is proven to be in the lab's log as it stood at {self.checkpoint_size} "
+            f"entries (root {self.checkpoint_root[:16]}…).",
+            f"  {ok} The report {self.report_id} and the {self.reveals} reconstruction run(s) are "
+            f"those the log recorded; {self.frames} frame(s) and every image are byte for byte "
+            "the ones the reconstruction wrote.",
         ]
+        if self.unmarked:
+            out.append(
+                f"  {ok} Reconstructions carry a burnt-in RECONSTRUCTION band; the {self.unmarked} "
+                "files under unmarked/ are the same model output without it, for measurement."
+            )
+        out += [
+            "",
+            "About the key ids: a key id is the short fingerprint of a public key. This bundle",
+            "carries its own public keys, so the checks above prove only that whoever holds",
+            "those keys made it, not who that is. The key ids must match the ones the lab",
+            "publishes (on its website, in a letter, on the report's cover):",
+            f"  signer {self.exporter}: key id {self.exporter_key_id}  "
+            + (
+                "MATCHES the key id you expected (--expect-key)"
+                if self.exporter_key_expected
+                else "NOT compared: pass --expect-key KEYID with the lab's published key id"
+            ),
+            f"  audit log: key id {self.log_key_id}  "
+            + (
+                "MATCHES the key id you expected (--expect-log-key)"
+                if self.log_key_expected
+                else "not compared (--expect-log-key KEYID)"
+            ),
+        ]
+        return out
+
+
+class _Findings:
+    """Every problem found, and the checks that could not run because of one."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.skipped: list[str] = []
+
+    def add(self, problem: str) -> None:
+        if problem not in self.problems:
+            self.problems.append(problem)
+
+    @contextmanager
+    def check(self, what: str) -> Iterator[None]:
+        """Run one check; a failure becomes a listed problem instead of stopping the rest."""
+        try:
+            yield
+        except VerificationError as error:
+            self.add(str(error))
+        except (ForensicsError, KeyError, TypeError, ValueError, AttributeError) as error:
+            self.add(f"{what}: bundle is malformed ({error!r})")
+
+    def error(self, bundle: Path) -> VerificationError:
+        """One problem alone is its own message; several are numbered, then what was skipped."""
+        if len(self.problems) == 1 and not self.skipped:
+            text = self.problems[0]
+        else:
+            text = f"{bundle.name} FAILED verification: {len(self.problems)} problem(s) found\n"
+            text += "\n".join(f"  {n}. {p}" for n, p in enumerate(self.problems, 1))
+            if self.skipped:
+                text += "\nnot checked because of the problems above: " + "; ".join(self.skipped)
+        error = VerificationError(text)
+        error.problems = list(self.problems)  # type: ignore[attr-defined]
+        return error
 
 
 def _safe_name(name: str) -> str:
@@ -221,33 +299,44 @@ def _json(files: _Bundle, name: str, kind: str | None = None) -> dict[str, Any]:
     return doc
 
 
-def _check_manifest(files: _Bundle) -> dict[str, Any]:
+def _check_manifest(files: _Bundle, found: _Findings) -> tuple[dict[str, Any], set[str]]:
+    """The manifest (its signature checked) and the names whose bytes match it."""
     manifest = _json(files, MANIFEST, EXPORT_TYPE)
-    try:
-        exporter = manifest["exporter"]
-        public = ed_public_from_b64(exporter["ed25519_public"], "exporter key")
-        verify_signature(public, str(manifest["signature"]), _manifest_body(manifest), "manifest")
+    with found.check("manifest"):
+        try:
+            exporter = manifest["exporter"]
+            public = ed_public_from_b64(exporter["ed25519_public"], "exporter key")
+        except (KeyError, TypeError) as error:
+            raise VerificationError(f"manifest is missing a field ({error})") from None
+        with found.check("manifest"):
+            verify_signature(
+                public, str(manifest.get("signature")), _manifest_body(manifest), "manifest"
+            )
         if key_id(public.public_bytes_raw()) != exporter.get("key_id"):
             raise VerificationError("manifest: exporter key id does not match its key")
+    try:
         listed = {str(f["path"]): f for f in manifest["files"]}
     except (KeyError, TypeError) as error:
         raise VerificationError(f"manifest is missing a field ({error})") from None
     if len(listed) != len(manifest["files"]) or MANIFEST in listed:
-        raise VerificationError("manifest lists a file twice (or lists itself)")
+        found.add("manifest lists a file twice (or lists itself)")
     present = set(files) - {MANIFEST}
-    extra = sorted(present - set(listed))  # before reading anything: an added entry is
-    if extra:  # refused without being unpacked
-        raise VerificationError(f"file not listed in the manifest (added): {extra[0]}")
+    # before reading anything: an added entry is named, never unpacked
+    for name in sorted(present - set(listed)):
+        found.add(f"file not listed in the manifest (added): {name}")
+    good: set[str] = set()
     for name in sorted(listed):
-        _safe_name(name)
-        if name not in files:
-            raise VerificationError(f"file listed in the manifest is missing: {name}")
-        entry = listed[name]
-        if files.size(name) != entry.get("size") or files.sha256(name) != entry.get("sha256"):
-            raise VerificationError(
-                f"file {name} does not match its sha256 in the manifest (altered)"
-            )
-    return manifest
+        with found.check(name):
+            _safe_name(name)
+            if name not in files:
+                raise VerificationError(f"file listed in the manifest is missing: {name}")
+            entry = listed[name]
+            if files.size(name) != entry.get("size") or files.sha256(name) != entry.get("sha256"):
+                raise VerificationError(
+                    f"file {name} does not match its sha256 in the manifest (altered)"
+                )
+            good.add(name)
+    return manifest, good
 
 
 def _keys(files: _Bundle, manifest: dict[str, Any]) -> tuple[dict[str, dict], str]:
@@ -267,41 +356,50 @@ def _check_party(party: dict[str, Any], users: dict[str, dict], what: str) -> No
         )
 
 
-def _grants(files: _Bundle, manifest: dict[str, Any], users: dict[str, dict]) -> list[UnlockGrant]:
+def _grants(
+    files: _Bundle, manifest: dict[str, Any], users: dict[str, dict], found: _Findings
+) -> list[UnlockGrant]:
     grants = []
     for gid in manifest.get("grants", []):
-        name = f"custody/grant_{gid}.json"
-        if name not in files:
-            raise VerificationError(f"grant {gid} named in the manifest is not in the bundle")
-        try:
-            grant = UnlockGrant.from_json(files[name])
-        except VerificationError as error:
-            raise VerificationError(f"{name}: {error}") from None
-        if grant.id != gid or grant.case_id != manifest["case_id"]:
-            raise VerificationError(f"{name}: grant is for another id or case")
-        _check_party(grant.doc["approver"], users, name)
-        _check_party(grant.doc["requester"], users, name)
-        if grant.approver == grant.requester:
-            raise VerificationError(f"{name}: approved by its own requester")
-        rname = f"custody/request_{grant.request_id}.json"
-        try:
-            request = UnlockRequest.from_json(files[rname])
-        except KeyError:
-            raise VerificationError(
-                f"request {grant.request_id} of grant {gid} is missing"
-            ) from None
-        except VerificationError as error:
-            raise VerificationError(f"{rname}: {error}") from None
-        if request.sha256 != grant.doc.get("request_sha256"):
-            raise VerificationError(f"{name}: answers another version of its request")
-        a, b = grant.frames
-        if not request.frames[0] <= a <= b <= request.frames[1]:
-            raise VerificationError(f"{name}: exceeds the scope of its request")
-        grants.append(grant)
+        with found.check(f"grant {gid}"):
+            grants.append(_grant(files, manifest, users, str(gid)))
     return grants
 
 
-def _audit(files: _Bundle, case_id: str, log_key: str) -> tuple[list[dict], Checkpoint]:
+def _grant(files: _Bundle, manifest: dict[str, Any], users: dict[str, dict], gid: str) -> Any:
+    """One grant and its request, checked (raises naming the first fault of this grant)."""
+    name = f"custody/grant_{gid}.json"
+    if name not in files:
+        raise VerificationError(f"grant {gid} named in the manifest is not in the bundle")
+    try:
+        grant = UnlockGrant.from_json(files[name])
+    except VerificationError as error:
+        raise VerificationError(f"{name}: {error}") from None
+    if grant.id != gid or grant.case_id != manifest["case_id"]:
+        raise VerificationError(f"{name}: grant is for another id or case")
+    _check_party(grant.doc["approver"], users, name)
+    _check_party(grant.doc["requester"], users, name)
+    if grant.approver == grant.requester:
+        raise VerificationError(f"{name}: approved by its own requester")
+    rname = f"custody/request_{grant.request_id}.json"
+    try:
+        request = UnlockRequest.from_json(files[rname])
+    except KeyError:
+        raise VerificationError(f"request {grant.request_id} of grant {gid} is missing") from None
+    except VerificationError as error:
+        raise VerificationError(f"{rname}: {error}") from None
+    if request.sha256 != grant.doc.get("request_sha256"):
+        raise VerificationError(f"{name}: answers another version of its request")
+    a, b = grant.frames
+    if not request.frames[0] <= a <= b <= request.frames[1]:
+        raise VerificationError(f"{name}: exceeds the scope of its request")
+    return grant
+
+
+def _audit(
+    files: _Bundle, case_id: str, log_key: str, found: _Findings
+) -> tuple[list[dict], Checkpoint]:
+    """The excerpt's rows that verify (each bad row is listed) and its checkpoint."""
     name = "custody/audit_excerpt.json"
     doc = _json(files, name, EXCERPT_TYPE)
     if doc.get("log_public_key") != log_key:
@@ -313,110 +411,204 @@ def _audit(files: _Bundle, case_id: str, log_key: str) -> tuple[list[dict], Chec
     except (KeyError, TypeError, ValueError) as error:
         raise VerificationError(f"{name}: malformed ({error})") from None
     previous: dict[str, Any] | None = None
+    good = []
     for row in entries:
-        seq = int(row.get("seq", 0))
-        try:
-            verify_entry(row, log_key)
-        except VerificationError as error:
-            raise VerificationError(f"{name}: {error}") from None
-        if row.get("case_id") != case_id:
-            raise VerificationError(f"{name}: audit entry {seq} belongs to another case")
-        if previous is not None:
-            if seq <= int(previous["seq"]):
-                raise VerificationError(f"{name}: audit entry {seq} is out of order")
-            if seq == int(previous["seq"]) + 1 and row["prev_hash"] != previous["entry_hash"]:
-                raise VerificationError(f"{name}: chain broken at audit entry {seq}")
-        proof = proofs.get(seq)
-        if proof is None:
-            raise VerificationError(f"{name}: no inclusion proof for audit entry {seq}")
-        try:
-            verify_inclusion_proof(
-                InclusionProof(seq, str(proof["entry_hash"]), checkpoint, tuple(proof["path"])),
-                log_key,
-                row,
-            )
-        except (VerificationError, KeyError, TypeError) as error:
-            raise VerificationError(f"{name}: audit entry {seq}: {error}") from None
+        with found.check(name):
+            _row(name, row, previous, proofs, checkpoint, case_id, log_key)
+            good.append(row)
         previous = row
-    return entries, checkpoint
+    return good, checkpoint
 
 
-def _cross_links(files, manifest, grants, rows) -> int:
-    """The report, reveals and grants are the ones logged; frames are their reveals' images."""
+def _row(
+    name: str,
+    row: dict[str, Any],
+    previous: dict[str, Any] | None,
+    proofs: dict[int, Any],
+    checkpoint: Checkpoint,
+    case_id: str,
+    log_key: str,
+) -> None:
+    """One excerpt row: hash, signature, case, order, chain and inclusion proof."""
+    seq = int(row.get("seq", 0))
+    try:
+        verify_entry(row, log_key)
+    except VerificationError as error:
+        raise VerificationError(f"{name}: {error}") from None
+    if row.get("case_id") != case_id:
+        raise VerificationError(f"{name}: audit entry {seq} belongs to another case")
+    if previous is not None:
+        if seq <= int(previous["seq"]):
+            raise VerificationError(f"{name}: audit entry {seq} is out of order")
+        if seq == int(previous["seq"]) + 1 and row["prev_hash"] != previous["entry_hash"]:
+            raise VerificationError(f"{name}: chain broken at audit entry {seq}")
+    proof = proofs.get(seq)
+    if proof is None:
+        raise VerificationError(f"{name}: no inclusion proof for audit entry {seq}")
+    try:
+        verify_inclusion_proof(
+            InclusionProof(seq, str(proof["entry_hash"]), checkpoint, tuple(proof["path"])),
+            log_key,
+            row,
+        )
+    except (VerificationError, KeyError, TypeError) as error:
+        raise VerificationError(f"{name}: audit entry {seq}: {error}") from None
+
+
+def _cross_links(files, manifest, grants, rows, found: _Findings) -> tuple[int, int, int]:
+    """The report, reveals and grants are the ones logged; frames are their reveals' images.
+
+    Returns (side-by-side views, reveals, unmarked copies); every mismatch is listed.
+    """
     logged = {(r.get("object"), r.get("object_sha256")) for r in rows}
     report = manifest.get("report", {})
     pdf = str(report.get("path"))
     if pdf not in files or (f"report:{report.get('report_id')}", files.sha256(pdf)) not in logged:
-        raise VerificationError("report/report.pdf is not the report recorded in the audit log")
+        found.add("report/report.pdf is not the report recorded in the audit log")
     for grant in grants:
         if (f"grant:{grant.id}", grant.sha256) not in logged:
-            raise VerificationError(f"grant {grant.id} is not the one approved in the audit log")
+            found.add(f"grant {grant.id} is not the one approved in the audit log")
     reveal_shas = {r["object_sha256"] for r in rows if r.get("action") == "reveal"}
     by_id = {g.id: g for g in grants}
+    in_manifest = {str(f.get("path")) for f in manifest.get("files", [])}  # added: named
     frame_files = {
-        n for n in files if n.startswith(("frames/", "faces/")) and "_side_by_side" not in n
+        n
+        for n in files
+        if n in in_manifest
+        and n.startswith(("frames/", "faces/", "unmarked/"))
+        and "_side_by_side" not in n
     }
     listed: set[str] = set()
+    reveals = 0
     for name in sorted(n for n in files if n.startswith("custody/reveal_")):
-        if files.sha256(name) not in reveal_shas:
-            raise VerificationError(f"{name} is not a reveal recorded in the audit log")
-        reveal = json.loads(files[name])
-        grant = by_id.get(str(reveal.get("grant_id")))
-        if grant is None:
-            raise VerificationError(
-                f"{name}: made under grant {reveal.get('grant_id')}, not in the bundle"
-            )
-        a, b = (int(v) for v in reveal.get("frames", [-1, -1]))
-        if (reveal.get("model_sha256"), reveal.get("evidence_sha256")) != (
-            grant.model_sha256, grant.evidence_sha256,
-        ) or not grant.frames[0] <= a <= b <= grant.frames[1]:  # fmt: skip
-            raise VerificationError(f"{name}: model, evidence or frames outside grant {grant.id}")
-        for entry in reveal.get("files", []):
-            folder = "faces" if entry.get("face") is not None else "frames"
-            bundle_name = f"{folder}/{entry['file']}"
-            if bundle_name not in files or files.sha256(bundle_name) != entry.get("sha256"):
-                raise VerificationError(f"{bundle_name} is not the image its reveal recorded")
-            listed.add(bundle_name)
-    if frame_files - listed:
-        raise VerificationError(f"{sorted(frame_files - listed)[0]} belongs to no logged reveal")
+        with found.check(name):
+            listed |= _reveal_links(files, name, reveal_shas, by_id, found)
+            reveals += 1
+    for extra in sorted(frame_files - listed):
+        found.add(f"{extra} belongs to no logged reveal")
     views = [n for n in files if n.endswith("_side_by_side.png")]
     for view in views:
         if view.replace("_side_by_side.png", "_public.png") not in listed:
-            raise VerificationError(f"{view} has no public frame from a logged reveal")
-    return len(views)
+            found.add(f"{view} has no public frame from a logged reveal")
+    return len(views), reveals, sum(1 for n in listed if n.startswith("unmarked/"))
 
 
-def verify_export(bundle: str | Path) -> ExportSummary:
-    """Verify a court export (zip or folder) offline; raises VerificationError naming the fault."""
+def _reveal_links(
+    files: _Bundle,
+    name: str,
+    reveal_shas: set[str],
+    by_id: dict[str, UnlockGrant],
+    found: _Findings,
+) -> set[str]:
+    """One reveal manifest: logged, under a bundled grant, and its images byte for byte."""
+    if files.sha256(name) not in reveal_shas:
+        raise VerificationError(f"{name} is not a reveal recorded in the audit log")
+    reveal = json.loads(files[name])
+    grant = by_id.get(str(reveal.get("grant_id")))
+    if grant is None:
+        raise VerificationError(
+            f"{name}: made under grant {reveal.get('grant_id')}, not in the bundle"
+        )
+    a, b = (int(v) for v in reveal.get("frames", [-1, -1]))
+    if (reveal.get("model_sha256"), reveal.get("evidence_sha256")) != (
+        grant.model_sha256, grant.evidence_sha256,
+    ) or not grant.frames[0] <= a <= b <= grant.frames[1]:  # fmt: skip
+        found.add(f"{name}: model, evidence or frames outside grant {grant.id}")
+    listed = set()
+    for entry in reveal.get("files", []):
+        bundle_name = bundle_path(entry)
+        if bundle_name not in files or files.sha256(bundle_name) != entry.get("sha256"):
+            found.add(f"{bundle_name} is not the image its reveal recorded")
+        listed.add(bundle_name)
+    return listed
+
+
+def verify_export(
+    bundle: str | Path,
+    expect_keys: Sequence[str] = (),
+    expect_log_keys: Sequence[str] = (),
+) -> ExportSummary:
+    """Verify a court export (zip or folder) offline; raises VerificationError listing
+    every problem found (``.problems``).
+
+    ``expect_keys`` are key ids the lab publishes for the people who may export: the
+    bundle's signer must be one of them. ``expect_log_keys`` likewise for the audit log key.
+    Without them the summary says that the key ids were not compared.
+    """
     bundle = Path(bundle)
     if not bundle.exists():
         raise InputError(f"no such bundle: {bundle}")
+    found = _Findings()
     with ExitStack() as stack:
         files = _read_folder(bundle) if bundle.is_dir() else _read_zip(bundle, stack)
         try:
-            manifest = _check_manifest(files)
-            users, log_key = _keys(files, manifest)
-            grants = _grants(files, manifest, users)
-            rows, checkpoint = _audit(files, str(manifest["case_id"]), log_key)
-            frames = _cross_links(files, manifest, grants, rows)
-        except VerificationError:
-            raise
-        except (ForensicsError, KeyError, TypeError, ValueError, AttributeError) as error:
-            raise VerificationError(f"bundle is malformed: {error!r}") from None
-    exporter = manifest["exporter"]
+            manifest, _ = _check_manifest(files, found)
+        except VerificationError as error:
+            found.add(str(error))
+            found.skipped.append("everything else (no readable manifest)")
+            raise found.error(bundle) from None
+        summary = _inner_checks(files, manifest, found)
+    exporter_key = summary.exporter_key_id
+    if expect_keys:
+        wanted = {k.strip().lower() for k in expect_keys}
+        if exporter_key.lower() in wanted:
+            summary.exporter_key_expected = True
+        else:
+            found.add(
+                f"the bundle is signed with key id {exporter_key}, not the key id you expected "
+                f"({', '.join(expect_keys)}): it was not made with the lab's published key"
+            )
+    if expect_log_keys:
+        if summary.log_key_id.lower() in {k.strip().lower() for k in expect_log_keys}:
+            summary.log_key_expected = True
+        else:
+            found.add(
+                f"the audit log key id is {summary.log_key_id}, not the one you expected "
+                f"({', '.join(expect_log_keys)})"
+            )
+    if found.problems:
+        raise found.error(bundle)
+    return summary
+
+
+def _inner_checks(files: _Bundle, manifest: dict[str, Any], found: _Findings) -> ExportSummary:
+    """Keys, grants, audit excerpt and cross-links; problems go to ``found``."""
+    users: dict[str, dict] = {}
+    log_key = ""
+    grants: list[UnlockGrant] = []
+    rows: list[dict] = []
+    checkpoint: Checkpoint | None = None
+    frames = reveals = unmarked = 0
+    with found.check("keys/public_keys.json"):
+        users, log_key = _keys(files, manifest)
+    with found.check("grants"):
+        grants = _grants(files, manifest, users, found)
+    if log_key:
+        with found.check("custody/audit_excerpt.json"):
+            rows, checkpoint = _audit(files, str(manifest["case_id"]), log_key, found)
+    else:
+        found.skipped.append("the audit excerpt (no log key)")
+    if checkpoint is not None:
+        with found.check("cross-links"):
+            frames, reveals, unmarked = _cross_links(files, manifest, grants, rows, found)
+    else:
+        found.skipped.append("that the report, reveals and images are the logged ones")
+    exporter = manifest.get("exporter") or {}
     return ExportSummary(
-        export_id=str(manifest["export_id"]),
-        case_id=str(manifest["case_id"]),
-        exporter=f"{exporter['name']} ({exporter.get('role', '?')})",
+        export_id=str(manifest.get("export_id", "")),
+        case_id=str(manifest.get("case_id", "")),
+        exporter=f"{exporter.get('name', '?')} ({exporter.get('role', '?')})",
         exporter_key_id=str(exporter.get("key_id", "")),
         recipient=str(manifest.get("recipient", "")),
         created=str(manifest.get("created", "")),
         files=len(files),
         frames=frames,
         grants=[g.id for g in grants],
-        log_key_id=checkpoint.key_id,
-        checkpoint_size=checkpoint.size,
-        checkpoint_root=checkpoint.root,
+        log_key_id=checkpoint.key_id if checkpoint else "",
+        checkpoint_size=checkpoint.size if checkpoint else 0,
+        checkpoint_root=checkpoint.root if checkpoint else "",
         audit_rows=len(rows),
-        report_id=str(manifest.get("report", {}).get("report_id", "")),
+        report_id=str((manifest.get("report") or {}).get("report_id", "")),
+        reveals=reveals,
+        unmarked=unmarked,
     )
