@@ -187,7 +187,9 @@ def _model(ws: Workspace, case_id: str) -> ModelInfo:
     except ModelError:
         return load_model_card(sha256=sha or "")
     info = model_info_from_card(sealed.card, sha256=sealed.model_sha256)
-    if not info.validation:  # the sealed card may predate the evaluation; try the shipped one
+    if not info.validation or not info.card_limitations:
+        # the sealed card may predate the evaluation or the stated limitations; the shipped
+        # card of the very same weights (same sha256, so no note) may say more
         shipped = load_model_card(sha256=sealed.model_sha256)
         if shipped.card_found and shipped.validation and not shipped.note:
             return shipped

@@ -15,6 +15,7 @@ from typing import Any
 
 from forensics_app import MODELS_DIR, __version__
 from forensics_app.core.report.model import ModelInfo, ToolVersion
+from forensics_app.core.report.validation import assessment, is_demonstrator
 
 #: Model-card keys whose numeric leaves are validation figures.
 _METRIC_KEYS = ("metrics", "validation", "evaluation", "results")
@@ -107,6 +108,7 @@ def model_info_from_card(
             sha256=sha256 or "unknown",
             card_found=False,
             note="No model card was available: validation figures cannot be stated.",
+            assessment=assessment(None),
         )
     validation: list[tuple[str, str]] = []
     training: list[tuple[str, str]] = []
@@ -132,6 +134,9 @@ def model_info_from_card(
         validation=validation[:40],
         training=training[:12],
         note=note,
+        assessment=assessment(card),
+        demonstrator=is_demonstrator(card),
+        card_limitations=bool(card.get("limitations")),
     )
 
 

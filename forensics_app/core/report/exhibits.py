@@ -88,11 +88,42 @@ def side_by_side(exhibit: Exhibit, gap: int = 8, fast: bool = False) -> bytes:
     return encode_png(canvas, 1 if fast else 3, fast=fast)
 
 
+def enlarge_by(png: bytes, factor: int) -> bytes:
+    """The image enlarged by exactly ``factor`` with nearest neighbour (pixel replication)."""
+    if factor <= 1:
+        return png
+    image = decode_png(png)
+    height, width = image.shape[:2]
+    big = cv2.resize(image, (width * factor, height * factor), interpolation=cv2.INTER_NEAREST)
+    return encode_png(big, 6)
+
+
+def _factor(png: bytes, min_side: int) -> int:
+    width, height = png_size(png)
+    return max(1, -(-min_side // max(1, min(height, width))))
+
+
 def face_crop_strip(
     exhibit: Exhibit, min_side: int = 96, limit: int = 8
-) -> list[tuple[bytes, bytes]]:
-    """Enlarged (public, reconstructed) crop pairs of the exhibit's first ``limit`` faces."""
-    return [
-        (enlarge(face.public.png, min_side), enlarge(face.reconstructed.png, min_side))
-        for face in exhibit.faces[:limit]
-    ]
+) -> list[tuple[bytes, bytes, int]]:
+    """(public, reconstructed, factor) of the exhibit's first ``limit`` faces.
+
+    A marked reconstruction (reveal.json v2) is already enlarged, with its band: it is used
+    as stored, and the public crop is enlarged by the same factor so the two match. From a
+    version-1 reveal both crops are enlarged here to ``min_side``. The factor is stated.
+    """
+    out = []
+    for face in exhibit.faces[:limit]:
+        if face.unmarked is not None:
+            factor = face.enlargement
+            out.append((enlarge_by(face.public.png, factor), face.reconstructed.png, factor))
+        else:
+            factor = _factor(face.public.png, min_side)
+            out.append(
+                (
+                    enlarge_by(face.public.png, factor),
+                    enlarge_by(face.reconstructed.png, factor),
+                    factor,
+                )
+            )
+    return out

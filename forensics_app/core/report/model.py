@@ -73,6 +73,12 @@ class ModelInfo:
     note: str = ""
     #: False when the case has no grant: no decoder was (or could have been) used.
     used: bool = True
+    #: What the model is worth, in plain sentences built from its card (validation.py).
+    assessment: list[str] = field(default_factory=list)
+    #: The card's own limitations say the model is a demonstrator.
+    demonstrator: bool = False
+    #: The card states limitations (so a card without them can be completed from another).
+    card_limitations: bool = False
 
 
 @dataclass(frozen=True)

@@ -72,9 +72,15 @@ def _summary(data: ReportData) -> list[tuple[str, str]]:
         ("Under what authority", authority),
         (
             "Limits",
-            "A reconstruction is the output of a statistical model, not an optical record; it "
-            "may differ from the real face and should not by itself establish an identification "
-            "(section 5).",
+            (
+                "The decoder is a demonstrator: its model card says it is not fit for operational "
+                "use (section 4). "
+                if data.model.used and data.model.demonstrator
+                else ""
+            )
+            + "A reconstruction is the output of a statistical model, not an optical record; "
+            "it may differ from the real face and should not by itself establish an "
+            "identification (section 5). Every reconstructed image is marked as such.",
         ),
         (
             "Record",
@@ -182,8 +188,13 @@ def _method(data: ReportData) -> list:
     if not model.used:
         return out + [para(model.note, "box")]
     out.append(facts(rows))
+    if model.assessment:
+        out.append(Paragraph("What the model is worth, in plain words", S["h2"]))
+        for i, text in enumerate(model.assessment):
+            out += [para(text, "warn" if i == 0 and model.demonstrator else "body"),
+                    Spacer(1, 1.5 * mm)]  # fmt: skip
     if model.validation:
-        out += [Paragraph("Validation figures (from the model card)", S["h2"])]
+        out += [Paragraph("Validation figures as the model card names them", S["h2"])]
         out.append(
             grid([["measure", "value"]] + [[k, v] for k, v in model.validation], [W * 0.7, W * 0.3])
         )

@@ -11,8 +11,9 @@ from xml.sax.saxutils import escape
 from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table
 
+from forensics_app.core.marking import INTERPOLATION
 from forensics_app.core.report import layout
-from forensics_app.core.report.exhibits import face_crop_strip
+from forensics_app.core.report.exhibits import face_crop_strip, png_size
 from forensics_app.core.report.flowables import S, W, heading, image, para, tight
 from forensics_app.core.report.model import Exhibit, ImageRef, ReportData
 
@@ -29,24 +30,41 @@ def _caption(title: str, ref: ImageRef) -> Paragraph:
 
 
 def _face_strip(ex: Exhibit) -> list:
-    """Enlarged face crops, public beside reconstructed, five faces to a row."""
+    """Enlarged face crops, public beside reconstructed, three faces to a row.
+
+    In each pair both crops are drawn at the same scale, so the face in the marked
+    reconstruction (with its caption band below) lines up with the public crop.
+    """
     crops = face_crop_strip(ex, min_side=96, limit=MAX_FACES)
     if not crops:
         return [para("No face was found in this frame's hidden message.", "small")]
-    per_row, cell = 5, 16 * mm
+    per_row = 3
+    cell = W / per_row - 3 * mm
     cells = []
-    for face, (pub, rec) in zip(ex.faces, crops, strict=False):
-        pair = tight(Table([[image(pub, cell), image(rec, cell)]], colWidths=[cell + 0.8 * mm] * 2))
+    for face, (pub, rec, factor) in zip(ex.faces, crops, strict=False):
+        pub_w, _ = png_size(pub)
+        rec_w, _ = png_size(rec)
+        inner = face.image_box[2] if face.image_box else rec_w
+        scale = cell / (pub_w + rec_w * pub_w / inner) if inner else cell / (pub_w + rec_w)
+        rec_drawn = rec_w * pub_w / inner * scale if inner else rec_w * scale
+        pair = tight(
+            Table(
+                [[image(pub, pub_w * scale), image(rec, rec_drawn)]],
+                colWidths=[pub_w * scale + 0.5 * mm, rec_drawn + 0.5 * mm],
+            )
+        )
         x, y, w, h = face.box
-        text = para(f"box x={x} y={y}, {w}×{h} px", "small")
+        text = para(
+            f"face {ex.faces.index(face)}: box x={x} y={y}, {w}×{h} px in the frame; both crops "
+            f"enlarged ×{factor}, {INTERPOLATION}"
+            + ("; right: model output with its burnt-in marking" if face.unmarked else ""),
+            "small",
+        )
         cells.append(tight(Table([[pair], [text]], colWidths=[W / per_row - 2 * mm])))
     rows = [cells[k : k + per_row] for k in range(0, len(cells), per_row)]
     rows = [r + [""] * (per_row - len(r)) for r in rows]
     out: list = [
-        para(
-            "Faces, enlarged by pixel replication (in each pair, left: public, right: reconstructed):",
-            "small",
-        ),
+        para("Faces (in each pair, left: public, right: reconstructed):", "small"),
         tight(Table(rows, colWidths=[W / per_row] * per_row)),
     ]
     if len(ex.faces) > MAX_FACES:
@@ -89,7 +107,13 @@ def exhibits_section(data: ReportData) -> list:
         para(
             "Each exhibit shows the frame as published (left) and the same frame with the faces "
             "reconstructed by the decoder (right). Each image is identified by the SHA-256 of its "
-            "PNG file, as delivered in the court export."
+            "PNG file, as delivered in the court export. Whole frames are drawn about 8.5 cm "
+            "wide, scaled only by the PDF viewer; the files keep every pixel. A reconstructed "
+            "frame carries a burnt-in band below it (and a tag in its corner) saying that it is "
+            "model output, not an optical record; the unmarked model output is in the export's "
+            "unmarked/ folder for measurement. Face crops are enlarged by the whole-number "
+            "factor stated under each pair, by pixel replication (nearest neighbour): every "
+            "pixel becomes a square block, so no detail is added."
         )
     )
     for ex in data.exhibits:

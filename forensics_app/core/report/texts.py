@@ -53,14 +53,22 @@ def limitations(model: ModelInfo) -> list[str]:
         "information hidden in the public video. It may differ from the real face in detail, "
         "and it must not be treated as a photograph of the person.",
         "Faces in this footage are small (often 10–40 pixels high). Any detail finer than the "
-        "box resolution cannot be recovered, and the enlarged crops in the exhibits are "
-        "enlarged by pixel replication only: no detail has been added by the enlargement.",
+        "box resolution cannot be recovered. The face crops in the exhibits are enlarged by "
+        "the whole-number factor stated under each of them, by pixel replication (nearest "
+        "neighbour) only: no detail has been added by the enlargement.",
         "Compression of the public video after publication reduces the hidden information and "
         "therefore the fidelity of the reconstruction. A frame whose hidden box list could not "
         "be read is not reconstructed at all, rather than reconstructed from guessed boxes.",
         "A reconstruction can support, but should not on its own establish, an identification. "
         "It should be compared with independent material by a qualified examiner.",
     ]
+    if model.used and model.demonstrator:
+        paragraphs.insert(
+            0,
+            "The decoder used here is a demonstrator: its own model card says it is not fit "
+            "for operational use (section 4). Its reconstructions must not be relied on to "
+            "show what a person looks like.",
+        )
     if not model.used:
         paragraphs.append("No decoder model was used for this case, so no error figures apply.")
     elif model.card_found and model.validation:
