@@ -7,7 +7,7 @@ models (``models/``: the demo seals that U_d, ``deidentify`` uses that U_e by de
 2. ``forensics deidentify`` makes a public stream of the first ``--frames`` frames at each
    ``--crf`` (libx264), which is added to the case as evidence;
 3. alice requests those frames, bob approves, alice reveals them (``reveal.json`` + PNGs);
-4. each revealed face (``face_reconstructed``) and each public face (``face_public``) is
+4. each revealed face (its unmarked copy, ``face_reconstructed_unmarked``) and each public face (``face_public``) is
    compared, *at its head box's own size*, with the same box of the original frame.
 
 ``r vs x`` is the reversal; ``a vs x`` is how much of the original the public stream still
@@ -112,14 +112,14 @@ def measure(frames: int, crf: int, work: Path, env: dict[str, str]) -> dict:
     rows: dict[str, list[float]] = {"r_vs_x": [], "a_vs_x": [], "x_coded_vs_x": []}
     sides = []
     for item in record["files"]:
-        if item["kind"] not in ("face_reconstructed", "face_public"):
+        if item["kind"] not in ("face_reconstructed_unmarked", "face_public"):
             continue
         x, y, w, h = item["box"]
         truth = original[item["frame"]][y : y + h, x : x + w]
         face = cv2.imread(str(out / item["file"]), cv2.IMREAD_COLOR)
         if face is None or face.shape != truth.shape:
             raise SystemExit(f"{item['file']}: not a {w}x{h} face image")
-        if item["kind"] == "face_reconstructed":
+        if item["kind"] == "face_reconstructed_unmarked":  # the marked file is enlarged
             rows["r_vs_x"].append(psnr(truth, face))
             coded = ceiling_frames[item["frame"]][y : y + h, x : x + w]
             rows["x_coded_vs_x"].append(psnr(truth, coded))
