@@ -371,18 +371,23 @@ def approve(
     request_id: str,
     expires_s: int | None = None,
     model_sha256: str | None = None,
+    reason: str = "",
 ) -> UnlockGrant:
     """Grant a pending request: sign the scope and wrap the data key to the requester.
 
-    Pending is decided inside the transaction that stores the grant (a second approver or
-    a denier racing this one loses with "already approved/denied"); every refusal is logged
-    as an ``approval`` row with ``outcome=denied``.
+    ``reason`` is the supervisor's own reason for approving (the GUI requires one); when
+    given it is signed into the grant as ``approval_reason`` and logged as the row's
+    ``details.approval_reason``, so the decision carries why it was taken, not only the
+    analyst's reason for asking. Pending is decided inside the transaction that stores
+    the grant (a second approver or a denier racing this one loses with "already
+    approved/denied"); every refusal is logged as an ``approval`` row with
+    ``outcome=denied``.
     """
     with ws.audit.refusals(
         session, "approval",
         case_id=_request_case(ws, request_id), object=f"request:{request_id}",
     ):  # fmt: skip
-        return _approve(ws, session, request_id, expires_s, model_sha256)
+        return _approve(ws, session, request_id, expires_s, model_sha256, reason.strip())
 
 
 def _approve(
@@ -391,6 +396,7 @@ def _approve(
     request_id: str,
     expires_s: int | None,
     model_sha256: str | None,
+    reason: str,
 ) -> UnlockGrant:
     info = get_request(ws, request_id)
     request = info.request
@@ -424,6 +430,8 @@ def _approve(
         "approver": _party(session.user),
         "requester": _party(requester),
     }
+    if reason:
+        doc["approval_reason"] = reason
     context = f"uunet-grant|v1|{grant_id}|{model.model_sha256}|{requester.name}".encode()
     doc["wrapped_key"] = wrap_key(data_key, requester.wrap_key(), context)
     grant = UnlockGrant(_signed(doc, session))
@@ -444,6 +452,7 @@ def _approve(
                 "expires": grant.expires,
                 "model_sha256": model.model_sha256,
                 "recipients": [request.requester],
+                **({"approval_reason": reason} if reason else {}),
             },
         )
     return grant
@@ -537,6 +546,17 @@ def revocation(ws: Workspace, grant_id: str) -> dict[str, Any] | None:
     if row is None or not row["revoked"]:
         return None
     return json.loads(row["revocation_doc"])
+
+
+def grant_status(ws: Workspace, grant: UnlockGrant, now: datetime | None = None) -> str:
+    """``"revoked"``, ``"expired"`` or ``"active"`` (revocation first: it is the decision
+    a reader must see even after the grant has also run out). A listing for people, not a
+    check: :func:`check_grant` remains the only gate to a reveal."""
+    if revocation(ws, grant.id) is not None:
+        return "revoked"
+    if (now or datetime.now(UTC)) >= grant.expires_at:
+        return "expired"
+    return "active"
 
 
 def revoke(ws: Workspace, session: UserSession, grant_id: str, reason: str = "") -> dict[str, Any]:
