@@ -104,10 +104,15 @@ def approve_as(qtbot, win: MainWindow, supervisor: str, expiry: str = "requested
     dialog = win.approval_dialog()
     assert dialog is not None and dialog.selected is not None
     qtbot.waitUntil(lambda: dialog.thumbs.count() == 3, timeout=30000)  # public frames in scope
+    assert not dialog.approve_button.isEnabled()  # a reason and the passphrase first
+    dialog.reason_edit.setPlainText("warrant checked; range limited to the bag drop")
+    dialog.passphrase_edit.setText(support.PASSPHRASES[supervisor])
     assert dialog.approve_button.isEnabled()
     dialog.expiry_combo.setCurrentText(expiry)
     qtbot.mouseClick(dialog.approve_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.grant is not None or dialog.note.text() != "", timeout=30000)
     assert dialog.grant is not None, dialog.note.text()
+    assert dialog.grant.id in dialog.result_label.text()
 
 
 def unlock(qtbot, win: MainWindow) -> None:
@@ -276,10 +281,14 @@ def test_deny_needs_a_reason_and_leaves_the_panel_locked(qtbot, window: MainWind
     login(qtbot, win, "bob")
     dialog = win.approval_dialog()
     assert not dialog.deny_button.isEnabled()  # a denial needs a reason
-    dialog.deny_reason.setText("authority reference does not cover this camera")
+    dialog.reason_edit.setPlainText("authority reference does not cover this camera")
+    assert not dialog.deny_button.isEnabled()  # and the supervisor's passphrase
+    dialog.passphrase_edit.setText(support.PASSPHRASES["bob"])
     assert dialog.deny_button.isEnabled()
     qtbot.mouseClick(dialog.deny_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.denial is not None or dialog.note.text() != "", timeout=30000)
     assert dialog.denial is not None and dialog.denial["reason"].startswith("authority")
+    assert "Denied" in dialog.result_label.text()
     assert [i.status for i in list_requests(win.context.ws)] == ["denied"]
     login(qtbot, win, "alice")
     open_demo_evidence(qtbot, win)

@@ -131,10 +131,23 @@ def main() -> int:
     login(app, win, "bob")
     approval = win.approval_dialog()
     wait(app, lambda: approval.thumbs.count() >= 3, what="thumbnails")
+    from forensics_app.demo import demo_passphrase
+
     approval.expiry_combo.setCurrentText("8h")
+    approval.reason_edit.setPlainText("Warrant 2026/117 seen; the range covers the bag drop only.")
+    approval.passphrase_edit.setText(demo_passphrase("bob"))
     settle(app, 0.6)
     approval.grab().save(str(args.out / "approval.png"))
     approval.approve_selected()
+    wait(app, lambda: approval.grant is not None or approval.note.text() != "", what="approval")
+    settle(app)
+    approval.grab().save(str(args.out / "approval_granted.png"))
+    approval.accept()
+    grants = win.grants_dialog()
+    grants.select_grant(approval.grant.id)
+    settle(app)
+    grants.grab().save(str(args.out / "grants.png"))
+    grants.accept()
 
     login(app, win, "alice")
     open_evidence(app, win)
@@ -165,7 +178,9 @@ def main() -> int:
     settle(app)
     win.audit_dock.grab().save(str(args.out / "audit.png"))
     win.shutdown()
-    for name in ("main", "request", "approval", "reveal", "reveal_whole", "audit"):
+    names = ("main", "request", "approval", "approval_granted", "grants", "reveal",
+             "reveal_whole", "audit")  # fmt: skip
+    for name in names:
         print(args.out / f"{name}.png")
     return 0
 

@@ -75,6 +75,8 @@ class MainWindow(WorkflowMixin, QMainWindow):
         self.context.user_changed.connect(self.update_title)
         self.context.user_changed.connect(self._update_actions)
         self.context.workspace_changed.connect(self._update_actions)
+        self.context.data_changed.connect(self._update_waiting)
+        self.context.user_changed.connect(self._announce_waiting)
         self.user_label = QLabel("not logged in")
         self.task_label = QLabel("")
         self.statusBar().addPermanentWidget(self.task_label)
@@ -150,6 +152,12 @@ class MainWindow(WorkflowMixin, QMainWindow):
             "Ctrl+Shift+U",
             "Approve or deny unlock requests (supervisors)",
         )
+        self.grants_action = a(
+            "&Grants…",
+            self.grants_dialog,
+            "Ctrl+Shift+G",
+            "Active, expired and revoked grants; revoke one (supervisors, admins)",
+        )
         self.export_request_action = a("Export request file…", self.export_request_file)
         self.import_request_action = a("Import request file…", lambda: self.import_file("request"))
         self.import_grant_action = a("Import grant file…", lambda: self.import_file("grant"))
@@ -185,7 +193,7 @@ class MainWindow(WorkflowMixin, QMainWindow):
         for action in (self.report_action, self.export_action):
             case_menu.addAction(action)
         unlock_menu = bar.addMenu("&Unlock")
-        for action in (self.request_action, self.review_action):
+        for action in (self.request_action, self.review_action, self.grants_action):
             unlock_menu.addAction(action)
         unlock_menu.addSeparator()
         for action in (
@@ -240,11 +248,33 @@ class MainWindow(WorkflowMixin, QMainWindow):
         self.add_evidence_action.setEnabled(session is not None)
         self.request_action.setEnabled(role == "analyst")
         self.review_action.setEnabled(session is not None)
+        self.grants_action.setEnabled(session is not None)
         self.export_request_action.setEnabled(role == "analyst")
         self.import_request_action.setEnabled(role == "supervisor")
         self.import_grant_action.setEnabled(role == "analyst")
         self.scan_action.setEnabled(self.video.path is not None)
         self.user_label.setText(self.context.user_text)
+        self._update_waiting()
+
+    def _update_waiting(self) -> None:
+        """Show a supervisor how many requests wait for them on the Review action."""
+        waiting = self.waiting_requests()
+        self.review_action.setText(
+            f"Re&view requests ({waiting} waiting)…" if waiting else "Re&view requests…"
+        )
+        tip = "Approve or deny unlock requests (supervisors)"
+        self.review_action.setToolTip(
+            f"{waiting} request(s) waiting for you. {tip}" if waiting else tip
+        )
+
+    def _announce_waiting(self) -> None:
+        """On a supervisor's login, say in the status line how many requests wait."""
+        waiting = self.waiting_requests()
+        if waiting:
+            self.statusBar().showMessage(
+                f"{waiting} unlock request(s) waiting for your decision (Unlock ▸ Review requests)",
+                30000,
+            )
 
     def _no_users(self) -> bool:
         from forensics_app.core.custody.users import list_users

@@ -35,7 +35,15 @@ from PySide6.QtWidgets import (
 
 from forensics_app.core.custody.cases import EvidenceRecord
 from forensics_app.core.custody.reveal import RevealedFrame
-from forensics_app.core.custody.unlock import UnlockGrant, list_grants, revocation
+from forensics_app.core.custody.unlock import (
+    RequestInfo,
+    UnlockGrant,
+    grant_status,
+    list_grants,
+    list_requests,
+    revocation,
+)
+from forensics_app.errors import ForensicsError
 from forensics_app.gui.context import AppContext
 from forensics_app.gui.frame_source import bgr_to_qimage
 from forensics_app.gui.reveal_worker import RevealWorker
@@ -90,6 +98,10 @@ class RevealPanel(QWidget):
         self.lock_button.clicked.connect(lambda: self.lock("locked by the user"))
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
+        self.requests_label = QLabel("")
+        self.requests_label.setObjectName("request-status")
+        self.requests_label.setWordWrap(True)
+        self.requests_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.countdown_label = QLabel("")
         self.countdown_label.setStyleSheet("font-family: monospace; font-weight: bold;")
         self.lock_label = QLabel()
@@ -128,6 +140,7 @@ class RevealPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
+        layout.addWidget(self.requests_label)
         layout.addWidget(self.status_label)
         layout.addLayout(options)
         layout.addWidget(self.lock_label)
@@ -162,8 +175,57 @@ class RevealPanel(QWidget):
             and revocation(ws, g.id) is None
         ]
 
+    def my_requests(self) -> list[RequestInfo]:
+        """The logged-in user's requests for the open evidence, newest first."""
+        ws, session, record = self.context.ws, self.context.session, self.record
+        if ws is None or session is None or record is None:
+            return []
+        try:
+            infos = list_requests(ws, record.case_id)
+        except ForensicsError as error:
+            log.warning("cannot list requests: %s", error)
+            return []
+        mine = [
+            i
+            for i in infos
+            if i.request.requester == session.name and i.request.evidence_sha256 == record.sha256
+        ]
+        return sorted(mine, key=lambda i: i.request.created, reverse=True)
+
+    def request_status(self, info: RequestInfo) -> str:
+        """One line for a request: "pending since…", "denied: reason" or "approved by…"."""
+        r = info.request
+        head = f"{r.id} (frames {r.frames[0]}–{r.frames[1]})"
+        decision = info.decision or {}
+        if info.status == "pending":
+            return f"{head}: pending since {r.created[:16].replace('T', ' ')} UTC"
+        if info.status == "denied":
+            by = decision.get("by", "?")
+            return f"{head}: denied by {by}: {decision.get('reason', '')}"
+        grant_id = decision.get("grant", "")
+        text = f"{head}: approved"
+        ws = self.context.ws
+        try:
+            grant = next(g for g in list_grants(ws, r.case_id) if g.id == grant_id) if ws else None
+        except (ForensicsError, StopIteration):
+            grant = None
+        if grant is None:
+            return f"{text} (grant {grant_id})"
+        status = grant_status(ws, grant, self.clock())
+        state = {"active": f"expires {grant.expires[:16].replace('T', ' ')} UTC"}.get(
+            status, status
+        )
+        return f"{text} by {grant.approver} — grant {grant.id}, {state}"
+
+    def refresh_requests(self) -> None:
+        """Show the status of the user's requests for this evidence (newest three)."""
+        lines = [self.request_status(i) for i in self.my_requests()[:3]]
+        self.requests_label.setText("\n".join(lines))
+        self.requests_label.setVisible(bool(lines))
+
     def refresh_grants(self, keep_reason: bool = False) -> None:
         """Reload the usable grants; unless ``keep_reason``, say what the user can do."""
+        self.refresh_requests()
         grants = self.usable_grants()
         self.grant_combo.clear()
         for g in grants:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QProgressDialo
 from forensics_app.core.custody.cases import EvidenceRecord
 from forensics_app.errors import ForensicsError, InputError
 from forensics_app.gui.dialogs.approval import ApprovalDialog
+from forensics_app.gui.dialogs.grants import GrantsDialog
 from forensics_app.gui.dialogs.login import LoginDialog
 from forensics_app.gui.dialogs.request import RequestDialog
 from forensics_app.gui.dialogs.user import UserDialog
@@ -153,6 +154,31 @@ class WorkflowMixin:
         dialog.open()
         self.active_dialog = dialog
         return dialog
+
+    def grants_dialog(self) -> GrantsDialog | None:
+        """Every grant with its status (active, expired, revoked) and Revoke."""
+        try:
+            self.context.require_session()
+            dialog = GrantsDialog(self.context, self)
+        except ForensicsError as error:
+            self.show_error(str(error))
+            return None
+        dialog.open()
+        self.active_dialog = dialog
+        return dialog
+
+    def waiting_requests(self) -> int:
+        """Pending requests the logged-in supervisor may decide (not their own); else 0."""
+        from forensics_app.core.custody.unlock import list_requests
+
+        session, ws = self.context.session, self.context.ws
+        if session is None or ws is None or session.role != "supervisor":
+            return 0
+        try:
+            infos = list_requests(ws)
+        except ForensicsError:
+            return 0
+        return sum(i.status == "pending" and i.request.requester != session.name for i in infos)
 
     def export_request_file(self) -> None:
         """Write a request file for a supervisor at another workstation."""
