@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--scan", action="store_true", help="scan every frame's ROI message at start"
     )
     parser.add_argument("--screenshot", type=Path, help="render offscreen, save a PNG and exit")
-    parser.add_argument("--size", default="1360x860", help="window size WxH (default 1360x860)")
+    parser.add_argument("--size", default="1366x768", help="window size WxH (default 1366x768)")
     return parser
 
 

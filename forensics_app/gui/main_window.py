@@ -87,7 +87,7 @@ class MainWindow(WorkflowMixin, QMainWindow):
         self._build_actions()
         self._build_menus()
         self.shortcuts = self.video.install_shortcuts(self)
-        self.resize(1360, 860)
+        self.resize(1366, 768)  # fits a 1366×768 laptop screen
         self.resizeDocks(
             [self.evidence_dock, self.reveal_dock], [270, 380], Qt.Orientation.Horizontal
         )
@@ -249,6 +249,8 @@ class MainWindow(WorkflowMixin, QMainWindow):
         self.request_action.setEnabled(role == "analyst")
         self.review_action.setEnabled(session is not None)
         self.grants_action.setEnabled(session is not None)
+        self.report_action.setEnabled(session is not None)
+        self.export_action.setEnabled(session is not None)
         self.export_request_action.setEnabled(role == "analyst")
         self.import_request_action.setEnabled(role == "supervisor")
         self.import_grant_action.setEnabled(role == "analyst")
@@ -275,6 +277,8 @@ class MainWindow(WorkflowMixin, QMainWindow):
                 f"{waiting} unlock request(s) waiting for your decision (Unlock ▸ Review requests)",
                 30000,
             )
+        else:
+            self.statusBar().clearMessage()  # nothing said to the previous user stays up
 
     def _no_users(self) -> bool:
         from forensics_app.core.custody.users import list_users

@@ -83,7 +83,7 @@ class VideoPanel(QWidget):
         self.jump_edit = QLineEdit()
         self.jump_edit.setPlaceholderText("frame or mm:ss.f")
         self.jump_edit.setToolTip("Jump to a frame number (e.g. 120) or a timecode (e.g. 00:12.0)")
-        self.jump_edit.setMinimumWidth(110)
+        self.jump_edit.setMinimumWidth(90)
         self.jump_edit.setMaximumWidth(140)
         self.jump_edit.returnPressed.connect(self.jump_from_text)
         self.position_label = QLabel("no video")
@@ -104,6 +104,8 @@ class VideoPanel(QWidget):
 
         for button in (self.fit_button, self.one_button, self.scan_button):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        for button in (self.fit_button, self.one_button):
+            button.setMaximumWidth(48)  # the window must fit 1366 px (issue #15 item 9)
         transport = QHBoxLayout()
         for button in (self.home_button, self.back_button, self.play_button):
             transport.addWidget(button)
@@ -149,7 +151,8 @@ class VideoPanel(QWidget):
         self.scan_button.setEnabled(enabled)
 
     def install_shortcuts(self, window: QWidget) -> list[QShortcut]:
-        """Transport keys for the whole window: Space, ←/→, Shift+←/→, J/K/L, Home/End."""
+        """Transport keys for the whole window: Space, ←/→, Shift+←/→, PageUp/PageDown (one
+        second), J/K/L, Home/End."""
 
         def on(action):
             return lambda: self.player is not None and action(self.player)
@@ -160,6 +163,8 @@ class VideoPanel(QWidget):
             "Left": on(lambda p: p.step(-1)),
             "Shift+Right": on(lambda p: p.step(10)),
             "Shift+Left": on(lambda p: p.step(-10)),
+            "PgDown": on(lambda p: p.step(max(1, round(p.fps)))),  # one second on
+            "PgUp": on(lambda p: p.step(-max(1, round(p.fps)))),  # one second back
             "J": on(lambda p: p.play(-1)),
             "K": on(lambda p: p.pause()),
             "L": on(lambda p: p.play(1)),

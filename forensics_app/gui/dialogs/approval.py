@@ -321,8 +321,9 @@ class ApprovalDialog(QDialog):
             a, b = outcome.frames
             self.result_label.setText(
                 f"<span style='color:#1e8449; font-size:13pt'><b>Approved</b></span> — "
-                f"grant <b><tt>{outcome.id}</tt></b> for {outcome.requester}, frames {a}–{b}, "
-                f"expires {outcome.expires}. The analyst can now unlock it."
+                f"{outcome.request_id} → grant <b><tt>{outcome.id}</tt></b> for "
+                f"{outcome.requester}, frames {a}–{b}, expires "
+                f"{outcome.expires[:16].replace('T', ' ')} UTC. The analyst can now unlock it."
             )
         else:
             self.denial = outcome

@@ -19,6 +19,19 @@ from forensics_app.gui.context import AppContext
 from forensics_app.gui.workers import TaskRunner
 
 
+def demo_hint(context: AppContext) -> str:
+    """For the demo workspace (it has the ``.demo-ready`` marker), its users' passphrases,
+    which are public by design; "" for any real workspace."""
+    from forensics_app.demo import demo_passphrase
+
+    root = context.root
+    if root is None or not (root / ".demo-ready").is_file():
+        return ""
+    names = [u.name for u in list_users(context.require_workspace())]
+    pairs = ", ".join(f"{n}: <tt>{demo_passphrase(n)}</tt>" for n in names)
+    return f"<b>Demo workspace</b> — passphrases {pairs}"
+
+
 class LoginDialog(QDialog):
     """Passphrase login; a wrong passphrase shows the one-line reason and unlocks nothing."""
 
@@ -49,6 +62,9 @@ class LoginDialog(QDialog):
             "Every login, and every failed attempt, is written to the audit log."
         )
         self.status_label.setStyleSheet("color: gray;")
+        self.demo_label = QLabel(demo_hint(context))
+        self.demo_label.setWordWrap(True)
+        self.demo_label.setVisible(bool(self.demo_label.text()))
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -61,6 +77,7 @@ class LoginDialog(QDialog):
         form.addRow("Passphrase", self.passphrase_edit)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.demo_label)
         layout.addWidget(self.error_label)
         layout.addWidget(self.status_label)
         layout.addWidget(self.buttons)
