@@ -75,8 +75,9 @@ def test_reveal_writes_the_fixed_names_and_a_true_manifest(world: World, tmp_pat
     assert status == {1: ("ok", 2), 2: ("ok", 2), 3: ("none", 0), 4: ("ok", 2)}
     names = {f["file"] for f in manifest["files"]}
     assert "frame_000001_public.png" in names and "frame_000003_reconstructed.png" in names
-    assert "frame_000002_face_1_reconstructed.png" in names
-    assert "frame_000003_face_0_public.png" not in names
+    assert "frame_000002_face_2_reconstructed.png" in names  # faces numbered from 1
+    assert not any("_face_0_" in n for n in names)
+    assert "frame_000003_face_1_public.png" not in names
     assert "frame_000000_public.png" not in names  # outside the requested range
     on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert names | {"reveal.json"} == on_disk
@@ -173,7 +174,7 @@ def test_reveal_cli(world: World, tmp_path: Path, monkeypatch, capsys) -> None:
     argv = ["--workspace", str(world.root), "reveal", grant.id, "--as", "alice", "--out", str(out)]
     assert main(argv) == 0
     assert "2 frames, 4 faces" in capsys.readouterr().out
-    assert (out / "frame_000001_face_0_reconstructed.png").is_file()
+    assert (out / "frame_000001_face_1_reconstructed.png").is_file()
     assert main(argv) == 1  # the folder is no longer empty
 
 
@@ -230,7 +231,7 @@ def test_reveal_is_built_aside_owner_only_and_moved_into_place(
         session.write(out, progress=watch)
     assert not stale.exists() and running.exists()
     assert all(in_out == [] for in_out, _ in seen)  # nothing visible until it is logged
-    assert "frame_000001_face_0_reconstructed.png" in seen[1][1]
+    assert "frame_000001_face_1_reconstructed.png" in seen[1][1]
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
     modes = {stat.S_IMODE(p.stat().st_mode) for p in out.rglob("*") if p.is_file()}
     assert modes == {0o600}, modes

@@ -182,7 +182,7 @@ def test_request_approve_reveal_and_lock_outside_scope(
     exhibits = tmp_path / "exhibits"
     panel.save_frames(exhibits)
     qtbot.waitUntil(lambda: panel.last_written is not None, timeout=60000)
-    assert (exhibits / "frame_000012_face_0_reconstructed.png").is_file()
+    assert (exhibits / "frame_000012_face_1_reconstructed.png").is_file()
     report, export = win.report_functions()
     pdf = tmp_path / "report.pdf"
     task = win.run_report_task("report", report, support.CASE, pdf)

@@ -129,7 +129,7 @@ def test_a_stripped_marking_is_refused_by_report_and_verifier(case, tmp_path: Pa
     """Swapping a marked file for its unmarked copy is caught: in the reveal and the bundle."""
     copy = tmp_path / "reveal"
     shutil.copytree(case.reveal_dir, copy)
-    name = "frame_000001_face_0_reconstructed.png"
+    name = "frame_000001_face_1_reconstructed.png"
     (copy / name).write_bytes((copy / "unmarked" / name).read_bytes())
     with pytest.raises(VerificationError, match=f"reveal file {name} was altered"):
         exhibits_from_reveal(load_reveal(copy), [1], 10.0)

@@ -207,6 +207,20 @@ def cmd_revoke(args: argparse.Namespace) -> None:
         print(f"revoked {args.grant_id}")
 
 
+def cmd_flag(args: argparse.Namespace) -> None:
+    """Flag a box as not a person (or withdraw the flag with --withdraw); one audit row."""
+    from forensics_app.core.custody.flags import flag_box, unflag_box
+
+    with _ws(args) as ws:
+        session = _login(ws, args)
+        where = (ws, session, args.case_id, args.evidence, args.frame, args.face, args.reason)
+        if args.withdraw:
+            unflag_box(*where)
+            print(f"frame {args.frame} face {args.face}: flag withdrawn")
+        else:
+            print(f"frame {args.frame} face {args.face}: {flag_box(*where).text()}")
+
+
 def cmd_grant(args: argparse.Namespace) -> None:
     with _ws(args) as ws:
         if args.grant_action == "list":
@@ -359,6 +373,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reason", default="")
     _as_option(p)
     p.set_defaults(handler=cmd_revoke)
+
+    p = sub.add_parser(
+        "flag", help="flag a detected box as not a person (reports and exports then say so)"
+    )
+    p.add_argument("case_id")
+    p.add_argument("--evidence", required=True, help="sha256 of the evidence video")
+    p.add_argument("--frame", required=True, type=int, help="frame index")
+    p.add_argument("--face", required=True, type=int, help="face number as shown (from 1)")
+    p.add_argument("--reason", required=True, help="what the box shows instead of a person")
+    p.add_argument("--withdraw", action="store_true", help="withdraw an earlier flag")
+    _as_option(p)
+    p.set_defaults(handler=cmd_flag)
 
     grant = sub.add_parser("grant", help="grant files: export, import, list")
     gsub = grant.add_subparsers(dest="grant_action", metavar="ACTION", required=True)

@@ -410,7 +410,7 @@ class RevealPanel(QWidget):
         self.grid.addWidget(QLabel("<b>reconstructed</b>"), 0, 1)
         for row, face in enumerate(frame.faces, start=1):
             x, y, w, h = face.box
-            caption = f"face {face.index + 1} · {w}×{h} px at ({x}, {y})"
+            caption = f"face {face.index} · {w}×{h} px at ({x}, {y})"
             self.grid.addWidget(
                 self._image_label(enlarge(face.public_crop, CROP_HEIGHT, smooth), caption, False),
                 row,

@@ -51,7 +51,7 @@ ACTIONS = frozenset(
         "collection", "consultation", "disclosure", "alteration", "erasure", "combination",
         "transfer", "login", "login_failed", "user_added", "case_created", "evidence_added",
         "request", "approval", "denial", "revocation", "reveal", "export", "import",
-        "verification", "seal", "checkpoint", "report", "user_unlocked",
+        "verification", "seal", "checkpoint", "report", "user_unlocked", "flag",
     }
 )  # fmt: skip
 ANCHOR_TYPE = "uunet-audit-anchor"

@@ -47,8 +47,12 @@ from forensics_app.core.outputs import (
 from forensics_app.errors import InputError, PermissionDenied, VerificationError
 
 FACE_SIZE = 64
-#: reveal.json version 2: marked reconstructions plus unmarked evidence copies.
-REVEAL_VERSION = 2
+#: reveal.json version 3: marked reconstructions plus unmarked evidence copies, faces
+#: numbered from 1 (version 2 numbered them from 0; readers add 1 to its ``face``).
+REVEAL_VERSION = 3
+#: The first face number of a frame: what the GUI, the file names, reveal.json, the
+#: marking and the report all show (the box's position in the ROI message, plus one).
+FIRST_FACE = 1
 #: Sub-folder of a reveal (and of a court export) holding the unmarked evidence copies.
 UNMARKED = "unmarked"
 Box = tuple[int, int, int, int]
@@ -68,7 +72,8 @@ DecoderFactory = Callable[[bytes, dict[str, Any]], Decoder]
 
 @dataclass(frozen=True)
 class RevealedFace:
-    """One face of a frame: its box (x, y, w, h) and the public and reconstructed crops."""
+    """One face of a frame: its number (1-based, ROI-message order), its box (x, y, w, h)
+    and the public and reconstructed crops."""
 
     index: int
     box: Box
@@ -294,7 +299,7 @@ class RevealSession:
         assert self._decoder is not None
         out = np.asarray(self._decoder.decode(batch), dtype=np.uint8)
         faces = []
-        for k, ((x, y, w, h), face) in enumerate(zip(boxes, out, strict=True)):
+        for k, ((x, y, w, h), face) in enumerate(zip(boxes, out, strict=True), FIRST_FACE):
             interp = cv2.INTER_AREA if w < FACE_SIZE else cv2.INTER_LINEAR
             crop = cv2.resize(face, (w, h), interpolation=interp)
             recon[y : y + h, x : x + w] = crop

@@ -420,6 +420,13 @@ class Store:
     def get_audit(self, seq: int) -> dict[str, Any] | None:
         return self._one("SELECT * FROM audit WHERE seq=?", (seq,))
 
+    def audit_rows(self, action: str, case_id: str) -> list[dict[str, Any]]:
+        """Successful audit rows of one ``action`` in one case, in seq order."""
+        return self._all(
+            "SELECT * FROM audit WHERE action=? AND case_id=? AND outcome='success' ORDER BY seq",
+            (action, case_id),
+        )
+
     def audit_hashes(self, stop: int) -> list[str]:
         """entry_hash of rows 1..stop in seq order."""
         rows = self._iter("SELECT entry_hash FROM audit WHERE seq<=? ORDER BY seq", (stop,))

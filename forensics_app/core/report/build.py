@@ -27,6 +27,7 @@ from forensics_app.core.custody import (
     load_sealed,
     revocation,
 )
+from forensics_app.core.custody.flags import box_flags, flag_texts
 from forensics_app.core.outputs import PRIVATE_DIR, write_private
 from forensics_app.core.report.environment import (
     collect_tools,
@@ -307,6 +308,7 @@ def build_report_data(
     unlocks = _unlocks(ws, case_id)
     model = _model(ws, case_id)
     exhibits, notes = [], []
+    flags = box_flags(ws, case_id)
     outputs, gone = reveal_outputs(ws, rows, reveal_dirs)
     for reveal, logged in outputs:
         if reveal.manifest.get("case_id") != case_id:
@@ -319,8 +321,11 @@ def build_report_data(
         if frames is not None:
             candidates = [f for f in candidates if frames[0] <= f <= frames[1]]
         chosen = select_frames(candidates, max_exhibits - len(exhibits))
-        rate = fps.get(str(reveal.manifest.get("evidence_sha256")), 0.0)
-        exhibits += exhibits_from_reveal(reveal, chosen, rate, first_number=len(exhibits) + 1)
+        sha = str(reveal.manifest.get("evidence_sha256"))
+        rate = fps.get(sha, 0.0)
+        exhibits += exhibits_from_reveal(
+            reveal, chosen, rate, first_number=len(exhibits) + 1, flags=flag_texts(flags, sha)
+        )
     for folder in gone:
         notes.append(
             f"The reconstruction the audit log records in {folder} is no longer available "

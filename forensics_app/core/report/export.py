@@ -45,7 +45,8 @@ from forensics_app.core.custody import (
     list_grants,
 )
 from forensics_app.core.custody.crypto import canonical_json, sha256_hex
-from forensics_app.core.custody.reveal import REVEAL_VERSION, UNMARKED
+from forensics_app.core.custody.flags import box_flags, flag_texts
+from forensics_app.core.custody.reveal import UNMARKED
 from forensics_app.core.outputs import partial_file, remove_stale_partials
 from forensics_app.core.report.build import (
     _case_rows,
@@ -94,7 +95,25 @@ the reveal and the grant are the ones recorded in the log, and lists every probl
 finds. A key id is the short fingerprint of a public key: the bundle carries its own keys,
 so it proves only that whoever holds key {key_id} made it. That key id must match the one
 the lab publishes, or the check says nothing about who made the bundle.
+{flagged}"""
+
+FLAGGED_README = """
+Boxes an analyst flagged as not a person (their images are in the bundle because the
+reveal recorded them, but they are false detections, not reconstructed faces; the flag is
+a signed "flag" row of the audit excerpt and is listed in manifest.json, flagged_boxes):
+{lines}
 """
+
+
+def _flagged(flags: dict, shas: set[str]) -> list[dict[str, Any]]:
+    """The manifest's ``flagged_boxes``: every flag on evidence this bundle reveals."""
+    return [
+        {"evidence_sha256": f.evidence_sha256, "frame": f.frame, "face": f.face,
+         "box": list(f.box) if f.box else None, "flag": f.text(), "by": f.by,
+         "time": f.time, "audit_seq": f.seq}
+        for f in sorted(flags.values(), key=lambda f: f.key)
+        if f.evidence_sha256 in shas
+    ]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -158,20 +177,22 @@ def bundle_path(entry: dict[str, Any]) -> str:
     return f"{'faces' if entry.get('face') is not None else 'frames'}/{name}"
 
 
-def _frame_files(reveal, number: int, fps: float) -> list[tuple[str, bytes]]:
+def _frame_files(
+    reveal, number: int, fps: float, flags: dict[tuple[int, int], str] | None = None
+) -> list[tuple[str, bytes]]:
     """(bundle name, bytes) of every frame of one reveal, its faces and side-by-side views.
 
     Images are re-hashed against the reveal manifest as they are read; the side-by-side
     views are composed on two threads (OpenCV releases the GIL while encoding).
     """
-    if reveal.manifest.get("version") != REVEAL_VERSION:
+    if int(reveal.manifest.get("version") or 1) < 2:
         raise InputError(
             f"the reveal at {reveal.folder} was written before reconstructions were marked "
             f"(reveal.json version {reveal.manifest.get('version')}); reveal its frames again "
             "to export them"
         )
     frames = sorted({int(e["frame"]) for e in reveal.manifest["files"]})
-    exhibits = exhibits_from_reveal(reveal, frames, fps)
+    exhibits = exhibits_from_reveal(reveal, frames, fps, flags=flags)
     with ThreadPoolExecutor(max_workers=2) as pool:
         views = list(pool.map(lambda ex: side_by_side(ex, fast=True), exhibits))
     files: list[tuple[str, bytes]] = []
@@ -182,11 +203,11 @@ def _frame_files(reveal, number: int, fps: float) -> list[tuple[str, bytes]]:
         files.append((f"frames/{stem}_side_by_side.png", view))
         assert exhibit.unmarked is not None  # version 2, checked above
         files.append((f"{UNMARKED}/{stem}_reconstructed.png", exhibit.unmarked.png))
-        for k, face in enumerate(exhibit.faces):
-            files.append((f"faces/{stem}_face_{k}_public.png", face.public.png))
-            files.append((f"faces/{stem}_face_{k}_reconstructed.png", face.reconstructed.png))
+        for face in exhibit.faces:  # under the reveal's own names (version 2: from face_0)
+            files.append((f"faces/{face.public.name}", face.public.png))
+            files.append((f"faces/{face.reconstructed.name}", face.reconstructed.png))
             if face.unmarked is not None:
-                files.append((f"{UNMARKED}/{stem}_face_{k}_reconstructed.png", face.unmarked.png))
+                files.append((face.unmarked.name, face.unmarked.png))
     if len(files) != len({name for name, _ in files}):
         raise InputError(f"reveal {number} repeats a frame already exported")
     return files
@@ -246,6 +267,7 @@ def _export(
         raise InputError(f"the logged reveal in {gone[0]} is missing; cannot export its frames")
     files: list[tuple[str, bytes]] = []
     frame_count = 0
+    flags, shas = box_flags(ws, case_id), set()
     evidence_fps = {
         e.sha256: float(e.details.get("media", {}).get("fps") or 0)
         for e in list_evidence(ws, case_id)
@@ -253,8 +275,10 @@ def _export(
     for number, (reveal, logged) in enumerate(outputs, 1):
         if not logged:
             raise VerificationError(f"reveal at {reveal.folder} is not recorded in the audit log")
-        rate = evidence_fps.get(str(reveal.manifest.get("evidence_sha256")), 0.0)
-        frame_files = _frame_files(reveal, number, rate)
+        sha = str(reveal.manifest.get("evidence_sha256"))
+        shas.add(sha)
+        rate = evidence_fps.get(sha, 0.0)
+        frame_files = _frame_files(reveal, number, rate, flag_texts(flags, sha))
         frame_count += sum(1 for name, _ in frame_files if name.endswith("_side_by_side.png"))
         files += frame_files
         reveal_json = (reveal.folder / "reveal.json").read_bytes()
@@ -294,12 +318,17 @@ def _export(
         "users": _user_keys(ws, names),
     }
     files.append(("keys/public_keys.json", json.dumps(keys, indent=1).encode()))
+    flagged = _flagged(flags, shas)
     export_id = "EXP-" + uuid.uuid4().hex[:16]
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     readme = README.format(
         export_id=export_id, case_id=case_id, exporter=session.name, recipient=recipient,
         created=created, key_id=session.user.key_id, name=out.name,
         reused=f" {report_id}, as written and logged before this export" if reused else "",
+        flagged=FLAGGED_README.format(lines="\n".join(
+            f"  frame {f['frame']} face {f['face']}: {f['flag']} — {f['by']}, {f['time']}"
+            for f in flagged
+        )) if flagged else "",
     )  # fmt: skip
     files.append(("README.txt", readme.encode()))
     manifest: dict[str, Any] = {
@@ -318,6 +347,7 @@ def _export(
         "tool": {"name": "UU-Net Forensics", "version": __version__},
         "model_sha256": model_sha,
         "grants": [g.id for g in grants],
+        "flagged_boxes": flagged,
         "report": {
             "report_id": report_id,
             "path": "report/report.pdf",

@@ -140,6 +140,10 @@ class FacePair:
     enlargement: int = 1
     #: Where the model's pixels lie in the marked image (x, y, w, h); None if unmarked.
     image_box: tuple[int, int, int, int] | None = None
+    #: The face number a person reads (1-based, ROI-message order; the GUI's "face K").
+    number: int = 1
+    #: "flagged: not a person (reason)" when an analyst flagged the box, else None.
+    flag: str | None = None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ name, size and SHA-256 so the page can be checked against the files of the court
 
 from __future__ import annotations
 
+from dataclasses import replace
 from xml.sax.saxutils import escape
 
 from reportlab.lib.units import mm
@@ -29,15 +30,29 @@ def _caption(title: str, ref: ImageRef) -> Paragraph:
     )
 
 
+def _flagged_lines(ex: Exhibit) -> list:
+    """One line per box an analyst flagged as not a person: it is named, never shown."""
+    return [
+        para(f"face {f.number} (box x={f.box[0]} y={f.box[1]}, {f.box[2]}×{f.box[3]} px): "
+             f"{f.flag}; its reconstruction is left out of this report.", "small")
+        for f in ex.faces
+        if f.flag
+    ]  # fmt: skip
+
+
 def _face_strip(ex: Exhibit) -> list:
     """Enlarged face crops, public beside reconstructed, three faces to a row.
 
     In each pair both crops are drawn at the same scale, so the face in the marked
-    reconstruction (with its caption band below) lines up with the public crop.
+    reconstruction (with its caption band below) lines up with the public crop. Boxes an
+    analyst flagged as not a person are left out and named below the strip, so a false
+    detection is never presented as a reconstructed face.
     """
+    flagged = _flagged_lines(ex)
+    ex = replace(ex, faces=[f for f in ex.faces if not f.flag])
     crops = face_crop_strip(ex, min_side=96, limit=MAX_FACES)
     if not crops:
-        return [para("No face was found in this frame's hidden message.", "small")]
+        return flagged or [para("No face was found in this frame's hidden message.", "small")]
     per_row = 3
     cell = W / per_row - 3 * mm
     cells = []
@@ -55,7 +70,7 @@ def _face_strip(ex: Exhibit) -> list:
         )
         x, y, w, h = face.box
         text = para(
-            f"face {ex.faces.index(face)}: box x={x} y={y}, {w}×{h} px in the frame; both crops "
+            f"face {face.number}: box x={x} y={y}, {w}×{h} px in the frame; both crops "
             f"enlarged ×{factor}, {INTERPOLATION}"
             + ("; right: model output with its burnt-in marking" if face.unmarked else ""),
             "small",
@@ -71,7 +86,7 @@ def _face_strip(ex: Exhibit) -> list:
         out.append(
             para(f"{len(ex.faces) - MAX_FACES} further face(s) are in the court export.", "small")
         )
-    return out
+    return out + flagged
 
 
 def _exhibit(ex: Exhibit) -> list:

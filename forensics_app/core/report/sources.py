@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,14 +81,30 @@ def _read_checked(reveal: RevealOutput, entry: dict[str, Any]) -> ImageRef:
     return image_ref(name, data)
 
 
+def face_number(manifest: dict[str, Any], entry: dict[str, Any]) -> int:
+    """The 1-based face number of a reveal.json file entry.
+
+    Version 3 stores it as is; versions 1 and 2 counted from 0, so their ``face`` plus one
+    is the number the GUI showed and the report now prints (their file names keep the 0).
+    """
+    face = int(entry["face"])
+    return face if int(manifest.get("version") or 1) >= 3 else face + 1
+
+
 def exhibits_from_reveal(
     reveal: RevealOutput,
     frames: list[int],
     fps: float,
     start_time: float = 0.0,
     first_number: int = 1,
+    flags: Mapping[tuple[int, int], str] | None = None,
 ) -> list[Exhibit]:
-    """Exhibits for ``frames`` of a checked reveal (every image re-hashed on read)."""
+    """Exhibits for ``frames`` of a checked reveal (every image re-hashed on read).
+
+    ``flags`` maps (frame, face number) to the text of an analyst's flag ("flagged: not a
+    person (reason)"); such faces carry it on :attr:`FacePair.flag`.
+    """
+    flags = flags or {}
     by_frame: dict[int, list[dict[str, Any]]] = {}
     for entry in reveal.manifest["files"]:
         by_frame.setdefault(int(entry.get("frame", -1)), []).append(entry)
@@ -103,7 +120,7 @@ def exhibits_from_reveal(
         faces: dict[int, dict[str, dict[str, Any]]] = {}
         for e in entries:
             if e.get("face") is not None:
-                faces.setdefault(int(e["face"]), {})[str(e.get("kind"))] = e
+                faces.setdefault(face_number(reveal.manifest, e), {})[str(e.get("kind"))] = e
         pairs = []
         for k in sorted(faces):
             pub, rec = faces[k].get("face_public"), faces[k].get("face_reconstructed")
@@ -121,6 +138,8 @@ def exhibits_from_reveal(
                     unmarked=_read_checked(reveal, plain) if plain else None,
                     enlargement=int(marking.get("scale") or 1),
                     image_box=tuple(int(v) for v in inner) if inner else None,  # type: ignore[arg-type]
+                    number=k,
+                    flag=flags.get((index, k)),
                 )
             )
         out.append(
