@@ -294,3 +294,33 @@ def test_deny_needs_a_reason_and_leaves_the_panel_locked(qtbot, window: MainWind
     open_demo_evidence(qtbot, win)
     assert not win.reveal.unlock_button.isEnabled()
     assert "no valid grant" in win.reveal.lock_reason
+
+
+def test_flag_a_box_as_not_a_person(qtbot, window: MainWindow) -> None:
+    """The reveal panel's "Not a person…" button logs a flag with the analyst's reason."""
+    from forensics_app.core.custody.flags import box_flags
+
+    win = window
+    login(qtbot, win, "alice")
+    open_demo_evidence(qtbot, win)
+    file_request(qtbot, win, 0, 29)
+    approve_as(qtbot, win, "dave", expiry="1h")
+    login(qtbot, win, "alice")
+    open_demo_evidence(qtbot, win)
+    seek(qtbot, win, 12)
+    unlock(qtbot, win)
+    panel = win.reveal
+    qtbot.waitUntil(lambda: panel.current is not None and panel.current.index == 12, timeout=30000)
+    assert sorted(panel.flag_buttons) == [1, 2, 3]  # the GUI's face numbers, from 1
+    asked: list[str] = []
+    panel.ask_reason = lambda prompt: (asked.append(prompt), ("a traffic cone", True))[1]
+    qtbot.mouseClick(panel.flag_buttons[2], Qt.MouseButton.LeftButton)
+    assert "face 2" in asked[0]
+    flags = box_flags(win.context.ws, panel.record.case_id)
+    flag = flags[(panel.record.sha256, 12, 2)]
+    assert (flag.reason, flag.by) == ("a traffic cone", "alice")
+    assert not panel.flag_buttons[2].isEnabled() and panel.flag_buttons[1].isEnabled()
+    captions = [w.text() for w in panel.content.findChildren(QLabel)]
+    assert any("face 2" in c and "flagged: not a person (a traffic cone)" in c for c in captions)
+    rows = [r for r in win.context.ws.audit.entries() if r["action"] == "flag"]
+    assert len(rows) == 1 and rows[0]["actor"] == "alice"

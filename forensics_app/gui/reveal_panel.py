@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QPushButton,
     QRadioButton,
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from forensics_app.core.custody.cases import EvidenceRecord
+from forensics_app.core.custody.flags import BoxFlag, box_flags, flag_box
 from forensics_app.core.custody.reveal import RevealedFrame
 from forensics_app.core.custody.unlock import (
     RequestInfo,
@@ -78,6 +80,10 @@ class RevealPanel(QWidget):
         self.grant: UnlockGrant | None = None
         self.index = 0
         self.current: RevealedFrame | None = None
+        #: Asks the analyst why a box is not a person: (text, ok). Tests replace it.
+        self.ask_reason: Callable[[str], tuple[str, bool]] = self._ask_reason
+        #: The "Not a person…" buttons of the faces shown now, by face number.
+        self.flag_buttons: dict[int, QPushButton] = {}
         self.last_reveal_ms: float | None = None
         self.last_written: Path | None = None
         self.lock_reason = "no evidence open"
@@ -408,9 +414,26 @@ class RevealPanel(QWidget):
             return
         self.grid.addWidget(QLabel("<b>public</b>"), 0, 0)
         self.grid.addWidget(QLabel("<b>reconstructed</b>"), 0, 1)
+        flags = self._frame_flags(frame.index)
+        self.flag_buttons = {}
         for row, face in enumerate(frame.faces, start=1):
             x, y, w, h = face.box
-            caption = f"face {face.index} · {w}×{h} px at ({x}, {y})"
+            flag = flags.get(face.index)
+            # the ROI message carries boxes only: the detector's confidence is not known here
+            caption = f"face {face.index} · {w}×{h} px at ({x}, {y})" + (
+                f" · {flag.text()}" if flag else ""
+            )
+            button = QPushButton("flagged" if flag else "Not a person…")
+            button.setEnabled(flag is None)
+            button.setToolTip(
+                f"{flag.text()} — {flag.by}, {flag.time}"
+                if flag
+                else "Flag this box as a false detection (logged, with your reason); reports "
+                "then leave its reconstruction out and exports name it"
+            )
+            button.clicked.connect(lambda _=False, n=face.index: self.flag_face(n))
+            self.flag_buttons[face.index] = button
+            self.grid.addWidget(button, row, 2)
             self.grid.addWidget(
                 self._image_label(enlarge(face.public_crop, CROP_HEIGHT, smooth), caption, False),
                 row,
@@ -423,6 +446,48 @@ class RevealPanel(QWidget):
                 row,
                 1,
             )
+
+    # -- flags -----------------------------------------------------------------------
+    def _frame_flags(self, frame: int) -> dict[int, BoxFlag]:
+        """The current evidence's flagged boxes of ``frame``, by face number."""
+        ws, record = self.context.ws, self.record
+        if ws is None or record is None:
+            return {}
+        try:
+            flags = box_flags(ws, record.case_id)
+        except ForensicsError as error:
+            log.warning("cannot read box flags: %s", error)
+            return {}
+        return {f.face: f for f in flags.values() if (f.evidence_sha256, f.frame) ==
+                (record.sha256, frame)}  # fmt: skip
+
+    def _ask_reason(self, prompt: str) -> tuple[str, bool]:
+        return QInputDialog.getText(self, "Not a person", prompt)
+
+    def flag_face(self, number: int) -> BoxFlag | None:
+        """Flag face ``number`` of the current frame as not a person, with a reason asked of
+        the analyst; the core logs it (one signed ``flag`` row) and refuses a blank reason."""
+        frame, record = self.current, self.record
+        face = next((f for f in frame.faces if f.index == number), None) if frame else None
+        if frame is None or record is None or face is None:
+            return None
+        reason, ok = self.ask_reason(
+            f"Frame {frame.index}, face {number}: what does the box show instead of a person?"
+        )
+        if not ok:
+            return None
+        try:
+            flag = flag_box(
+                self.context.require_workspace(), self.context.require_session(),
+                record.case_id, record.sha256, frame.index, number, reason, face.box,
+            )  # fmt: skip
+        except ForensicsError as error:
+            self.error.emit(str(error))
+            return None
+        self.status_label.setText(f"frame {frame.index} face {number}: {flag.text()} (logged)")
+        self._render()
+        self.context.data_changed.emit()
+        return flag
 
     # -- exhibits --------------------------------------------------------------------
     def choose_save_folder(self) -> None:
