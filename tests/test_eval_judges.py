@@ -111,3 +111,45 @@ def test_gender_reader_refuses_an_altered_model(tmp_path):
     path.write_bytes(model[:-10] + b"0123456789")
     with pytest.raises(ModelError, match="sha256"):
         GenderReader(model_path=path)
+
+
+class _SeedBlind:
+    """An 'encoder' whose surrogate ignores the track seed: a is x."""
+
+    def encode(self, faces: np.ndarray, seeds) -> np.ndarray:
+        return faces.copy()
+
+
+class _Donor:
+    """An 'encoder' whose surrogate is purely the donor the seed picks (variant 0 of one of
+    the six identities): every track one person, a second track another."""
+
+    def __init__(self, donors: np.ndarray) -> None:
+        self.donors = donors
+
+    def encode(self, faces: np.ndarray, seeds) -> np.ndarray:
+        return np.stack([self.donors[int(s) % len(self.donors)] for s in seeds])
+
+
+def test_track_identity_tells_a_seed_blind_surrogate_from_a_donor(sface, synthetic_faces):
+    from forensics_app.uunet.evaluation.suite import EvalFaces, _track_identity
+
+    faces, ids = synthetic_faces
+    subjects = [f"s{i}" for i in ids]
+    seeds = [1000 + int(i) for i in ids]  # one track per subject, as the eval does
+    first = np.array([int(np.flatnonzero(ids == i)[0]) for i in np.unique(ids)])
+    rest = np.setdiff1d(np.arange(len(faces)), first)
+    ev = EvalFaces(faces, subjects, seeds, first, rest, True)
+    marks = sface.landmarks(faces)
+    s_x = sface(faces, marks)
+
+    blind = _track_identity(ev, faces, s_x, s_x, sface, marks, _SeedBlind())
+    assert blind["two_tracks_same_person_a"] == 1.0  # a second track is the same person
+    assert blind["within_track_same_person_a"] == blind["within_subject_same_person_x"]
+
+    donor = _Donor(faces[first])
+    a = donor.encode(faces, seeds)
+    s_a = sface(a, marks)
+    out = _track_identity(ev, faces, s_x, s_a, sface, marks, donor)
+    assert out["within_track_same_person_a"] == 1.0  # one track, one donor
+    assert out["two_tracks_same_person_a"] <= 0.2  # another seed, another person

@@ -104,6 +104,16 @@ def markdown(results: dict[str, Any], command: str | None = None) -> str:
             + ", ".join(f"{k} {v:.1%}" for k, v in same.items())
             + f". SFace was {sf['trained_against']}."
         )
+        if "tracks" in sf:
+            t = sf["tracks"]
+            out.append(
+                f"\nTracks, by SFace: frames of one track judged one person "
+                f"{t['within_track_same_person_a']:.1%} of the time for a "
+                f"({t['within_subject_same_person_x']:.1%} for x; {t['within_pairs']} pairs); "
+                f"the same faces under a second track seed judged the same person as under the "
+                f"first {t['two_tracks_same_person_a']:.1%} of the time (low: a second track is "
+                "a second person)."
+            )
         kept = gender["kept_rate"]
         out.append(
             f"\nGender read by {gender['reader']}: on {gender['faces_sure']} of "

@@ -188,7 +188,7 @@ def run_evaluation(
         "dlib (distance < 0.6)": _same_rate(np.linalg.norm(emb_x - emb_a, axis=1) < 0.6),
     }
     log("leakage and temporal consistency done")
-    independent = _independent_judges(ev, x, a, r, log)
+    independent = _independent_judges(ev, x, a, r, log, enc)
     same_person["sface (cos >= 0.363)"] = independent["sface"]["same_person_x_a"]
     attacker: dict[str, Any] = {}
     if attacker_steps > 0:
@@ -276,7 +276,12 @@ def _same_rate(matches: np.ndarray) -> float:
 
 
 def _independent_judges(
-    ev: EvalFaces, x: np.ndarray, a: np.ndarray, r: np.ndarray, log: Log
+    ev: EvalFaces,
+    x: np.ndarray,
+    a: np.ndarray,
+    r: np.ndarray,
+    log: Log,
+    enc: FaceEncoder | None = None,
 ) -> dict[str, Any]:
     """SFace leakage and the gender reader's attribute control (``judges.py``).
 
@@ -284,7 +289,8 @@ def _independent_judges(
     U_e keeps the pose). Same-person rate: the share of faces whose own surrogate SFace
     matches (cos ≥ 0.363). Gender: faces whose x the reader is sure of (p ≤ 0.25 or ≥ 0.75);
     the share of their surrogates read as the same gender, under the ``s_gender`` that U_e
-    trained with (``+1`` should keep it, ``-1`` change it).
+    trained with (``+1`` should keep it, ``-1`` change it). With ``enc``, also the track
+    figures of :func:`_track_identity`.
     """
     sface = SFaceEmbedder()
     marks = sface.landmarks(x)
@@ -296,6 +302,7 @@ def _independent_judges(
         name: leakage_row(name, s_x[g], gid, emb, pid).summary() for name, emb in probes.items()
     }
     cos_xa = np.sum(s_x * s_a, axis=1)
+    tracks = _track_identity(ev, x, s_x, s_a, sface, marks, enc) if enc is not None else None
     log("SFace rows done")
     reader = GenderReader()
     px, pa = reader.p_male(x), reader.p_male(a)
@@ -309,6 +316,7 @@ def _independent_judges(
             "same_person_x_a": _same_rate(cos_xa >= SFaceEmbedder.match_cosine),
             "cos_x_a_mean": round(float(cos_xa.mean()), 4),
             "trained_against": "no (independent of every model in this package)",
+            **({"tracks": tracks} if tracks is not None else {}),
         },
         "gender": {
             "reader": GenderReader.name,
@@ -317,6 +325,42 @@ def _independent_judges(
             "s_gender_trained": None,  # filled from the attribute section's effective s
             "kept_rate": round(float(kept.mean()), 4) if kept.size else None,
         },
+    }
+
+
+def _track_identity(
+    ev: EvalFaces,
+    x: np.ndarray,
+    s_x: np.ndarray,
+    s_a: np.ndarray,
+    sface: SFaceEmbedder,
+    marks: np.ndarray,
+    enc: FaceEncoder,
+) -> dict[str, Any]:
+    """One track keeps one identity, two tracks of one person get two (judged by SFace).
+
+    ``within_track``: the share of pairs of frames of one subject, encoded under one track
+    seed, that SFace calls the same person (beside the same share for x: the ceiling).
+    ``two_tracks``: every face encoded again under another track seed, as if the person had
+    been tracked twice; the share of faces whose two surrogates SFace calls the same person
+    (low: a second track is a second person).
+    """
+    threshold = SFaceEmbedder.match_cosine
+    other = [int(seed) + 1_000_003 for seed in ev.seeds]
+    s_b = sface(enc.encode(x, other), marks)
+    subjects = np.array(ev.subjects)
+    i, j = np.triu_indices(len(x), k=1)
+    pairs = subjects[i] == subjects[j]
+    i, j = i[pairs], j[pairs]
+
+    def within(emb: np.ndarray) -> float:
+        return _same_rate(np.sum(emb[i] * emb[j], axis=1) >= threshold)
+
+    return {
+        "within_track_same_person_a": within(s_a),
+        "within_subject_same_person_x": within(s_x),
+        "within_pairs": int(i.size),
+        "two_tracks_same_person_a": _same_rate(np.sum(s_a * s_b, axis=1) >= threshold),
     }
 
 
