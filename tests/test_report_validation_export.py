@@ -44,13 +44,25 @@ def test_every_card_field_may_be_missing_or_odd() -> None:
     }
     text = " ".join(assessment(odd))
     assert is_demonstrator(odd) and "This model is a demonstrator" in text
-    assert "PSNR 21.5 dB" in text and "Leakage AUC 0.70" in text
+    assert "PSNR 21.5 dB" in text and "AUC 0.70" in text
     assert "from scratch" in text and "12 people" in text and "CC-BY" in text
     quiet = assessment(
         {"limitations": "Faces under 12 px fail.", "metrics": {"none": {"ssim": 0.5}}}
     )
     assert quiet[0] == "The model card states these limitations: Faces under 12 px fail."
     assert "SSIM 0.50" in quiet[1] and "does not say how many" in quiet[1]
+
+
+def test_each_auc_is_read_by_what_it_compares() -> None:
+    card = {
+        "limitations": "Demonstrator.",
+        "metrics": {"sface_auc": {"x↔a": 0.51, "x↔r": 0.76, "x↔x": 0.94}, "temporal_auc": 0.99},
+    }
+    text = " ".join(assessment(card))
+    assert "AUC 0.51" in text and "public video reveals nothing" in text
+    assert "AUC 0.76" in text and "reconstruction keeps who the person is" in text
+    assert "AUC 0.94" in text and "how well this recogniser works at all" in text
+    assert "AUC 0.99" in text and "one track keeps one substitute identity" in text
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,10 @@ CONDITIONS = {
     "none": "with the public video not degraded further",
     "box24": "with the face 24 pixels wide in the video",
     "box24_at_box_resolution": "with the face 24 pixels wide, compared at that size",
+    "box24_h264_crf23_at_box_resolution": (
+        "with the face 24 pixels wide in a video compressed with H.264 at quality setting "
+        "(CRF) 23, compared at that size"
+    ),
     "jpeg75": "after JPEG compression at quality 75",
 }
 PSNR_SSIM = (
@@ -150,11 +154,7 @@ def _leakage(metrics: dict[str, Any]) -> list[str]:
             for k, v in node.items():
                 aucs(f"{path}.{k}" if path else str(k), v)
         elif "auc" in path.lower() and _number(node) is not None:
-            out.append(
-                f"Leakage AUC {_number(node):.2f} (card entry “{path}”): the chance that a "
-                "face-recognition comparison tells a real pair from a false one; 0.5 means the "
-                "public faces reveal nothing of identity, 1.0 that they reveal it fully."
-            )
+            out.append(_auc_sentence(path, _number(node)))
 
     aucs("", metrics)
     return out
@@ -211,6 +211,38 @@ def _provenance(card: dict[str, Any]) -> list[str]:
     if lineage:
         out.append("Lineage (how these weights came about): " + "; ".join(lineage) + ".")
     return out
+
+
+def _auc_sentence(path: str, auc: float | None) -> str:
+    """An AUC figure in words, read by what its card key compares (x↔a, x↔r, x↔x)."""
+    key = path.lower().replace("↔", "_to_")
+    what = (
+        "the chance that a face-recognition comparison tells a true pair of faces of one person "
+        "from a false pair of two people"
+    )
+    if "temporal" in key or "a_t" in key:
+        meaning = (
+            "here between two frames of one track's public substitute: high means one track "
+            "keeps one substitute identity"
+        )
+    elif "x_to_a" in key:
+        meaning = (
+            "here between the real face and its public substitute: 0.5 means the public video "
+            "reveals nothing of who the person is, 1.0 that it reveals it fully"
+        )
+    elif "x_to_r" in key:
+        meaning = (
+            "here between the real face and its reconstruction: the closer to the real faces' "
+            "own figure, the better the reconstruction keeps who the person is"
+        )
+    elif "x_to_x" in key:
+        meaning = (
+            "here between two real frames of one person: how well this recogniser works at all "
+            "on such small faces, the ceiling for the figures beside it"
+        )
+    else:
+        meaning = "0.5 means no information about identity, 1.0 full information"
+    return f"AUC {auc:.2f} (card entry “{path}”): {what}; {meaning}."
 
 
 def assessment(card: dict[str, Any] | None) -> list[str]:
