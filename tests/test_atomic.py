@@ -18,7 +18,7 @@ def _mode(path: Path) -> int:
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     """An empty folder of its own (tmp_path also holds the test's fake home)."""
-    path = folder / "out"
+    path = tmp_path / "out"
     path.mkdir()
     return path
 
