@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from forensics_app.commands._common import add_passphrase_option, read_passphrase
+from forensics_app.core.atomic import PUBLIC, atomic_write_bytes
 from forensics_app.errors import InputError
 
 if TYPE_CHECKING:
@@ -118,10 +119,8 @@ def _write_review(path: Path, stats: ProducerStats) -> None:
         "obscured_by_reason": stats.obscured_by_reason,
         "review": stats.review,
     }
-    temp = path.with_name(path.name + ".part")
     try:
-        temp.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
-        os.replace(temp, path)
+        atomic_write_bytes(path, (json.dumps(document, indent=1) + "\n").encode("utf-8"), PUBLIC)
     except OSError as error:
         raise InputError(f"cannot write the review file {path}: {error.strerror}") from None
 

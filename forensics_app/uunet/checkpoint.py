@@ -9,13 +9,12 @@ with ``torch.load(weights_only=True)`` (tensors and plain containers only).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from forensics_app.core.atomic import PRIVATE, atomic_open
 from forensics_app.errors import ModelError
 
 CHECKPOINT_VERSION = 1
@@ -26,16 +25,8 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"version": CHECKPOINT_VERSION, **payload}
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(data, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, PRIVATE) as fh:
+        torch.save(data, fh)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
+from forensics_app.core.atomic import PUBLIC, atomic_write_bytes
 from forensics_app.errors import ModelError, VerificationError
 from forensics_app.uunet.networks import build_network
 
@@ -26,16 +25,9 @@ CARD_FORMAT = "uunet-model-card/1"
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` (folder made if needed); released files are readable by anyone."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # released files are readable like any other file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, data, PUBLIC)
 
 
 def weights_bytes(module: nn.Module) -> bytes:

@@ -31,6 +31,7 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from forensics_app.core.atomic import PUBLIC, atomic_open
 from forensics_app.errors import InputError, ModelError
 from forensics_app.uunet import runtime
 from forensics_app.uunet.data import FaceIndex, scan_faces
@@ -96,9 +97,8 @@ def teacher_descriptors(
 
 
 def _write_cache(path: Path, known: dict[str, np.ndarray]) -> None:
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, keys=np.array(list(known)), descriptors=np.stack(list(known.values())))
-    tmp.replace(path)
+    with atomic_open(path, PUBLIC) as handle:
+        np.savez(handle, keys=np.array(list(known)), descriptors=np.stack(list(known.values())))
 
 
 def distillation_loss(student: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

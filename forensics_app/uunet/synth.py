@@ -48,6 +48,7 @@ import numpy as np
 from tqdm import tqdm
 
 from forensics_app import __version__
+from forensics_app.core.atomic import PUBLIC, atomic_open, atomic_write_bytes
 from forensics_app.errors import InputError
 from forensics_app.uunet.synthetic import import_synthetic
 
@@ -330,9 +331,7 @@ def _write_identity(
 
 
 def _replace_file(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, data, PUBLIC, prefix=f"{TMP_PREFIX}{path.name}.")
 
 
 def _readme(cfg: _Settings, identities: int, no_face: int, ov_version: str) -> str:
@@ -442,9 +441,8 @@ def generate_synthetic(
     no_face = sum(row["yunet"] is None for row in all_rows)
     meta = "".join(json.dumps(row) + "\n" for row in all_rows)
     _replace_file(out / "meta.jsonl", meta.encode("utf-8"))
-    tmp = out / f"{TMP_PREFIX}styles.npy"
-    np.save(tmp, np.concatenate(all_styles).astype(np.float16))
-    os.replace(tmp, out / "styles.npy")
+    with atomic_open(out / "styles.npy", PUBLIC, prefix=f"{TMP_PREFIX}styles.npy.") as handle:
+        np.save(handle, np.concatenate(all_styles).astype(np.float16))
     version = engine.version if engine else _openvino_version()
     readme = _readme(cfg, identities, no_face, version)
     _replace_file(out / "README.txt", readme.encode("utf-8"))

@@ -11,7 +11,6 @@ names the first bad row.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from forensics_app.core.atomic import PUBLIC, atomic_write_bytes
 from forensics_app.core.custody import merkle
 from forensics_app.core.custody.crypto import (
     b64d,
@@ -416,15 +416,9 @@ class AuditLog:
             "checkpoint": cp.to_dict(),
             "log_public_key": self.public_key_b64,
         }
-        tmp = self.anchor_path.with_name(f".{self.anchor_path.name}.{os.getpid()}.tmp")
         try:
-            with open(tmp, "wb") as handle:
-                handle.write(canonical_json(doc) + b"\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.anchor_path)
+            atomic_write_bytes(self.anchor_path, canonical_json(doc) + b"\n", PUBLIC)
         except OSError:
-            tmp.unlink(missing_ok=True)
             return
         if not self.anchor_expected():
             with self.store.transaction():

@@ -22,6 +22,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from forensics_app.core.atomic import PUBLIC, atomic_write_bytes
 from forensics_app.core.custody.audit import now_times
 from forensics_app.core.custody.crypto import (
     aead_decrypt,
@@ -372,10 +373,9 @@ def wipe_file(path: Path, size: int) -> None:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with the sealed file ``data`` (encrypted: readable like any file)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        atomic_write_bytes(path, data, PUBLIC)
     except OSError as error:
         raise ModelError(f"cannot write sealed model {path}: {error.strerror}") from None

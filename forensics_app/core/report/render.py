@@ -8,8 +8,6 @@ method and its limits, the steps, the exhibits, the audit trail and the signatur
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -26,6 +24,7 @@ from reportlab.platypus import (
 )
 
 from forensics_app import __version__
+from forensics_app.core.atomic import PRIVATE, atomic_write_bytes
 from forensics_app.core.report import layout
 from forensics_app.core.report.flowables import S, W, facts, grid, heading, para
 from forensics_app.core.report.model import ReportData, sha256_bytes
@@ -373,21 +372,14 @@ def render_pdf(data: ReportData) -> bytes:
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
+    """Write ``data`` to ``path`` atomically, owner-only (:mod:`forensics_app.core.atomic`)."""
     path = Path(path)
     if not path.parent.is_dir():
         raise InputError(f"output folder does not exist: {path.parent}")
-    fd, tmp = tempfile.mkstemp(prefix=".partial-", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
+        atomic_write_bytes(path, data, PRIVATE)
     except OSError as error:
-        Path(tmp).unlink(missing_ok=True)
         raise InputError(f"cannot write {path}: {error.strerror}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_pdf(data: ReportData, path: Path) -> str:
