@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from forensics_app.commands._common import add_passphrase_option, read_passphrase
 from forensics_app.core.atomic import PUBLIC, atomic_write_bytes
+from forensics_app.core.stego.scan import MIN_CAMERA_KEY_BYTES, read_key_file
 from forensics_app.errors import InputError
 
 if TYPE_CHECKING:
@@ -22,15 +23,8 @@ if TYPE_CHECKING:
 
 
 def _read_key(path: str | None) -> bytes | None:
-    if not path:
-        return None
-    try:
-        key = Path(path).read_bytes()
-    except OSError as error:
-        raise InputError(f"cannot read key file {path}: {error.strerror}") from None
-    if len(key) < 16:
-        raise InputError(f"key file {path} holds {len(key)} bytes; a camera key needs 16 or more")
-    return key
+    """The camera key from --key-file (None without one); one that marks needs 16 bytes."""
+    return read_key_file(path, MIN_CAMERA_KEY_BYTES) if path else None
 
 
 def _load_encoder(args: argparse.Namespace) -> FaceEncoder:

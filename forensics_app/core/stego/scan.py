@@ -54,14 +54,27 @@ class ScanSummary:
         return f"{total} frames: {c['ok']} ok, {c['none']} none, {c['damaged']} damaged"
 
 
-def read_key_file(path: str | Path) -> bytes:
-    """The camera MAC key stored in ``path`` (raw bytes; must not be empty)."""
+MIN_CAMERA_KEY_BYTES = 16
+"""The shortest key a camera may be given to MAC its messages (what ``deidentify`` asks)."""
+
+
+def read_key_file(path: str | Path, min_length: int = 1) -> bytes:
+    """The camera MAC key stored in ``path`` (raw bytes), the one reader of key files.
+
+    ``min_length`` is 1 where a key only checks existing messages (``roi``, evidence
+    intake) and :data:`MIN_CAMERA_KEY_BYTES` where it will mark new ones (``deidentify``);
+    a shorter key raises :class:`InputError` naming the file.
+    """
     try:
         key = Path(path).read_bytes()
     except OSError as error:
         raise InputError(f"cannot read key file {path}: {error.strerror}") from None
     if not key:
         raise InputError(f"key file {path} is empty")
+    if len(key) < min_length:
+        raise InputError(
+            f"key file {path} holds {len(key)} bytes; a camera key needs {min_length} or more"
+        )
     return key
 
 
