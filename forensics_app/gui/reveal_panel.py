@@ -43,7 +43,7 @@ from forensics_app.core.custody.unlock import (
     grant_status,
     list_grants,
     list_requests,
-    revocation,
+    usable_grants,
 )
 from forensics_app.errors import ForensicsError
 from forensics_app.gui.context import AppContext
@@ -176,15 +176,7 @@ class RevealPanel(QWidget):
         ws, session, record = self.context.ws, self.context.session, self.record
         if ws is None or session is None or record is None:
             return []
-        now = self.clock()
-        return [
-            g
-            for g in list_grants(ws, record.case_id)
-            if g.requester == session.name
-            and g.evidence_sha256 == record.sha256
-            and g.expires_at > now
-            and revocation(ws, g.id) is None
-        ]
+        return usable_grants(ws, session, record.case_id, record.sha256, now=self.clock())
 
     def my_requests(self) -> list[RequestInfo]:
         """The logged-in user's requests for the open evidence, newest first."""

@@ -59,6 +59,7 @@ from forensics_app.core.custody.unlock import (
     approve,
     check_frames_exist,
     check_grant,
+    check_grant_live,
     create_request,
     deny,
     get_grant,
@@ -69,6 +70,7 @@ from forensics_app.core.custody.unlock import (
     parse_frames,
     revocation,
     revoke,
+    usable_grants,
 )
 from forensics_app.core.custody.users import (
     ROLES,
@@ -88,11 +90,11 @@ __all__ = [
     "InclusionProof", "LoginPolicy", "RequestInfo", "RevealSession", "RevealedFace",
     "RevealedFrame", "SealedEncoder", "SealedModel", "UnlockGrant", "UnlockRequest", "User",
     "UserSession", "Workspace", "add_evidence", "add_user", "approve", "check_frames_exist",
-    "check_grant", "check_output_folder", "check_state_logged",
+    "check_grant", "check_grant_live", "check_output_folder", "check_state_logged",
     "create_case", "create_request", "deny", "destroy_encoder_plaintext", "destroy_plaintext", "export_grant", "export_request", "get_case",
     "get_evidence", "get_grant", "get_request", "get_user", "import_grant", "import_request",
     "list_cases", "list_evidence", "list_grants", "load_checkpoint_file", "list_requests", "list_users", "load_sealed",
     "login", "open_sealed_encoder", "parse_duration", "parse_frames", "reopen_evidence", "revocation", "revoke",
-    "seal_bytes", "seal_encoder", "seal_encoder_bytes", "seal_model", "unlock_user", "verify_entry", "verify_inclusion_proof",
+    "seal_bytes", "seal_encoder", "seal_encoder_bytes", "seal_model", "unlock_user", "usable_grants", "verify_entry", "verify_inclusion_proof",
     "verify_workspace",
 ]  # fmt: skip

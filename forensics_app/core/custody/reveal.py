@@ -16,7 +16,7 @@ import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,7 +27,13 @@ from forensics_app.core.custody.audit import now_times
 from forensics_app.core.custody.cases import camera_key, reopen_evidence
 from forensics_app.core.custody.crypto import sha256_hex
 from forensics_app.core.custody.sealed import load_sealed
-from forensics_app.core.custody.unlock import UnlockGrant, check_grant, get_grant, revocation
+from forensics_app.core.custody.unlock import (
+    UnlockGrant,
+    check_grant,
+    check_grant_live,
+    get_grant,
+    grant_status,
+)
 from forensics_app.core.custody.users import UserSession
 from forensics_app.core.custody.workspace import Workspace
 from forensics_app.core.marking import (
@@ -175,7 +181,8 @@ class RevealSession:
         record = reopen_evidence(
             ws, session, self.grant.case_id, self.grant.evidence_sha256, progress=progress
         )
-        check_grant(ws, self.grant, session, evidence_sha256=record.sha256)
+        # the static rules passed above; only what hashing the evidence may have outlasted
+        check_grant_live(ws, self.grant, session, evidence_sha256=record.sha256)
         if self._stego_key is None:
             self._stego_key = camera_key(ws, record)
         self.evidence_path = Path(record.path)
@@ -240,15 +247,12 @@ class RevealSession:
     def _still_valid(self, index: int) -> None:
         if self._decoder is None:
             raise PermissionDenied("this reveal session is closed")
-        if datetime.now(UTC) >= self.grant.expires_at:
-            self.close()
-            raise PermissionDenied(f"grant {self.grant.id} expired at {self.grant.expires}")
-        if revocation(self._ws, self.grant.id) is not None:
-            self.close()
-            raise PermissionDenied(f"grant {self.grant.id} has been revoked")
-        if not self.in_scope(index):
-            a, b = self.grant.frames
-            raise PermissionDenied(f"frame {index} is outside grant {self.grant.id} ({a}-{b})")
+        try:
+            check_grant_live(self._ws, self.grant, frames=(index, index))
+        except PermissionDenied:
+            if grant_status(self._ws, self.grant) != "active":
+                self.close()  # revoked or expired: the decoder goes; a frame outside scope keeps it
+            raise
         if not 0 <= index < self.frame_count:
             raise InputError(f"frame {index} is past the end of the video ({self.frame_count})")
 

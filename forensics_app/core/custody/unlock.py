@@ -629,6 +629,25 @@ def check_grant(
             grant.requester,
         ) or not (request.frames[0] <= grant.frames[0] <= grant.frames[1] <= request.frames[1]):
             raise VerificationError(f"grant {grant.id} exceeds the scope of its request")
+    check_grant_live(ws, grant, session, evidence_sha256, frames, now)
+
+
+def check_grant_live(
+    ws: Workspace,
+    grant: UnlockGrant,
+    session: UserSession | None = None,
+    evidence_sha256: str | None = None,
+    frames: tuple[int, int] | None = None,
+    now: datetime | None = None,
+) -> None:
+    """The rules that can change while a grant is held, or differ per use; raises.
+
+    Not revoked; not expired; and, when given, issued to ``session``'s user, for
+    ``evidence_sha256``, and ``frames`` inside the granted range. :func:`check_grant` runs
+    it after the static checks (signature, parties, model, request); an open
+    :class:`~forensics_app.core.custody.reveal.RevealSession` runs it before every frame,
+    and :func:`usable_grants` filters with it, so all three decide the same way.
+    """
     if revocation(ws, grant.id) is not None:
         raise PermissionDenied(f"grant {grant.id} has been revoked")
     if (now or datetime.now(UTC)) >= grant.expires_at:
@@ -642,6 +661,31 @@ def check_grant(
     if frames is not None:
         a, b = grant.frames
         if not (a <= frames[0] <= frames[1] <= b):
-            raise PermissionDenied(
-                f"frames {frames[0]}-{frames[1]} are outside grant {grant.id} ({a}-{b})"
+            what = (
+                f"frame {frames[0]} is"
+                if frames[0] == frames[1]
+                else f"frames {frames[0]}-{frames[1]} are"
             )
+            raise PermissionDenied(f"{what} outside grant {grant.id} ({a}-{b})")
+
+
+def usable_grants(
+    ws: Workspace,
+    session: UserSession,
+    case_id: str,
+    evidence_sha256: str,
+    now: datetime | None = None,
+) -> list[UnlockGrant]:
+    """The grants of ``case_id`` that ``session``'s user may use now on this evidence.
+
+    A listing to choose from (the GUI's grant menu): filtered by :func:`check_grant_live`,
+    while opening a reveal still runs the full :func:`check_grant`.
+    """
+    usable = []
+    for grant in list_grants(ws, case_id):
+        try:
+            check_grant_live(ws, grant, session, evidence_sha256, now=now)
+        except PermissionDenied:
+            continue
+        usable.append(grant)
+    return usable
