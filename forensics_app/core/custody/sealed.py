@@ -73,8 +73,11 @@ def slot_context(model_sha256: str, holder: str) -> bytes:
 
 
 @dataclass(frozen=True)
-class SealedModel:
-    """A parsed sealed model: its signed header and ciphertext (never the plaintext)."""
+class SealedFile:
+    """A parsed ``UUNSEAL`` file: its header, the header's exact bytes (the AES-GCM
+    associated data) and the ciphertext, never the plaintext. :meth:`to_bytes` is the
+    inverse of :func:`split_sealed`; the sealed decoder and the camera's sealed encoder add
+    what their own headers hold."""
 
     header: dict[str, Any]
     header_bytes: bytes
@@ -88,6 +91,16 @@ class SealedModel:
     def card(self) -> dict[str, Any]:
         return dict(self.header["card"])
 
+    def to_bytes(self) -> bytes:
+        return (
+            MAGIC + struct.pack("<I", len(self.header_bytes)) + self.header_bytes + self.ciphertext
+        )
+
+
+@dataclass(frozen=True)
+class SealedModel(SealedFile):
+    """A parsed sealed model: its signed header and ciphertext (never the plaintext)."""
+
     @property
     def holders(self) -> list[str]:
         return [s["holder"] for s in self.header["slots"]]
@@ -95,11 +108,6 @@ class SealedModel:
     @property
     def signer(self) -> str:
         return str(self.header["signer"]["name"])
-
-    def to_bytes(self) -> bytes:
-        return (
-            MAGIC + struct.pack("<I", len(self.header_bytes)) + self.header_bytes + self.ciphertext
-        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SealedModel:

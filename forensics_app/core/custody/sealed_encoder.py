@@ -35,7 +35,7 @@ from forensics_app.core.custody.crypto import (
     seal_with_passphrase,
 )
 from forensics_app.core.custody.sealed import (
-    MAGIC,
+    SealedFile,
     _atomic_write,
     _check_safetensors,
     split_sealed,
@@ -59,24 +59,8 @@ def slot_context(model_sha256: str) -> bytes:
 
 
 @dataclass(frozen=True)
-class SealedEncoder:
+class SealedEncoder(SealedFile):
     """A parsed sealed U_e: its header and ciphertext (never the plaintext)."""
-
-    header: dict[str, Any]
-    header_bytes: bytes
-    ciphertext: bytes
-
-    @property
-    def model_sha256(self) -> str:
-        return str(self.header["plaintext_sha256"])
-
-    @property
-    def card(self) -> dict[str, Any]:
-        return dict(self.header["card"])
-
-    def to_bytes(self) -> bytes:
-        n = len(self.header_bytes).to_bytes(4, "little")
-        return MAGIC + n + self.header_bytes + self.ciphertext
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SealedEncoder:
