@@ -84,26 +84,10 @@ def flag_box(
     log sees which box was meant without revealing the frame.
     """
     text = _check(frame, face, reason)
-    get_evidence(ws, case_id, evidence_sha256)  # the evidence must be in the case
-    details: dict = {
-        "flagged": True,
-        "kind": NOT_A_PERSON,
-        "evidence_sha256": evidence_sha256,
-        "frame": frame,
-        "face": face,
-        "box": [int(v) for v in box] if box is not None else None,
-    }
-    row = ws.audit.record(
-        session,
-        FLAG_ACTION,
-        case_id=case_id,
-        object=f"box:{evidence_sha256[:16]}:{frame}:{face}",
-        object_sha256=evidence_sha256,
-        justification=text,
-        details=details,
-    )
-    return BoxFlag(evidence_sha256, frame, face, text, session.name, row["time"], row["seq"],
-                   tuple(details["box"]) if box is not None else None)  # fmt: skip
+    kept = tuple(int(v) for v in box) if box is not None else None
+    box_list = list(kept) if kept is not None else None
+    row = _record(ws, session, case_id, evidence_sha256, frame, face, text, True, box=box_list)
+    return BoxFlag(evidence_sha256, frame, face, text, session.name, row["time"], row["seq"], kept)
 
 
 def unflag_box(
@@ -117,17 +101,34 @@ def unflag_box(
 ) -> None:
     """Withdraw a flag (it was a person after all), for ``reason``; one signed row."""
     text = _check(frame, face, reason)
-    get_evidence(ws, case_id, evidence_sha256)
-    ws.audit.record(
+    _record(ws, session, case_id, evidence_sha256, frame, face, text, False)
+
+
+def _record(
+    ws: Workspace,
+    session: UserSession,
+    case_id: str,
+    evidence_sha256: str,
+    frame: int,
+    face: int,
+    reason: str,
+    flagged: bool,
+    **extra: object,
+) -> dict:
+    """The one signed ``flag`` row of a flag (``flagged``) or of its withdrawal, after
+    checking that the evidence is in the case; ``extra`` joins the row's details."""
+    get_evidence(ws, case_id, evidence_sha256)  # the evidence must be in the case
+    details = {"flagged": flagged, "kind": NOT_A_PERSON, "evidence_sha256": evidence_sha256,
+               "frame": frame, "face": face, **extra}  # fmt: skip
+    return ws.audit.record(
         session,
         FLAG_ACTION,
         case_id=case_id,
         object=f"box:{evidence_sha256[:16]}:{frame}:{face}",
         object_sha256=evidence_sha256,
-        justification=text,
-        details={"flagged": False, "kind": NOT_A_PERSON, "evidence_sha256": evidence_sha256,
-                 "frame": frame, "face": face},
-    )  # fmt: skip
+        justification=reason,
+        details=details,
+    )
 
 
 def box_flags(ws: Workspace, case_id: str) -> dict[BoxKey, BoxFlag]:
