@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QProgressDialog
 
@@ -19,6 +20,8 @@ from forensics_app.gui.dialogs.request import RequestDialog
 from forensics_app.gui.dialogs.user import UserDialog
 from forensics_app.gui.dialogs.workspace import WorkspaceDialog
 from forensics_app.gui.settings import remember_workspace
+
+D = TypeVar("D", bound=QDialog)
 
 
 class WorkflowMixin:
@@ -97,8 +100,13 @@ class WorkflowMixin:
 
     def add_user_dialog(self) -> UserDialog | None:
         """Add a user: the first admin of a new workspace, or any user as an admin."""
+        return self._show_dialog(lambda: UserDialog(self.context, self))
+
+    def _show_dialog(self, make: Callable[[], D]) -> D | None:
+        """Build a dialog with ``make`` and open it; a refusal (no login, wrong role, no
+        workspace) is shown as one error line and opens nothing."""
         try:
-            dialog = UserDialog(self.context, self)
+            dialog = make()
         except ForensicsError as error:
             self.show_error(str(error))
             return None
@@ -122,7 +130,8 @@ class WorkflowMixin:
     # -- unlock ----------------------------------------------------------------------
     def request_dialog(self) -> RequestDialog | None:
         """The analyst's unlock request for the open evidence (scope = timeline selection)."""
-        try:
+
+        def make() -> RequestDialog:
             session = self.context.require_session()
             if self.current_evidence is None or self.video.player is None:
                 raise InputError("open a case's evidence first (Case panel ▸ Verify & open)")
@@ -130,42 +139,34 @@ class WorkflowMixin:
                 raise InputError(
                     f"{session.name} is a {session.role}; only analysts request unlocks"
                 )
-        except ForensicsError as error:
-            self.show_error(str(error))
-            return None
-        frames = self.video.timeline.selection or (self.video.index, self.video.index)
-        dialog = RequestDialog(
-            self.context, self.current_evidence, self.video.player.frame_count, frames, self
-        )
-        dialog.accepted.connect(
-            lambda d=dialog: self.statusBar().showMessage(f"request {d.request.id} filed", 10000)
-        )
-        dialog.open()
-        self.active_dialog = dialog
-        return dialog
+            frames = self.video.timeline.selection or (self.video.index, self.video.index)
+            dialog = RequestDialog(
+                self.context, self.current_evidence, self.video.player.frame_count, frames, self
+            )
+            dialog.accepted.connect(
+                lambda d=dialog: self.statusBar().showMessage(
+                    f"request {d.request.id} filed", 10000
+                )
+            )
+            return dialog
+
+        return self._show_dialog(make)
 
     def approval_dialog(self) -> ApprovalDialog | None:
-        try:
+        def make() -> ApprovalDialog:
             self.context.require_session()
-            dialog = ApprovalDialog(self.context, self.runner, self)
-        except ForensicsError as error:
-            self.show_error(str(error))
-            return None
-        dialog.open()
-        self.active_dialog = dialog
-        return dialog
+            return ApprovalDialog(self.context, self.runner, self)
+
+        return self._show_dialog(make)
 
     def grants_dialog(self) -> GrantsDialog | None:
         """Every grant with its status (active, expired, revoked) and Revoke."""
-        try:
+
+        def make() -> GrantsDialog:
             self.context.require_session()
-            dialog = GrantsDialog(self.context, self)
-        except ForensicsError as error:
-            self.show_error(str(error))
-            return None
-        dialog.open()
-        self.active_dialog = dialog
-        return dialog
+            return GrantsDialog(self.context, self)
+
+        return self._show_dialog(make)
 
     def waiting_requests(self) -> int:
         """Pending requests the logged-in supervisor may decide (not their own); else 0."""
