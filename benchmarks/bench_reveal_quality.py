@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_stego import psnr  # noqa: E402  (one PSNR for every benchmark)
 
 from forensics_app import SAMPLE_VIDEO, __version__  # noqa: E402
+from forensics_app.core.evidence import sha256_file  # noqa: E402
 from forensics_app.core.video import VideoReader  # noqa: E402
 from forensics_app.core.video_writer import VideoWriter  # noqa: E402
 from forensics_app.uunet.inference import DEFAULT_MODELS  # noqa: E402
@@ -69,19 +70,15 @@ def _coded(frames: list[np.ndarray], crf: int, folder: Path) -> list[np.ndarray]
     return _frames(path, len(frames))
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _summary(values: list[float]) -> dict[str, float]:
     v = np.asarray(values, dtype=np.float64)
     return {"mean": round(float(v.mean()), 2), "median": round(float(np.median(v)), 2)}
 
 
-def measure(frames: int, crf: int, work: Path, env: dict[str, str]) -> dict:
-    """One CRF: public stream → evidence → request/approve/reveal → box-size PSNRs."""
+def measure(original: list[np.ndarray], crf: int, work: Path, env: dict[str, str]) -> dict:
+    """One CRF: public stream → evidence → request/approve/reveal → box-size PSNRs of the
+    revealed faces against the ``original`` frames."""
+    frames = len(original)
     ws = work / "ws"
     public = work / f"public_crf{crf}.mkv"
     summary = json.loads(
@@ -107,7 +104,6 @@ def measure(frames: int, crf: int, work: Path, env: dict[str, str]) -> dict:
     _cli("reveal", grant, "--out", str(out), user="alice", env=env)
     reveal_s = time.time() - started
     record = json.loads((out / "reveal.json").read_text())
-    original = _frames(SAMPLE_VIDEO, frames)
     ceiling_frames = _coded(original, crf, work)
     rows: dict[str, list[float]] = {"r_vs_x": [], "a_vs_x": [], "x_coded_vs_x": []}
     sides = []
@@ -149,14 +145,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-reveal-") as tmp:
         work = Path(tmp)
         _cli("demo", "--workspace", str(work / "ws"), env=env)
-        results = [measure(args.frames, crf, work, env) for crf in crfs]
+        original = _frames(SAMPLE_VIDEO, args.frames)  # decoded once for every CRF
+        results = [measure(original, crf, work, env) for crf in crfs]
     report = {
         "benchmark": "reveal_quality",
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
         "version": __version__,
-        "ue_sha256": _sha256(DEFAULT_MODELS / "ue.safetensors"),
-        "ud_sha256": _sha256(DEFAULT_MODELS / "ud.safetensors"),
+        "ue_sha256": sha256_file(DEFAULT_MODELS / "ue.safetensors"),
+        "ud_sha256": sha256_file(DEFAULT_MODELS / "ud.safetensors"),
         "clip": f"{SAMPLE_VIDEO.name}, first {args.frames} frames",
         "results": results,
     }

@@ -7,7 +7,6 @@ never saw), uses every subject; the report records which (``heldout_from_model_c
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from forensics_app.core.evidence import sha256_file
 from forensics_app.errors import InputError, ModelError
 from forensics_app.uunet.data import IMAGE_EXTS, load_face, read_attributes, scan_faces
 from forensics_app.uunet.evaluation.attacker import AttackerEmbedder, train_attacker
@@ -207,8 +207,8 @@ def run_evaluation(
             "dir": str(models),
             "ue_sha256": enc.sha256,
             "ud_sha256": dec.sha256,
-            "ue_file_sha256": _file_sha256(models / "ue.safetensors"),
-            "ud_file_sha256": _file_sha256(models / "ud.safetensors"),
+            "ue_file_sha256": sha256_file(models / "ue.safetensors"),
+            "ud_file_sha256": sha256_file(models / "ud.safetensors"),
             "steps_done": dec.card.get("training", {}).get("steps_done"),
         },
         "data": {
@@ -469,14 +469,6 @@ def _attribute_section(
             out["training_subjects_count"] = len(tr.gallery)
     log("attribute control done")
     return out
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _rounded(values: dict[str, float]) -> dict[str, float]:
