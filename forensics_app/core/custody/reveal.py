@@ -7,6 +7,12 @@ re-hashed and equal to the grant's hash), then unwraps the data key with the ana
 X25519 key, decrypts the sealed U_d into memory and builds the decoder from those bytes.
 Each frame: read the hidden ROI message, crop each box, resize to 64×64, U_d, resize back,
 paste. Plain weights never touch the disk.
+
+A track-scoped grant (``tracks``, issue #15 item 8) is enforced here, not in the GUI: the
+session links the ROI boxes of the granted frames from the grant's first frame with
+:class:`~forensics_app.core.roi_tracks.TrackLinker` (the rule the grant names) and hands
+U_d only the crops of the granted tracks; every other box keeps its public surrogate pixels,
+and asking for another track is a logged refusal.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from forensics_app.core.outputs import (
     tighten,
     write_private,
 )
+from forensics_app.core.roi_tracks import TrackLinker
 from forensics_app.errors import InputError, PermissionDenied, VerificationError
 
 FACE_SIZE = 64
@@ -85,6 +92,8 @@ class RevealedFace:
     box: Box
     public_crop: np.ndarray
     reconstructed_crop: np.ndarray
+    #: The face's track id under a track-scoped grant (linked from its first frame), else None.
+    track: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,9 @@ class RevealedFrame:
     faces: list[RevealedFace] = field(default_factory=list)
     #: Presentation time of the frame in seconds (0.0 when the container gives none).
     timestamp_s: float = 0.0
+    #: Boxes of the frame left unrevealed because their track is outside the grant's tracks
+    #: (their pixels in ``reconstructed_bgr`` are the public surrogate's).
+    withheld: int = 0
 
 
 def _clip(box: Any, width: int, height: int) -> Box | None:
@@ -190,6 +202,8 @@ class RevealSession:
         self.model_sha256 = model.model_sha256
         self._reader = VideoReader(self.evidence_path)
         self.frame_count = len(self._reader)
+        self._linker = TrackLinker()
+        self._track_ids: dict[int, list[int]] = {}
         try:
             self.requested = self._clip_to_video(frames or self.grant.frames)
         except BaseException:
@@ -224,6 +238,7 @@ class RevealSession:
                     "frames": list(self.grant.frames),
                     "model_sha256": self.model_sha256,
                     "approver": self.grant.approver,
+                    "tracks": "all" if self.tracks is None else list(self.tracks),
                 },
             )
             data_key = session.unwrap(self.grant.doc["wrapped_key"], self.grant.wrap_context())
@@ -239,6 +254,52 @@ class RevealSession:
     @property
     def expires_at(self) -> datetime:
         return self.grant.expires_at
+
+    @property
+    def tracks(self) -> tuple[int, ...] | None:
+        """The grant's track ids (linked from its first frame), or None for every face."""
+        return self.grant.tracks
+
+    def _roi(self, public: np.ndarray) -> tuple[str, Any, str]:
+        from forensics_app.core.stego import extract
+
+        result = extract(public, key=self._stego_key)
+        return (
+            str(getattr(result, "status", "none")),
+            getattr(result, "message", None),
+            str(getattr(result, "detail", "")),
+        )
+
+    def track_ids(self, index: int, boxes: list[Any] | None = None) -> list[int]:
+        """The track id of each box of frame ``index`` (face order), linked from the grant's
+        first frame; frames not yet linked are read on the way (``boxes``: frame ``index``'s
+        own, when the caller has just read them). Frames whose message is missing or
+        damaged (a MAC failure included) link as frames without boxes."""
+        first = self.grant.frames[0]
+        if index < first:
+            raise PermissionDenied(f"frame {index} is outside grant {self.grant.id}")
+        start = first if self._linker.last_frame is None else self._linker.last_frame + 1
+        for f in range(start, index + 1):
+            if f == index and boxes is not None:
+                found = boxes
+            else:
+                status, message, _ = self._roi(self._reader.read(f).image)
+                found = list(message.boxes) if status == "ok" and message is not None else []
+            self._track_ids[f] = self._linker.feed(f, found) if found else []
+        return self._track_ids.get(index, [])
+
+    def _allowed_tracks(self, tracks: tuple[int, ...] | list[int] | None) -> set[int] | None:
+        """The track ids to reconstruct (None: every face); refuses ids outside the grant."""
+        if tracks is None:
+            return None if self.tracks is None else set(self.tracks)
+        asked = {int(t) for t in tracks}
+        if self.tracks is not None and not asked <= set(self.tracks):
+            outside = ", ".join(str(t) for t in sorted(asked - set(self.tracks)))
+            granted = ", ".join(str(t) for t in self.tracks)
+            raise PermissionDenied(
+                f"track {outside} is outside grant {self.grant.id} (tracks {granted}); not revealed"
+            )
+        return asked
 
     def in_scope(self, index: int) -> bool:
         a, b = self.grant.frames
@@ -256,21 +317,24 @@ class RevealSession:
         if not 0 <= index < self.frame_count:
             raise InputError(f"frame {index} is past the end of the video ({self.frame_count})")
 
-    def reveal_frame(self, index: int) -> RevealedFrame:
-        """Reconstruct the faces of frame ``index`` (refused outside scope or after expiry)."""
-        from forensics_app.core.stego import extract
+    def reveal_frame(
+        self, index: int, tracks: tuple[int, ...] | list[int] | None = None
+    ) -> RevealedFrame:
+        """Reconstruct the faces of frame ``index`` (refused outside scope or after expiry).
 
+        Under a track-scoped grant only the granted tracks' faces are reconstructed (the
+        others keep their public pixels and are counted in ``withheld``); ``tracks`` narrows
+        that further, and naming a track the grant does not hold is a logged refusal.
+        """
         with self._ws.audit.refusals(
             self._session, "consultation",
             case_id=self.grant.case_id, object=f"grant:{self.grant.id}",
         ):  # fmt: skip
             self._still_valid(index)
+            allowed = self._allowed_tracks(tracks)
         decoded = self._reader.read(index)
         public = decoded.image
-        result = extract(public, key=self._stego_key)
-        status = str(getattr(result, "status", "none"))
-        message = getattr(result, "message", None)
-        detail = str(getattr(result, "detail", ""))
+        status, message, detail = self._roi(public)
         if self._stego_key is not None and status == "damaged" and "MAC" in detail:
             with self._ws.audit.refusals(
                 self._session, "consultation",
@@ -282,14 +346,34 @@ class RevealSession:
                 )
         height, width = public.shape[:2]
         boxes = [] if status != "ok" or message is None else list(message.boxes)
-        clipped = [b for b in (_clip(box, width, height) for box in boxes) if b is not None]
-        frame = self._reconstruct(index, status, public, clipped)
-        return replace(frame, timestamp_s=float(decoded.pts or 0.0))
+        ids: list[int | None] = [None] * len(boxes)
+        if self.tracks is not None:
+            ids = list(self.track_ids(index, boxes))
+        chosen: list[tuple[int, Box, int | None]] = []
+        withheld = 0
+        for k, (box, track) in enumerate(zip(boxes, ids, strict=True), FIRST_FACE):
+            clipped = _clip(box, width, height)
+            if clipped is None:
+                continue
+            if allowed is not None and track not in allowed:
+                withheld += 1  # never handed to U_d: its pixels stay the public surrogate's
+                continue
+            chosen.append((k, clipped, track))
+        frame = self._reconstruct(index, status, public, chosen)
+        return replace(frame, timestamp_s=float(decoded.pts or 0.0), withheld=withheld)
 
-    def _reconstruct(self, index: int, status: str, public: np.ndarray, boxes: list[Box]):
+    def _reconstruct(
+        self,
+        index: int,
+        status: str,
+        public: np.ndarray,
+        chosen: list[tuple[int, Box, int | None]],
+    ) -> RevealedFrame:
+        """U_d on the chosen boxes ((face number, box, track)) of one frame, pasted back."""
         recon = public.copy()
-        if not boxes:
+        if not chosen:
             return RevealedFrame(index, status, public, recon, [])
+        boxes = [box for _, box, _ in chosen]
         batch = np.stack(
             [
                 cv2.resize(
@@ -303,11 +387,12 @@ class RevealSession:
         assert self._decoder is not None
         out = np.asarray(self._decoder.decode(batch), dtype=np.uint8)
         faces = []
-        for k, ((x, y, w, h), face) in enumerate(zip(boxes, out, strict=True), FIRST_FACE):
+        for (k, (x, y, w, h), track), face in zip(chosen, out, strict=True):
             interp = cv2.INTER_AREA if w < FACE_SIZE else cv2.INTER_LINEAR
             crop = cv2.resize(face, (w, h), interpolation=interp)
             recon[y : y + h, x : x + w] = crop
-            faces.append(RevealedFace(k, (x, y, w, h), public[y : y + h, x : x + w].copy(), crop))
+            public_crop = public[y : y + h, x : x + w].copy()
+            faces.append(RevealedFace(k, (x, y, w, h), public_crop, crop, track))
         return RevealedFrame(index, status, public, recon, faces)
 
     def write(
@@ -358,7 +443,10 @@ class RevealSession:
         for n, index in enumerate(range(a, b + 1)):
             frame = self.reveal_frame(index)
             files += self._frame_files(work, frame)
-            statuses.append({"frame": index, "status": frame.status, "faces": len(frame.faces)})
+            status = {"frame": index, "status": frame.status, "faces": len(frame.faces)}
+            if self.tracks is not None:
+                status["withheld"] = frame.withheld
+            statuses.append(status)
             if progress is not None:
                 progress(n + 1, total)
         created, _ = now_times()
@@ -375,6 +463,7 @@ class RevealSession:
             "requester": self._session.name,
             "approver": self.grant.approver,
             "frames": [a, b],
+            "tracks": None if self.tracks is None else list(self.tracks),
             "frame_status": statuses,
             "roi_mac": "verified with the camera key kept with the evidence"
             if self._stego_key is not None
@@ -404,6 +493,7 @@ class RevealSession:
                     "frames": [a, b],
                     "files": len(files),
                     "faces": sum(s["faces"] for s in statuses),
+                    "tracks": "all" if self.tracks is None else list(self.tracks),
                     "out": str(out.resolve()),
                 },
             )
@@ -441,6 +531,9 @@ class RevealSession:
                 _png(work, f"{UNMARKED}/{name}", unmarked_png(face.reconstructed_crop, fmark),
                      index, "face_reconstructed_unmarked", k, box),
             ]  # fmt: skip
+            if face.track is not None:  # under a track-scoped grant: which track it is
+                for entry in files[-3:]:
+                    entry["track"] = face.track
         return files
 
     def close(self) -> None:

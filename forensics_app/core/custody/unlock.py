@@ -29,6 +29,7 @@ from forensics_app.core.custody.crypto import (
 )
 from forensics_app.core.custody.users import User, UserSession, get_user
 from forensics_app.core.custody.workspace import Workspace
+from forensics_app.core.roi_tracks import LINKER
 from forensics_app.errors import (
     AuthError,
     InputError,
@@ -40,6 +41,14 @@ REQUEST_TYPE = "uunet-unlock-request"
 GRANT_TYPE = "uunet-unlock-grant"
 DENIAL_TYPE = "uunet-unlock-denial"
 REVOCATION_TYPE = "uunet-grant-revocation"
+#: Version of a request or grant that reveals every face in its frames (read and written).
+VERSION_ALL_FACES = 1
+#: Version of a track-scoped request or grant: ``tracks`` (ids from ``track_linker``, linked
+#: from the first frame of ``frames``) restricts it to those tracks' faces. A reader that
+#: knows only version 1 refuses it instead of revealing every face.
+VERSION_TRACKS = 2
+#: Most track ids one request may name.
+MAX_TRACKS = 64
 DEFAULT_DURATION_S = 24 * 3600
 MAX_DURATION_S = 30 * 24 * 3600
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
@@ -87,14 +96,16 @@ def _check_doc_signature(doc: dict[str, Any], public_b64: str, what: str) -> Non
     verify_signature(public, str(doc.get("signature", "")), canonical_json(body), what)
 
 
-def _parse_doc(data: bytes | str, kind: str, what: str) -> dict[str, Any]:
+def _parse_doc(
+    data: bytes | str, kind: str, what: str, versions: tuple[int, ...] = (1,)
+) -> dict[str, Any]:
     try:
         doc = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise VerificationError(f"{what} is not valid JSON (altered or not a {what})") from None
     if not isinstance(doc, dict) or doc.get("type") != kind:
         raise VerificationError(f"not a {what} document")
-    if doc.get("version") != 1:
+    if doc.get("version") not in versions:
         raise VerificationError(f"unsupported {what} version {doc.get('version')!r}")
     return doc
 
@@ -139,6 +150,33 @@ class _SignedDocument:
     frames = property(lambda self: (int(self.doc["frames"][0]), int(self.doc["frames"][1])))
     requester = property(lambda self: str(self.doc["requester"]["name"]))
 
+    @property
+    def tracks(self) -> tuple[int, ...] | None:
+        """The track ids the document is limited to, or None for every face in its frames."""
+        tracks = self.doc.get("tracks")
+        return None if tracks is None else tuple(int(t) for t in tracks)
+
+    def _check_track_scope(self) -> None:
+        """Version 1 names no tracks; version 2 names 1..MAX_TRACKS sorted, distinct ids
+        from 1 under the linking rule this code implements (raises VerificationError)."""
+        version, tracks = self.doc.get("version"), self.doc.get("tracks")
+        if version == VERSION_ALL_FACES:
+            if "tracks" in self.doc or "track_linker" in self.doc:
+                raise VerificationError(f"{self.LABEL} version 1 cannot name tracks")
+            return
+        if (
+            not isinstance(tracks, list)
+            or not 0 < len(tracks) <= MAX_TRACKS
+            or not all(isinstance(t, int) and not isinstance(t, bool) and t >= 1 for t in tracks)
+            or tracks != sorted(set(tracks))
+        ):
+            raise VerificationError(f"{self.LABEL} has a malformed track list")
+        if self.doc.get("track_linker") != LINKER:
+            raise VerificationError(
+                f"{self.LABEL} links tracks by {self.doc.get('track_linker')!r}, "
+                f"not {LINKER!r} as this version does"
+            )
+
     def to_json(self) -> bytes:
         return canonical_json(self.doc)
 
@@ -148,7 +186,8 @@ class _SignedDocument:
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Self:
-        document = cls(_parse_doc(data, cls.DOC_TYPE, cls.LABEL))  # type: ignore[call-arg]
+        doc = _parse_doc(data, cls.DOC_TYPE, cls.LABEL, (VERSION_ALL_FACES, VERSION_TRACKS))
+        document = cls(doc)  # type: ignore[call-arg]
         document.verify_signature()
         return document
 
@@ -175,6 +214,7 @@ class UnlockRequest(_SignedDocument):
             frames = self.frames
             if frames[0] < 0 or frames[0] > frames[1] or self.duration_s <= 0:
                 raise VerificationError("unlock request has an invalid scope")
+            self._check_track_scope()
         except (KeyError, TypeError, IndexError, ValueError):
             raise VerificationError("unlock request is missing fields") from None
 
@@ -208,6 +248,7 @@ class UnlockGrant(_SignedDocument):
         try:
             _check_doc_signature(self.doc, self.doc["approver"]["ed25519_public"], "grant")
             _ = (self.frames, self.expires_at, self.doc["wrapped_key"], self.model_sha256)
+            self._check_track_scope()
         except (KeyError, TypeError, IndexError, ValueError):
             raise VerificationError("unlock grant is missing fields") from None
 
@@ -236,8 +277,15 @@ def create_request(
     reason: str,
     authority: str,
     duration_s: int = DEFAULT_DURATION_S,
+    tracks: tuple[int, ...] | list[int] | None = None,
 ) -> UnlockRequest:
-    """File a signed unlock request (analysts only); logged as ``request``."""
+    """File a signed unlock request (analysts only); logged as ``request``.
+
+    ``tracks`` limits the request to the faces of those track ids (``core.roi_tracks``,
+    linked from frame ``frames[0]``); the document is then version 2 and names the linking
+    rule, and the reveal under its grant reconstructs no other face. None asks for every
+    face in the frames (version 1, as before).
+    """
     if session.role != "analyst":
         raise PermissionDenied(
             f"{session.name} has role {session.role}; only analysts file requests"
@@ -253,10 +301,11 @@ def create_request(
         raise InputError("a request needs a reason and a legal authority reference")
     if not 0 < duration_s <= MAX_DURATION_S:
         raise InputError("requested duration must be between 1 s and 30 days")
+    scope = _track_fields(tracks)
     created, _ = now_times()
     doc = {
         "type": REQUEST_TYPE,
-        "version": 1,
+        "version": VERSION_TRACKS if scope else VERSION_ALL_FACES,
         "id": "REQ-" + uuid.uuid4().hex[:16],
         "case_id": case_id,
         "evidence_sha256": evidence_sha256,
@@ -266,6 +315,7 @@ def create_request(
         "duration_s": int(duration_s),
         "created": created,
         "requester": _party(session.user),
+        **scope,
     }
     request = UnlockRequest(_signed(doc, session))
     with ws.store.transaction():
@@ -281,9 +331,32 @@ def create_request(
                 "evidence_sha256": evidence_sha256,
                 "frames": [a, b],
                 "duration_s": duration_s,
+                **_track_details(request.tracks),
             },
         )
     return request
+
+
+def _track_fields(tracks: tuple[int, ...] | list[int] | None) -> dict[str, Any]:
+    """The ``tracks`` and ``track_linker`` fields of a track-scoped document ({} for none)."""
+    if tracks is None:
+        return {}
+    try:
+        ids = sorted({int(t) for t in tracks})
+    except (TypeError, ValueError):
+        raise InputError(f"bad track list {tracks!r}: use ids from 1") from None
+    if not ids or ids[0] < 1:
+        raise InputError("a track-scoped request names track ids from 1")
+    if len(ids) > MAX_TRACKS:
+        raise InputError(f"a request may name at most {MAX_TRACKS} tracks")
+    return {"tracks": ids, "track_linker": LINKER}
+
+
+def _track_details(tracks: tuple[int, ...] | None) -> dict[str, Any]:
+    """What the audit row says of the scope: the ids and rule, or every face."""
+    if tracks is None:
+        return {"tracks": "all"}
+    return {"tracks": list(tracks), "track_linker": LINKER}
 
 
 def check_frames_exist(
@@ -413,9 +486,10 @@ def _approve(
         raise InputError("grant expiry must be between 1 s and 30 days")
     issued = datetime.now(UTC)
     grant_id = "GRT-" + uuid.uuid4().hex[:16]
+    scope = _track_fields(request.tracks)
     doc = {
         "type": GRANT_TYPE,
-        "version": 1,
+        "version": VERSION_TRACKS if scope else VERSION_ALL_FACES,
         "id": grant_id,
         "request_id": request.id,
         "request_sha256": request.sha256,
@@ -429,6 +503,7 @@ def _approve(
         "expires": _fmt(issued + timedelta(seconds=seconds)),
         "approver": _party(session.user),
         "requester": _party(requester),
+        **scope,
     }
     if reason:
         doc["approval_reason"] = reason
@@ -452,6 +527,7 @@ def _approve(
                 "expires": grant.expires,
                 "model_sha256": model.model_sha256,
                 "recipients": [request.requester],
+                **_track_details(grant.tracks),
                 **({"approval_reason": reason} if reason else {}),
             },
         )
@@ -629,6 +705,12 @@ def check_grant(
             grant.requester,
         ) or not (request.frames[0] <= grant.frames[0] <= grant.frames[1] <= request.frames[1]):
             raise VerificationError(f"grant {grant.id} exceeds the scope of its request")
+        if request.tracks is not None and (
+            grant.tracks is None
+            or not set(grant.tracks) <= set(request.tracks)
+            or grant.frames[0] != request.frames[0]  # ids are relative to the first frame
+        ):
+            raise VerificationError(f"grant {grant.id} exceeds the tracks of its request")
     check_grant_live(ws, grant, session, evidence_sha256, frames, now)
 
 

@@ -1,0 +1,186 @@
+"""Track ids derived on the analyst's side: the ROI boxes of consecutive frames linked by overlap.
+
+The public stream's ROI message (docs/FORMATS.md, version 2) carries each frame's boxes but
+not the producer's tracker ids, and its format stays as it is (issue #13: ``forensics roi``
+and the stream must not change). So the analyst side derives its own ids from the boxes it
+reads: a deterministic greedy IoU linker. The same function runs in the GUI (track lanes of
+the timeline), in the CLI and in the custody core, where a track-scoped grant is enforced
+(:mod:`forensics_app.core.custody.reveal`), so an id means the same thing everywhere.
+
+**What an id means.** Ids are *relative to a start frame*: linking starts at the first frame
+of a range, ids are handed out 1, 2, 3 … in order of first appearance (frame, then face
+number), and a grant's ids are those of linking from the grant's first frame. Two boxes are
+one track when they overlap (IoU ≥ :data:`MIN_IOU`) in frames at most :data:`MAX_GAP` apart;
+frames whose message is missing or damaged count as frames without boxes. The linker has
+no appearance model and no motion prediction: two people who cross, or a person hidden for
+longer than the gap, may swap or split ids. It is a finding aid and a scope a supervisor
+can read ("track 2 of frames 100–400"), not an identification; the reveal shows which
+boxes a track holds so the analyst can see what was linked.
+
+The rule is versioned (:data:`LINKER`): a signed request or grant names it, and a document
+naming another rule is refused rather than re-interpreted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from forensics_app.errors import InputError
+
+#: Name and version of the linking rule; signed into track-scoped requests and grants.
+LINKER = "uunet-roi-iou/1"
+#: Smallest intersection-over-union for two boxes to be the same track.
+MIN_IOU = 0.3
+#: Frames a track may go unseen (no overlapping box) and still continue.
+MAX_GAP = 5
+
+Box = tuple[int, int, int, int]
+
+
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two ``(x, y, w, h)`` boxes (0 when either has no area)."""
+    ax, ay, aw, ah = (float(v) for v in a)
+    bx, by, bw, bh = (float(v) for v in b)
+    iw = min(ax + aw, bx + bw) - max(ax, bx)
+    ih = min(ay + ah, by + bh) - max(ay, by)
+    if iw <= 0 or ih <= 0 or aw <= 0 or ah <= 0 or bw <= 0 or bh <= 0:
+        return 0.0
+    inter = iw * ih
+    return inter / (aw * ah + bw * bh - inter)
+
+
+@dataclass
+class _Live:
+    track_id: int
+    box: Box
+    last_frame: int
+
+
+@dataclass
+class TrackLinker:
+    """The linker fed frame by frame, in increasing frame order (see the module docstring).
+
+    ``feed`` returns the track id of each box of the frame, in face order; frames skipped
+    between two calls count as frames without boxes.
+    """
+
+    min_iou: float = MIN_IOU
+    max_gap: int = MAX_GAP
+    next_id: int = 1
+    last_frame: int | None = None
+    _live: list[_Live] = field(default_factory=list)
+
+    def feed(self, frame: int, boxes: Sequence[Sequence[int]]) -> list[int]:
+        """Link ``boxes`` of ``frame`` to the live tracks; return one track id per box."""
+        if self.last_frame is not None and frame <= self.last_frame:
+            raise ValueError(f"frame {frame} fed after frame {self.last_frame}")
+        self.last_frame = frame
+        self._live = [t for t in self._live if frame - t.last_frame <= self.max_gap + 1]
+        pairs = sorted(
+            (
+                (-iou(t.box, b), t.track_id, j, t)
+                for t in self._live
+                for j, b in enumerate(boxes)
+                if iou(t.box, b) >= self.min_iou
+            ),
+            key=lambda p: (p[0], p[1], p[2]),
+        )
+        ids: list[int | None] = [None] * len(boxes)
+        used: set[int] = set()
+        for _, track_id, j, track in pairs:
+            if ids[j] is not None or track_id in used:
+                continue
+            ids[j] = track_id
+            used.add(track_id)
+            track.box, track.last_frame = _box(boxes[j]), frame
+        for j, box in enumerate(boxes):
+            if ids[j] is None:
+                ids[j] = self.next_id
+                self._live.append(_Live(self.next_id, _box(box), frame))
+                self.next_id += 1
+        return [int(i) for i in ids if i is not None]
+
+
+def _box(box: Sequence[int]) -> Box:
+    x, y, w, h = (int(v) for v in box)
+    return x, y, w, h
+
+
+@dataclass(frozen=True)
+class Track:
+    """One linked track: its id, the frames it spans and, per frame, its face number."""
+
+    track_id: int
+    faces: tuple[tuple[int, int], ...]  # (frame, face number from 1)
+
+    @property
+    def first(self) -> int:
+        return self.faces[0][0]
+
+    @property
+    def last(self) -> int:
+        return self.faces[-1][0]
+
+    @property
+    def count(self) -> int:
+        """How many boxes (frames with this track's face) it holds."""
+        return len(self.faces)
+
+
+def link_tracks(
+    boxes_by_frame: Mapping[int, Sequence[Sequence[int]]],
+    start: int | None = None,
+    stop: int | None = None,
+) -> dict[int, list[int]]:
+    """Track ids of every box of the frames ``start``..``stop`` (inclusive), linked from ``start``.
+
+    ``boxes_by_frame`` maps a frame to its boxes in face order (a frame absent or with no
+    boxes is a frame without boxes). Returns frame → one id per box, for the frames that have
+    boxes. ``start`` defaults to the first frame given: ids are relative to it.
+    """
+    frames = sorted(f for f in boxes_by_frame if boxes_by_frame[f])
+    if start is None:
+        start = frames[0] if frames else 0
+    linker = TrackLinker()
+    out: dict[int, list[int]] = {}
+    for frame in frames:
+        if frame < start or (stop is not None and frame > stop):
+            continue
+        out[frame] = linker.feed(frame, boxes_by_frame[frame])
+    return out
+
+
+def tracks_of(ids_by_frame: Mapping[int, Sequence[int]]) -> list[Track]:
+    """The tracks of a linking (as :func:`link_tracks` returns), in id order."""
+    faces: dict[int, list[tuple[int, int]]] = {}
+    for frame in sorted(ids_by_frame):
+        for k, track_id in enumerate(ids_by_frame[frame], 1):
+            faces.setdefault(int(track_id), []).append((frame, k))
+    return [Track(t, tuple(faces[t])) for t in sorted(faces)]
+
+
+def tracks_covering(
+    ids_by_frame: Mapping[int, Sequence[int]],
+    faces: Iterable[tuple[int, int]],
+) -> list[int]:
+    """The ids, in one linking, of the tracks holding any of ``faces`` ((frame, face K) pairs).
+
+    How a track picked in one linking (the GUI's lanes, linked from the first frame) is named
+    in another (a request's range, linked from its first frame): the two agree except where
+    a track lived across the range's start, so the boxes, not the numbers, are carried over.
+    """
+    found: set[int] = set()
+    for frame, k in faces:
+        ids = ids_by_frame.get(frame)
+        if ids is not None and 1 <= k <= len(ids):
+            found.add(int(ids[k - 1]))
+    return sorted(found)
+
+
+def parse_tracks(text: str) -> tuple[int, ...]:
+    """``"2"`` or ``"1,3"`` as a sorted tuple of distinct track ids (InputError otherwise)."""
+    parts = [p.strip() for p in (text or "").split(",") if p.strip()]
+    if not parts or not all(p.isdigit() and int(p) >= 1 for p in parts):
+        raise InputError(f"bad track list {text!r}: use ids from 1, e.g. 2 or 1,3")
+    return tuple(sorted({int(p) for p in parts}))
