@@ -206,3 +206,32 @@ def test_forged_track_scopes_are_refused(world: World) -> None:
             world.ws, world.alice, world.case_id, world.evidence_sha256, (0, 3),
             "r", "a", 3600, tracks=[0],
         )  # fmt: skip
+
+
+def test_the_cli_lists_tracks_and_files_a_track_request(
+    world: World, two_people: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from custody_support import PASS
+
+    from forensics_app.cli import main
+
+    assert main(["tracks", str(two_people), "--frames", "1-6"]) == 0
+    out = capsys.readouterr().out
+    assert "tracks linked from frame 1" in out and "track   2  frames 1-6  5 boxes" in out
+    assert main(["tracks", str(two_people), "--frames", "1-6", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["track"] for r in rows] == [1, 2] and rows[1]["faces"][0] == [1, 2]
+    monkeypatch.setenv("FORENSICS_PASSPHRASE", PASS["alice"])
+    base = ["--workspace", str(world.root), "request", world.case_id, "--as", "alice"]
+    scope = ["--evidence", world.evidence_sha256, "--frames", "1-6", "--reason", "r"]
+    assert main([*base, *scope, "--authority", "order 7", "--tracks", "2"]) == 0
+    request_id = capsys.readouterr().out.strip()
+    assert cu.get_request(world.ws, request_id).request.tracks == (2,)
+    monkeypatch.setenv("FORENSICS_PASSPHRASE", PASS["bob"])
+    grant = cu.approve(world.ws, world.bob, request_id)
+    monkeypatch.setenv("FORENSICS_PASSPHRASE", PASS["alice"])
+    argv = ["--workspace", str(world.root), "reveal", grant.id, "--as", "alice"]
+    assert main([*argv, "--out", str(tmp_path / "r")]) == 0
+    assert "5 faces of tracks 2 (5 faces of other tracks left as published)" in (
+        capsys.readouterr().out
+    )

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from forensics_app.commands._common import add_passphrase_option, read_passphrase, require_workspace
 from forensics_app.core import custody as cu
+from forensics_app.core.roi_tracks import parse_tracks
 from forensics_app.errors import InputError
 
 REQUEST_ACTIONS = ("export", "import", "list")
@@ -164,6 +165,7 @@ def cmd_request(args: argparse.Namespace) -> None:
             args.reason,
             args.authority,
             cu.parse_duration(args.duration),
+            tracks=parse_tracks(args.tracks) if args.tracks else None,
         )
         print(request.id)
 
@@ -173,9 +175,10 @@ def _request_action(args: argparse.Namespace) -> None:
         if args.target == "list":
             for info in cu.list_requests(ws, args.arg):
                 r = info.request
+                tracks = "" if r.tracks is None else "\ttracks " + ",".join(map(str, r.tracks))
                 print(
                     f"{r.id}\t{info.status}\t{r.case_id}\t{r.requester}\tframes "
-                    f"{r.frames[0]}-{r.frames[1]}\t{r.evidence_sha256}"
+                    f"{r.frames[0]}-{r.frames[1]}\t{r.evidence_sha256}{tracks}"
                 )
         elif not args.arg:
             raise InputError(f"request {args.target} needs an argument")
@@ -249,7 +252,12 @@ def cmd_reveal(args: argparse.Namespace) -> None:
             path = reveal.write(out)
         manifest = json.loads(path.read_text(encoding="utf-8"))
         faces = sum(s["faces"] for s in manifest["frame_status"])
-        print(f"{len(manifest['frame_status'])} frames, {faces} faces -> {path}")
+        scope = ""
+        if manifest.get("tracks") is not None:
+            withheld = sum(s.get("withheld", 0) for s in manifest["frame_status"])
+            ids = ",".join(map(str, manifest["tracks"]))
+            scope = f" of tracks {ids} ({withheld} faces of other tracks left as published)"
+        print(f"{len(manifest['frame_status'])} frames, {faces} faces{scope} -> {path}")
 
 
 def cmd_verify_log(args: argparse.Namespace) -> int:
@@ -351,6 +359,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reason")
     p.add_argument("--authority", help="legal authority reference")
     p.add_argument("--duration", default="24h", help="requested duration (e.g. 8h, 2d)")
+    p.add_argument(
+        "--tracks",
+        help="only these track ids (e.g. 2 or 1,3), as 'forensics tracks VIDEO --frames A-B' "
+        "lists them; the grant then reveals no other face",
+    )
     p.add_argument("--out", help="file to write (request export)")
     _as_option(p)
     p.set_defaults(handler=cmd_request)

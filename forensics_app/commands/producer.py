@@ -1,4 +1,5 @@
-"""Camera-side reader: ``roi`` (the hidden ROI message of every frame)."""
+"""Readers of a public stream: ``roi`` (the hidden ROI message of every frame) and
+``tracks`` (those boxes linked into track ids on the analyst's side, core.roi_tracks)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 import sys
 
+from forensics_app.core.roi_tracks import LINKER, link_tracks, tracks_of
 from forensics_app.core.stego.scan import FrameRois, ScanSummary, read_key_file, scan_video
 
 
@@ -47,8 +49,33 @@ def _print_rois(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tracks(args: argparse.Namespace) -> int:
+    """Print the tracks of frames A-B linked from A: the ids a track-scoped request names."""
+    from forensics_app.core.custody.unlock import parse_frames
+
+    key = read_key_file(args.key_file) if args.key_file else None
+    first, last = parse_frames(args.frames) if args.frames else (0, None)
+    boxes: dict[int, list] = {}
+    for row in scan_video(args.video, key):
+        if last is not None and row.frame > last:
+            break
+        if row.frame >= first and row.result.status == "ok" and row.result.message:
+            boxes[row.frame] = list(row.result.message.boxes)
+    tracks = tracks_of(link_tracks(boxes, start=first, stop=last))
+    if args.json:
+        for t in tracks:
+            faces = [[frame, k] for frame, k in t.faces]
+            row = {"track": t.track_id, "first": t.first, "last": t.last, "faces": faces}
+            print(json.dumps(row))
+        return 0
+    print(f"tracks linked from frame {first} by {LINKER}: {len(tracks)}")
+    for t in tracks:
+        print(f"track {t.track_id:>3}  frames {t.first}-{t.last}  {t.count} boxes")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    """Register ``roi`` (``deidentify`` lives in commands/deidentify.py)."""
+    """Register ``roi`` and ``tracks`` (``deidentify`` lives in commands/deidentify.py)."""
     parser = sub.add_parser(
         "roi",
         help="print the hidden ROI message of every frame",
@@ -66,3 +93,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--key-file", help="camera MAC key (raw bytes) to authenticate messages")
     parser.set_defaults(handler=_roi)
+
+    parser = sub.add_parser(
+        "tracks",
+        help="list the tracks the analyst side links from the ROI boxes",
+        description=(
+            "Link the ROI boxes of frames A-B into tracks (overlap of consecutive boxes; the "
+            "stream carries no tracker ids) and list them. Ids count from frame A: they are "
+            "the ids 'request --frames A-B --tracks ID' names."
+        ),
+    )
+    parser.add_argument("video", help="the video file (read-only)")
+    parser.add_argument("--frames", help="inclusive range A-B (default: the whole video)")
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON object per track with its (frame, face)s"
+    )
+    parser.add_argument("--key-file", help="camera MAC key (raw bytes) to authenticate messages")
+    parser.set_defaults(handler=_tracks)
