@@ -7,12 +7,15 @@ offscreen mode, and no way to reach a real user's files.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
+    from pg_support import PgServer
+
     from forensics_app.uunet.inference import FaceEncoder
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -62,3 +65,25 @@ def encoder(tmp_path_factory: pytest.TempPathFactory) -> FaceEncoder:
     path = tmp_path_factory.mktemp("ue") / "ue.safetensors"
     export_model(module, "unet_encoder", {"base": 8, "depth": 2}, path, role="encoder")
     return FaceEncoder.from_file(path)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A throwaway PostgreSQL server for the session (tests/pg_support.py); skipped with the
+    reason when it cannot start, but a failure under CI=true."""
+    import pg_support
+
+    server = pg_support.start_or_explain()
+    if isinstance(server, str):
+        pg_support.unavailable(server)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def custody_db(request: pytest.FixtureRequest) -> str | None:
+    """The store a custody test runs on: None (a SQLite file) or a fresh PostgreSQL
+    database's owner URL; custody tests that take it run once on each backend."""
+    if request.param == "sqlite":
+        return None
+    return request.getfixturevalue("pg_server").new_database()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pg_support
 import pytest
 from safetensors.numpy import save
 
@@ -48,16 +49,26 @@ def fake_evidence(path: Path, frames: int = EVIDENCE_FRAMES) -> Path:
     return path
 
 
+def new_workspace(root: Path, db: str | None = None, checkpoint_every: int = 8) -> cu.Workspace:
+    """A new workspace at ``root``: SQLite, or on the PostgreSQL database ``db`` (an owner
+    URL) reopened as the application role, as every later command opens it."""
+    if db is None:
+        return cu.Workspace.open(root, create=True, checkpoint_every=checkpoint_every)
+    cu.Workspace.open(root, create=True, db=db, app_role=pg_support.APP).close()
+    return cu.Workspace.open(root, checkpoint_every=checkpoint_every)
+
+
 def make_world(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     evidence: Path | None = None,
     weights: bytes | None = None,
     card: dict | None = None,
+    db: str | None = None,
 ) -> World:
     monkeypatch.setenv("FORENSICS_KDF_PROFILE", "fast")
     root = tmp_path / "ws"
-    ws = cu.Workspace.open(root, create=True, checkpoint_every=8)
+    ws = new_workspace(root, db)
     cu.add_user(ws, "carol", "admin", PASS["carol"])
     carol = cu.login(ws, "carol", PASS["carol"])
     cu.add_user(ws, "alice", "analyst", PASS["alice"], by=carol)

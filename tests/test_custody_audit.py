@@ -1,16 +1,20 @@
-"""The audit log: chain, signatures, checkpoints, proofs; every tampering named by its seq."""
+"""The audit log: chain, signatures, checkpoints, proofs; every tampering named by its seq.
+
+Every test runs on both stores (``custody_db``: SQLite and a throwaway PostgreSQL server).
+"""
 
 from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from custody_support import new_workspace
+from pg_support import RawSQL
 
 from forensics_app.core import custody as cu
 from forensics_app.core.custody.audit import AuditVerificationError
@@ -18,20 +22,17 @@ from forensics_app.errors import StoreError, VerificationError
 
 
 @pytest.fixture
-def ws(tmp_path: Path):
-    workspace = cu.Workspace.open(tmp_path / "ws", create=True, checkpoint_every=5)
+def ws(tmp_path: Path, custody_db: str | None):
+    workspace = new_workspace(tmp_path / "ws", custody_db, checkpoint_every=5)
     for i in range(12):
         workspace.audit.append("alice", "analyst", "consultation", case_id="C", details={"i": i})
     yield workspace
     workspace.close()
 
 
-def _raw(ws: cu.Workspace) -> sqlite3.Connection:
-    """A direct SQLite connection as an attacker would use, append-only triggers dropped."""
-    conn = sqlite3.connect(ws.store.path, isolation_level=None)
-    conn.execute("DROP TRIGGER audit_no_update")
-    conn.execute("DROP TRIGGER audit_no_delete")
-    return conn
+def _raw(ws: cu.Workspace) -> RawSQL:
+    """A direct connection as an attacker would use, append-only triggers switched off."""
+    return RawSQL(ws, unguarded=True)
 
 
 def _bad_seq(ws: cu.Workspace) -> int | None:
@@ -50,11 +51,31 @@ def test_clean_log_verifies_with_checkpoints(ws: cu.Workspace) -> None:
 
 
 def test_triggers_refuse_update_and_delete(ws: cu.Workspace) -> None:
-    conn = sqlite3.connect(ws.store.path)
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+    conn = RawSQL(ws)  # even the database's owner meets the triggers
+    with pytest.raises(Exception, match="append-only"):
         conn.execute("UPDATE audit SET actor='mallory' WHERE seq=2")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+    with pytest.raises(Exception, match="append-only"):
         conn.execute("DELETE FROM audit WHERE seq=2")
+
+
+def test_the_application_role_may_not_change_the_log(ws: cu.Workspace) -> None:
+    """PostgreSQL: UPDATE/DELETE/TRUNCATE on the log are not granted to the app's role at all
+    (SQLite has no roles: its triggers are the wall)."""
+    if ws.store.backend != "postgresql":
+        pytest.skip("roles and grants are PostgreSQL's")
+    assert ws.store.user == "forensics_app"
+    for sql in (
+        "UPDATE audit SET actor='mallory' WHERE seq=2",
+        "DELETE FROM audit WHERE seq=2",
+        "TRUNCATE audit",
+        "UPDATE checkpoints SET root='00' WHERE size=5",
+        "DELETE FROM checkpoints",
+        "ALTER TABLE audit DISABLE TRIGGER USER",
+        "DROP TABLE audit",
+    ):
+        with pytest.raises(StoreError, match="permission denied|must be owner"):
+            ws.store._exec(sql)
+    ws.audit.verify()
 
 
 def test_edited_row_is_named(ws: cu.Workspace) -> None:
@@ -113,15 +134,15 @@ def test_appended_forgery_without_the_key_is_named(ws: cu.Workspace) -> None:
 
 
 def test_tampered_checkpoint_fails(ws: cu.Workspace) -> None:
-    conn = sqlite3.connect(ws.store.path, isolation_level=None)
-    conn.execute("DROP TRIGGER checkpoints_no_update")
+    conn = RawSQL(ws)
+    conn.unguard_checkpoints()
     conn.execute("UPDATE checkpoints SET root=? WHERE size=5", ("00" * 32,))
     with pytest.raises(AuditVerificationError, match="checkpoint 5"):
         ws.audit.verify()
 
 
 def test_pinned_public_key_rejects_a_replaced_log(ws: cu.Workspace, tmp_path: Path) -> None:
-    other = cu.Workspace.open(tmp_path / "other", create=True)
+    other = cu.Workspace.open(tmp_path / "other", create=True)  # a SQLite one will do
     with pytest.raises(AuditVerificationError):
         ws.audit.verify(other.log_public_key)
     other.close()
@@ -148,21 +169,34 @@ def test_inclusion_proof_verifies_from_public_data(ws: cu.Workspace) -> None:
         cu.verify_inclusion_proof(proof, ws.log_public_key, edited)
 
 
-def test_fail_closed_when_the_log_cannot_be_written(tmp_path: Path, monkeypatch) -> None:
+#: A trigger that makes every audit insert fail, as a full disk would, per backend.
+JAM = {
+    "sqlite": ["CREATE TRIGGER jam BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk full'); END"],
+    "postgresql": [
+        "CREATE FUNCTION jam() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "RAISE EXCEPTION 'disk full'; END $$",
+        "CREATE TRIGGER jam BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION jam()",
+    ],
+}  # fmt: skip
+UNJAM = {"sqlite": "DROP TRIGGER jam", "postgresql": "DROP TRIGGER jam ON audit"}
+
+
+def test_fail_closed_when_the_log_cannot_be_written(
+    tmp_path: Path, monkeypatch, custody_db: str | None
+) -> None:
     from custody_support import PASS
 
     monkeypatch.setenv("FORENSICS_KDF_PROFILE", "fast")
-    ws = cu.Workspace.open(tmp_path / "ws", create=True)
+    ws = new_workspace(tmp_path / "ws", custody_db)
     cu.add_user(ws, "carol", "admin", PASS["carol"])
     carol = cu.login(ws, "carol", PASS["carol"])
-    conn = sqlite3.connect(ws.store.path, isolation_level=None)
-    conn.execute(
-        "CREATE TRIGGER jam BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-    )
+    conn = RawSQL(ws)
+    for sql in JAM[ws.store.backend]:
+        conn.execute(sql)
     with pytest.raises(StoreError, match="disk full"):
         cu.create_case(ws, carol, "CASE-9", "never")
     assert ws.store.get_case("CASE-9") is None  # the action did not happen
-    conn.execute("DROP TRIGGER jam")
+    conn.execute(UNJAM[ws.store.backend])
     cu.create_case(ws, carol, "CASE-9", "now")
     ws.audit.verify()
 
@@ -181,9 +215,11 @@ while True:
 
 
 @pytest.mark.parametrize("durable", ["1", "0"])
-def test_kill_9_during_appends_leaves_a_verifying_log(tmp_path: Path, durable: str) -> None:
+def test_kill_9_during_appends_leaves_a_verifying_log(
+    tmp_path: Path, durable: str, custody_db: str | None
+) -> None:
     root = tmp_path / "ws"
-    cu.Workspace.open(root, create=True).close()
+    new_workspace(root, custody_db).close()
     proc = subprocess.Popen(
         [sys.executable, "-c", BURST, str(root), durable], stdout=subprocess.PIPE, text=True
     )
@@ -200,11 +236,14 @@ def test_kill_9_during_appends_leaves_a_verifying_log(tmp_path: Path, durable: s
     ws.close()
 
 
-def test_schema_is_versioned_and_a_newer_one_is_refused(tmp_path: Path) -> None:
-    ws = cu.Workspace.open(tmp_path / "ws", create=True)
+def test_schema_is_versioned_and_a_newer_one_is_refused(
+    tmp_path: Path, custody_db: str | None
+) -> None:
+    ws = new_workspace(tmp_path / "ws", custody_db)
     assert ws.store.schema_version == cu.store.SCHEMA_VERSION
-    assert ws.store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert ws.store._conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    if ws.store.backend == "sqlite":
+        assert ws.store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert ws.store._conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     with ws.store.transaction():
         ws.store.set_meta("schema_version", str(cu.store.SCHEMA_VERSION + 1))
     ws.close()

@@ -1,240 +1,117 @@
-"""The workspace database: the only module of the custody core that speaks SQL.
+"""The workspace database interface: the custody core's only way to rows.
 
-One SQLite file per workspace (WAL journal, foreign keys on, ``busy_timeout`` for the GUI and
-CLI running side by side), schema versioned in ``meta`` and migrated forward on open. The
-rest of the custody core sees plain dicts, so a server database can replace this class.
-The audit and checkpoint tables are append-only by trigger (an attacker with the file can
-drop the triggers; the hash chain and signatures are what detect that).
+:class:`Store` holds every query the custody core needs, written once in the SQL that both
+backends speak (``?`` and ``:name`` placeholders, ``ON CONFLICT``); a backend supplies the
+connection, the schema and its migrations, transactions and the translation of its driver's
+errors into one-line :class:`StoreError`. Two backends exist:
+
+- :class:`~forensics_app.core.custody.store_sqlite.SQLiteStore`: one file per workspace
+  (the default, embedded);
+- :class:`~forensics_app.core.custody.store_postgres.PostgresStore`: a PostgreSQL database
+  shared by a lab's workstations.
+
+Both serialise write transactions (SQLite's ``BEGIN IMMEDIATE``; a transaction-scoped
+advisory lock on PostgreSQL), so a read of the audit head or of a request's status inside a
+transaction stays true until it commits. The rest of the custody core sees plain dicts.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from forensics_app.errors import StoreError
 
 SCHEMA_VERSION = 2
-#: SQLite result codes of a file that is not (or no longer) a sound database.
-_DAMAGED_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 AUDIT_COLUMNS = (
     "seq", "time", "local_offset", "actor", "role", "action", "case_id", "object", "object_sha256",
     "justification", "outcome", "details", "prev_hash", "entry_hash", "signature", "key_id",
 )  # fmt: skip
 
-_V1 = """
-CREATE TABLE users (
-    name TEXT PRIMARY KEY, role TEXT NOT NULL, created TEXT NOT NULL,
-    ed25519_public TEXT NOT NULL, x25519_public TEXT NOT NULL, key_id TEXT NOT NULL,
-    private_blob TEXT NOT NULL, created_by TEXT
-);
-CREATE TABLE cases (
-    case_id TEXT PRIMARY KEY, title TEXT NOT NULL, created TEXT NOT NULL,
-    created_by TEXT NOT NULL REFERENCES users(name)
-);
-CREATE TABLE evidence (
-    case_id TEXT NOT NULL REFERENCES cases(case_id), sha256 TEXT NOT NULL,
-    path TEXT NOT NULL, size INTEGER NOT NULL, ingested TEXT NOT NULL,
-    ingested_by TEXT NOT NULL REFERENCES users(name), details TEXT NOT NULL,
-    PRIMARY KEY (case_id, sha256)
-);
-CREATE TABLE sealed_models (
-    model_sha256 TEXT PRIMARY KEY, file_sha256 TEXT NOT NULL, path TEXT NOT NULL,
-    header TEXT NOT NULL, created TEXT NOT NULL
-);
-CREATE TABLE requests (
-    id TEXT PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(case_id),
-    evidence_sha256 TEXT NOT NULL, requester TEXT NOT NULL REFERENCES users(name),
-    created TEXT NOT NULL, doc TEXT NOT NULL, status TEXT NOT NULL,
-    decision_doc TEXT
-);
-CREATE TABLE grants (
-    id TEXT PRIMARY KEY, request_id TEXT NOT NULL REFERENCES requests(id),
-    case_id TEXT NOT NULL, approver TEXT NOT NULL, requester TEXT NOT NULL,
-    expires TEXT NOT NULL, doc TEXT NOT NULL, revoked TEXT, revocation_doc TEXT
-);
-CREATE TABLE audit (
-    seq INTEGER PRIMARY KEY, time TEXT NOT NULL, local_offset TEXT NOT NULL,
-    actor TEXT NOT NULL, role TEXT NOT NULL,
-    action TEXT NOT NULL, case_id TEXT, object TEXT, object_sha256 TEXT,
-    justification TEXT, outcome TEXT NOT NULL, details TEXT NOT NULL,
-    prev_hash TEXT NOT NULL, entry_hash TEXT NOT NULL, signature TEXT NOT NULL,
-    key_id TEXT NOT NULL
-);
-CREATE TABLE checkpoints (
-    size INTEGER PRIMARY KEY, root TEXT NOT NULL, time TEXT NOT NULL, key_id TEXT NOT NULL,
-    signature TEXT NOT NULL, doc TEXT NOT NULL
-);
-CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
-    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
-    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
-    BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
-CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
-    BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
-"""
-
-# v2: user names are case-insensitive identities ("Alice" and "alice" are one user); the
-# index makes the database refuse a second spelling even if a caller skipped the check.
-_V2 = """
-CREATE UNIQUE INDEX users_name_nocase ON users(name COLLATE NOCASE);
-"""
-
-#: Forward migrations: MIGRATIONS[v] is the SQL script that brings version v to v + 1.
-MIGRATIONS: dict[int, str] = {0: _V1, 1: _V2}
+#: Every table of the schema, in an order that satisfies the foreign keys (for copies).
+TABLES = (
+    "meta", "users", "cases", "evidence", "sealed_models", "requests", "grants", "audit",
+    "checkpoints",
+)  # fmt: skip
+#: Tables that only ever grow: no UPDATE or DELETE, by trigger and (PostgreSQL) by grants.
+APPEND_ONLY = ("audit", "checkpoints")
 
 
-def is_damaged(error: sqlite3.Error) -> bool:
-    """True when SQLite says the file is corrupt or not a database at all."""
-    code = getattr(error, "sqlite_errorcode", None)
-    if code is not None:
-        return (code & 0xFF) in _DAMAGED_CODES
-    text = str(error)
-    return "malformed" in text or "not a database" in text
+class Store(ABC):
+    """A workspace database; use :meth:`transaction` around every change.
 
+    Subclasses implement the plumbing (``_exec``, ``_one``, ``_iter``, transactions); the
+    queries below are shared, so the two backends cannot drift apart in what they mean.
+    """
 
-def damaged_error(path: Path) -> StoreError:
-    """The one-line error for a database SQLite cannot read back."""
-    return StoreError(f"{path}: database is damaged; restore from backup")
+    #: "sqlite" or "postgresql".
+    backend: str = ""
 
+    # --- plumbing (the backend's part) --------------------------------------------------
 
-class Store:
-    """A workspace database; use :meth:`transaction` around every change."""
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the database is, for messages: a path, or a URL without its password."""
 
-    def __init__(self, path: Path, create: bool = False) -> None:
-        """Open the database at ``path``; only ``create`` may write a schema into it.
-
-        A file that holds no workspace schema (empty, or another program's database) is
-        refused unless ``create``, so a reading or verifying command never turns a truncated
-        or foreign file into a fresh, empty workspace. A corrupt file is one line:
-        "database is damaged; restore from backup".
-        """
-        self.path = Path(path)
-        self._conn: sqlite3.Connection | None = None
-        try:
-            # one connection may serve the GUI's worker threads: transactions are serialised
-            # by self._lock, and SQLite itself runs in serialised threading mode
-            self._conn = sqlite3.connect(
-                self.path, isolation_level=None, timeout=10.0, check_same_thread=False
-            )
-            self._conn.row_factory = sqlite3.Row
-            if not create and not self._has_schema():
-                raise StoreError(
-                    f"{self.path} is not a workspace database (empty or foreign); "
-                    "restore from backup"
-                )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
-        except sqlite3.Error as error:
-            if self._conn is not None:
-                self._conn.close()
-            if is_damaged(error):
-                raise damaged_error(self.path) from None
-            raise StoreError(f"cannot open workspace database {self.path}: {error}") from None
-        except StoreError:
-            self._conn.close()
-            raise
+    def __init__(self) -> None:
         self._depth = 0
         self._lock = threading.RLock()
         self._after_commit: list[Callable[[], None]] = []
 
-    # --- plumbing ------------------------------------------------------------------------
+    @abstractmethod
+    def _begin(self, durable: bool) -> None:
+        """Open a serialised write transaction (a one-line StoreError if it cannot)."""
 
-    def _has_schema(self) -> bool:
-        found = self._conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
-        ).fetchone()
-        if found is None:
-            return False
-        version = "SELECT 1 FROM meta WHERE key='schema_version'"
-        return self._conn.execute(version).fetchone() is not None
+    @abstractmethod
+    def _commit(self) -> None:
+        """Commit it; on failure roll back and raise a one-line StoreError."""
 
-    def _migrate(self) -> None:
-        conn = self._conn
-        conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        version = int(row[0]) if row else 0
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"workspace schema v{version} is newer than this program (v{SCHEMA_VERSION})"
-            )
-        while version < SCHEMA_VERSION:
-            # executescript commits implicitly, so the script carries its own transaction
-            script = MIGRATIONS[version]
-            version += 1
-            try:
-                conn.executescript(
-                    "BEGIN IMMEDIATE;\n" + script + "\nINSERT OR REPLACE INTO meta VALUES "
-                    f"('schema_version', '{version}');\nCOMMIT;"
-                )
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-
-    @property
-    def schema_version(self) -> int:
-        return int(self.get_meta("schema_version") or 0)
+    @abstractmethod
+    def _rollback(self) -> None:
+        """Roll it back; never raises (the connection may be gone already)."""
 
     @contextmanager
     def transaction(self, durable: bool = True) -> Iterator[None]:
-        """One atomic unit: everything inside commits together or not at all.
+        """One atomic, serialised unit: everything inside commits together or not at all.
 
-        ``durable`` (the default) fsyncs the commit (``synchronous=FULL``), so a committed
-        row survives a power cut; ``durable=False`` keeps WAL's ``NORMAL`` level, which
-        survives a crashed or killed process but may lose the last commits on power loss.
-        Nested calls join the outermost transaction (and its durability). Thread-safe: a
-        transaction holds the store's lock until it ends.
+        ``durable`` (the default) waits for the commit to reach stable storage;
+        ``durable=False`` survives a crashed or killed process but may lose the last
+        commits on power loss (or a server crash), never half of one. Nested calls join
+        the outermost transaction (and its durability). Thread-safe: a transaction holds
+        the store's lock until it ends.
         """
         with self._lock:
-            with self._transaction(durable):
-                yield
-
-    @contextmanager
-    def _transaction(self, durable: bool) -> Iterator[None]:
-        if self._depth:
-            self._depth += 1
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._begin(durable)
+            self._depth = 1
+            self._after_commit = []
             try:
                 yield
-            finally:
-                self._depth -= 1
-            return
-        try:
-            self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-            self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as error:
-            if is_damaged(error):
-                raise damaged_error(self.path) from None
-            raise StoreError(f"workspace database is not writable: {error}") from None
-        self._depth = 1
-        self._after_commit = []
-        try:
-            yield
-        except BaseException:
+            except BaseException:
+                self._depth = 0
+                self._after_commit = []
+                self._rollback()
+                raise
             self._depth = 0
-            self._after_commit = []
-            self._conn.execute("ROLLBACK")
-            raise
-        self._depth = 0
-        try:
-            self._conn.execute("COMMIT")
-        except sqlite3.Error as error:
-            self._after_commit = []
-            self._conn.execute("ROLLBACK")
-            if is_damaged(error):
-                raise damaged_error(self.path) from None
-            raise StoreError(f"cannot commit to the workspace database: {error}") from None
-        hooks, self._after_commit = self._after_commit, []
-        for hook in hooks:
-            hook()
+            try:
+                self._commit()
+            except BaseException:
+                self._after_commit = []
+                raise
+            hooks, self._after_commit = self._after_commit, []
+            for hook in hooks:
+                hook()
 
     def after_commit(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` once the current outermost transaction has committed (never on
@@ -243,45 +120,40 @@ class Store:
             raise StoreError("after_commit needs an open transaction")
         self._after_commit.append(hook)
 
-    def _error(self, error: sqlite3.Error) -> StoreError:
-        if is_damaged(error):
-            return damaged_error(self.path)
-        if isinstance(error, sqlite3.IntegrityError):
-            return StoreError(f"workspace database refused the change: {error}")
-        return StoreError(f"workspace database error: {error}")
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection; the store is unusable afterwards."""
 
-    def _exec(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
-        try:
-            return self._conn.execute(sql, params)
-        except sqlite3.Error as error:
-            raise self._error(error) from None
+    @abstractmethod
+    def _exec(self, sql: str, params: tuple | dict = ()) -> Any:
+        """Run one statement (portable placeholders); returns a cursor with ``rowcount``."""
 
-    def _one(self, sql: str, params: tuple = ()) -> dict[str, Any] | None:
-        cur = self._exec(sql, params)
-        try:
-            row = cur.fetchone()
-        except sqlite3.Error as error:
-            raise self._error(error) from None
-        return dict(row) if row is not None else None
+    @abstractmethod
+    def _one(self, sql: str, params: tuple | dict = ()) -> dict[str, Any] | None:
+        """The first row of a query, or None."""
 
-    def _all(self, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
+    @abstractmethod
+    def _iter(self, sql: str, params: tuple | dict = ()) -> Iterator[dict[str, Any]]:
+        """Rows one by one; a read that fails mid-way is a StoreError, not a crash."""
+
+    def _all(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
         return list(self._iter(sql, params))
 
-    def _iter(self, sql: str, params: tuple = ()) -> Iterator[dict[str, Any]]:
-        """Rows one by one; a page that fails to read mid-way is a StoreError, not a crash."""
-        cur = self._exec(sql, params)
-        while True:
-            try:
-                batch = cur.fetchmany(256)
-            except sqlite3.Error as error:
-                raise self._error(error) from None
-            if not batch:
-                return
-            for row in batch:
-                yield dict(row)
+    def __enter__(self) -> Store:
+        return self
 
-    def close(self) -> None:
-        self._conn.close()
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.get_meta("schema_version") or 0)
+
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"workspace schema v{version} is newer than this program (v{SCHEMA_VERSION})"
+            )
 
     # --- meta ----------------------------------------------------------------------------
 
@@ -290,7 +162,11 @@ class Store:
         return row["value"] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self._exec("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        self._exec(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value=excluded.value",
+            (key, value),
+        )
 
     # --- users ---------------------------------------------------------------------------
 
@@ -301,7 +177,7 @@ class Store:
 
     def get_user(self, name: str) -> dict[str, Any] | None:
         """The user whose name equals ``name`` ignoring case (names are case-insensitive)."""
-        return self._one("SELECT * FROM users WHERE name=? COLLATE NOCASE", (name,))
+        return self._one("SELECT * FROM users WHERE lower(name)=lower(?)", (name,))
 
     def list_users(self) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM users ORDER BY name")
@@ -313,7 +189,10 @@ class Store:
     # --- cases and evidence --------------------------------------------------------------
 
     def insert_case(self, case_id: str, title: str, created: str, created_by: str) -> None:
-        self._exec("INSERT INTO cases VALUES (?, ?, ?, ?)", (case_id, title, created, created_by))
+        self._exec(
+            "INSERT INTO cases (case_id, title, created, created_by) VALUES (?, ?, ?, ?)",
+            (case_id, title, created, created_by),
+        )
 
     def get_case(self, case_id: str) -> dict[str, Any] | None:
         return self._one("SELECT * FROM cases WHERE case_id=?", (case_id,))
@@ -323,8 +202,8 @@ class Store:
 
     def insert_evidence(self, row: dict[str, Any]) -> None:
         self._exec(
-            "INSERT INTO evidence VALUES (:case_id, :sha256, :path, :size, :ingested,"
-            " :ingested_by, :details)",
+            "INSERT INTO evidence (case_id, sha256, path, size, ingested, ingested_by, details)"
+            " VALUES (:case_id, :sha256, :path, :size, :ingested, :ingested_by, :details)",
             row,
         )
 
@@ -338,8 +217,10 @@ class Store:
 
     def insert_sealed(self, row: dict[str, Any]) -> None:
         self._exec(
-            "INSERT OR REPLACE INTO sealed_models VALUES (:model_sha256, :file_sha256, :path,"
-            " :header, :created)",
+            "INSERT INTO sealed_models (model_sha256, file_sha256, path, header, created)"
+            " VALUES (:model_sha256, :file_sha256, :path, :header, :created)"
+            " ON CONFLICT (model_sha256) DO UPDATE SET file_sha256=excluded.file_sha256,"
+            " path=excluded.path, header=excluded.header, created=excluded.created",
             row,
         )
 
@@ -353,7 +234,8 @@ class Store:
 
     def insert_request(self, row: dict[str, Any]) -> None:
         self._exec(
-            "INSERT INTO requests VALUES (:id, :case_id, :evidence_sha256, :requester,"
+            "INSERT INTO requests (id, case_id, evidence_sha256, requester, created, doc,"
+            " status, decision_doc) VALUES (:id, :case_id, :evidence_sha256, :requester,"
             " :created, :doc, :status, NULL)",
             row,
         )
@@ -369,8 +251,8 @@ class Store:
     def decide_request(self, request_id: str, status: str, decision_doc: str) -> bool:
         """Record the decision on a *pending* request; False if it was already decided.
 
-        The status test is part of the UPDATE, so inside a ``BEGIN IMMEDIATE`` transaction
-        two deciders (threads or processes) cannot both win.
+        The status test is part of the UPDATE, and write transactions are serialised, so
+        two deciders (threads, processes or workstations) cannot both win.
         """
         cur = self._exec(
             "UPDATE requests SET status=?, decision_doc=? WHERE id=? AND status='pending'",
@@ -380,8 +262,9 @@ class Store:
 
     def insert_grant(self, row: dict[str, Any]) -> None:
         self._exec(
-            "INSERT INTO grants VALUES (:id, :request_id, :case_id, :approver, :requester,"
-            " :expires, :doc, NULL, NULL)",
+            "INSERT INTO grants (id, request_id, case_id, approver, requester, expires, doc,"
+            " revoked, revocation_doc) VALUES (:id, :request_id, :case_id, :approver,"
+            " :requester, :expires, :doc, NULL, NULL)",
             row,
         )
 
@@ -466,8 +349,8 @@ class Store:
 
     def insert_checkpoint(self, row: dict[str, Any]) -> None:
         self._exec(
-            "INSERT OR IGNORE INTO checkpoints VALUES (:size, :root, :time, :key_id,"
-            " :signature, :doc)",
+            "INSERT INTO checkpoints (size, root, time, key_id, signature, doc) VALUES (:size,"
+            " :root, :time, :key_id, :signature, :doc) ON CONFLICT (size) DO NOTHING",
             row,
         )
 
@@ -476,3 +359,20 @@ class Store:
 
     def get_checkpoint(self, size: int) -> dict[str, Any] | None:
         return self._one("SELECT * FROM checkpoints WHERE size=?", (size,))
+
+    # --- copies (workspace migrate) ------------------------------------------------------
+
+    def table_rows(self, table: str) -> Iterator[dict[str, Any]]:
+        """Every row of one schema table, in a stable order (for a copy to another store)."""
+        if table not in TABLES:
+            raise StoreError(f"no table {table!r} in a workspace")
+        order = {"audit": "seq", "checkpoints": "size"}.get(table, "1")
+        yield from self._iter(f"SELECT * FROM {table} ORDER BY {order}")
+
+    def copy_row(self, table: str, row: dict[str, Any]) -> None:
+        """Insert one row copied from another store, column for column."""
+        if table not in TABLES:
+            raise StoreError(f"no table {table!r} in a workspace")
+        cols = ", ".join(row)
+        marks = ", ".join(f":{c}" for c in row)
+        self._exec(f"INSERT INTO {table} ({cols}) VALUES ({marks})", row)
