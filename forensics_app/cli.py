@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "forensics_app.commands.deidentify",
     "forensics_app.commands.producer",
     "forensics_app.commands.train",
+    "forensics_app.commands.workspace",
     "forensics_app.commands.custody",
     "forensics_app.commands.reports",
     "forensics_app.commands.demo",

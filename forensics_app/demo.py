@@ -110,8 +110,13 @@ def build_demo(
     frames: int = DEMO_FRAMES,
     progress: Progress | None = None,
     source: str | Path = SAMPLE_VIDEO,
+    *,
+    db: str | None = None,
+    app_role: str | None = None,
+    password: str | None = None,
 ) -> DemoWorkspace:
-    """Build the demo workspace in the empty or missing folder ``root``."""
+    """Build the demo workspace in the empty or missing folder ``root``; its store is SQLite,
+    or the empty PostgreSQL database ``db`` (see ``Workspace.open``)."""
     root = Path(root)
     if root.exists() and any(root.iterdir()):
         raise InputError(f"{root} is not empty; the demo needs a new folder")
@@ -137,7 +142,7 @@ def build_demo(
     )
 
     report("creating users", 0.7)
-    with Workspace.open(root, create=True) as ws:
+    with Workspace.open(root, create=True, db=db, app_role=app_role, password=password) as ws:
         admin_name = DEMO_USERS[0][0]
         add_user(ws, admin_name, "admin", demo_passphrase(admin_name))
         admin = login(ws, admin_name, demo_passphrase(admin_name))

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from forensics_app.commands._common import add_passphrase_option, read_passphrase, require_workspace
+from forensics_app.commands._common import add_passphrase_option, open_workspace, read_passphrase
 from forensics_app.core import custody as cu
 from forensics_app.core.roi_tracks import parse_tracks
 from forensics_app.errors import InputError
@@ -23,7 +23,7 @@ REQUEST_ACTIONS = ("export", "import", "list")
 
 
 def _ws(args: argparse.Namespace, create: bool = False) -> cu.Workspace:
-    return cu.Workspace.open(require_workspace(args), create=create)
+    return open_workspace(args, create=create)
 
 
 def _actor(args: argparse.Namespace) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from forensics_app.commands._common import require_workspace
+from forensics_app.commands._common import require_workspace, with_db_password
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -17,7 +17,13 @@ def _demo(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"[{fraction:4.0%}] {text}", file=sys.stderr, flush=True)
 
-    demo = build_demo(root, frames=args.frames, progress=progress)
+    demo = with_db_password(
+        lambda pw: build_demo(
+            root, frames=args.frames, progress=progress, db=args.db, app_role=args.app_user,
+            password=pw,
+        ),
+        args.db or "the database",
+    )  # fmt: skip
     print(f"demo workspace: {demo.root}")
     print(f"case {demo.case_id}: evidence {demo.public_video.name} sha256 {demo.evidence_sha256}")
     print(f"sealed decoder sha256 {demo.model_sha256} (holders bob, dave)")
@@ -40,4 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--frames", type=int, default=100, help="sample frames to publish")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument(
+        "--db", metavar="URL", help="build it on this empty PostgreSQL database (owner's URL)"
+    )
+    parser.add_argument("--app-user", metavar="ROLE", help="as for 'workspace create'")
     parser.set_defaults(handler=_demo)

@@ -10,7 +10,7 @@ import argparse
 import os
 from pathlib import Path
 
-from forensics_app.commands._common import add_passphrase_option, read_passphrase, require_workspace
+from forensics_app.commands._common import add_passphrase_option, open_workspace, read_passphrase
 from forensics_app.errors import InputError
 
 
@@ -33,7 +33,7 @@ def _session(args: argparse.Namespace):
     name = getattr(args, "as_user", None) or os.environ.get("FORENSICS_USER")
     if not name:
         raise InputError("who is acting? pass --as USER (or set FORENSICS_USER)")
-    ws = cu.Workspace.open(require_workspace(args))
+    ws = open_workspace(args)
     try:
         cu.get_user(ws, name)
         return ws, cu.login(ws, name, read_passphrase(args, name))
