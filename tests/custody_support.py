@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,19 @@ def new_workspace(root: Path, db: str | None = None, checkpoint_every: int = 8) 
         return cu.Workspace.open(root, create=True, checkpoint_every=checkpoint_every)
     cu.Workspace.open(root, create=True, db=db, app_role=pg_support.APP).close()
     return cu.Workspace.open(root, checkpoint_every=checkpoint_every)
+
+
+def copy_lab(world: World, target: Path) -> cu.Workspace:
+    """A second lab made from this one: a copy of the folder (SQLite), or of the folder and
+    its database into a fresh one on the same server (PostgreSQL); opened."""
+    if world.ws.store.backend == "sqlite":
+        shutil.copytree(world.root, target)
+        return cu.Workspace.open(target)
+    from forensics_app.core.custody.migrate import copy_workspace
+
+    db = pg_support.sibling_database(world.ws.store.url)
+    copy_workspace(world.ws, target, db, app_role=pg_support.APP)
+    return cu.Workspace.open(target)
 
 
 def make_world(

@@ -64,7 +64,9 @@ class PgServer:
         try:
             import psycopg  # noqa: F401
         except ImportError:
-            raise PgUnavailable("psycopg 3 is not installed: pip install 'psycopg[binary]'") from None
+            raise PgUnavailable(
+                "psycopg 3 is not installed: pip install 'psycopg[binary]'"
+            ) from None
         self.bindir = find_bindir()
         self.runas: str | None = None
         if os.geteuid() == 0:  # initdb and postgres refuse root
@@ -138,6 +140,17 @@ class PgServer:
         return self.url(name)
 
 
+def sibling_database(url: str) -> str:
+    """A fresh database on the server of ``url`` (a workspace's), as its owner URL."""
+    import psycopg
+
+    host_port = url.split("@", 1)[1].split("/", 1)[0]
+    name = f"ws_{os.getpid()}_{next(_COUNTER)}_b"
+    with psycopg.connect(f"postgresql://{SUPERUSER}@{host_port}/postgres", autocommit=True) as c:
+        c.execute(f"CREATE DATABASE {name} OWNER {OWNER}")
+    return f"postgresql://{OWNER}@{host_port}/{name}"
+
+
 def start_or_explain() -> PgServer | str:
     """A running server, or the reason there is none."""
     try:
@@ -186,9 +199,29 @@ class RawSQL:
 
     def unguard_checkpoints(self) -> None:
         if self.backend == "sqlite":
-            self.conn.execute("DROP TRIGGER IF EXISTS checkpoints_no_update")
+            for name in ("checkpoints_no_update", "checkpoints_no_delete"):
+                self.conn.execute(f"DROP TRIGGER IF EXISTS {name}")
         else:
             self.conn.execute("ALTER TABLE checkpoints DISABLE TRIGGER USER")
+
+    def jam_audit(self, message: str) -> None:
+        """Make every audit insert fail with ``message``, as a full disk would."""
+        if self.backend == "sqlite":
+            self.conn.execute(
+                "CREATE TRIGGER jam BEFORE INSERT ON audit "
+                f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
+            )
+        else:
+            self.conn.execute(
+                "CREATE FUNCTION jam() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"RAISE EXCEPTION '{message}'; END $$"
+            )
+            self.conn.execute(
+                "CREATE TRIGGER jam BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION jam()"
+            )
+
+    def unjam_audit(self) -> None:
+        self.conn.execute("DROP TRIGGER jam" + (" ON audit" if self.backend != "sqlite" else ""))
 
     def execute(self, sql: str, params: tuple = ()) -> Any:
         if self.backend == "postgresql":

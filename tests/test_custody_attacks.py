@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import sqlite3
 import time
 from pathlib import Path
 
 import pytest
-from custody_support import EVIDENCE_FRAMES, PASS, World, fake_evidence, make_world, request
+from custody_support import (
+    EVIDENCE_FRAMES,
+    PASS,
+    World,
+    copy_lab,
+    fake_evidence,
+    make_world,
+    request,
+)
+from pg_support import RawSQL
 
 from forensics_app.core import custody as cu
 from forensics_app.errors import (
@@ -28,8 +35,8 @@ from forensics_app.uunet.inference import FaceDecoder
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    w = make_world(tmp_path, monkeypatch)
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, custody_db: str | None) -> World:
+    w = make_world(tmp_path, monkeypatch, db=custody_db)
     yield w
     w.ws.close()
 
@@ -51,11 +58,10 @@ def _assert_refusal_row(ws: cu.Workspace, actor: str, action: str, error: Except
 def _approved_elsewhere(world: World, tmp_path: Path, req: cu.UnlockRequest) -> Path:
     """Carry ``req`` to a second lab, approve it there (bob), and return its grant file."""
     cu.export_request(world.ws, world.alice, req.id, tmp_path / "req.json")
-    shutil.copytree(world.root, tmp_path / "lab2")
-    lab2 = cu.Workspace.open(tmp_path / "lab2")
+    lab2 = copy_lab(world, tmp_path / "lab2")
     bob2 = cu.login(lab2, "bob", PASS["bob"])
     if cu.get_request(lab2, req.id).status != "pending":  # the copy already decided it
-        lab2.store._conn.execute(
+        RawSQL(lab2).execute(
             "UPDATE requests SET status='pending', decision_doc=NULL WHERE id=?", (req.id,)
         )
     grant = cu.approve(lab2, bob2, req.id)
@@ -143,11 +149,10 @@ def test_imported_request_beyond_the_video_is_refused(world: World, tmp_path: Pa
 
 def test_reveal_past_the_decodable_end_is_an_error_not_zero_frames(world: World) -> None:
     """The container claimed more frames than decode (a truncated file's header)."""
-    con = sqlite3.connect(world.ws.store.path)
+    con = RawSQL(world.ws)
     details = json.loads(con.execute("SELECT details FROM evidence").fetchone()[0])
     details["media"]["frame_count"] = 500
     con.execute("UPDATE evidence SET details=?", (json.dumps(details),))
-    con.commit()
     con.close()
     grant = cu.approve(world.ws, world.bob, request(world, frames=(200, 210)).id)
     size = world.ws.audit.size()
@@ -286,7 +291,7 @@ def test_user_names_ignore_case(world: World) -> None:
     assert cu.login(world.ws, "ALICE", PASS["alice"]).name == "alice"  # one identity
     # and the database itself refuses a second spelling if a caller skips the check
     row = world.ws.store.get_user("alice")
-    with pytest.raises(StoreError, match="UNIQUE"), world.ws.store.transaction():
+    with pytest.raises(StoreError, match="(?i)unique"), world.ws.store.transaction():
         world.ws.store.insert_user({**row, "name": "ALICE"})
 
 

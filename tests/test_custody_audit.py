@@ -169,18 +169,6 @@ def test_inclusion_proof_verifies_from_public_data(ws: cu.Workspace) -> None:
         cu.verify_inclusion_proof(proof, ws.log_public_key, edited)
 
 
-#: A trigger that makes every audit insert fail, as a full disk would, per backend.
-JAM = {
-    "sqlite": ["CREATE TRIGGER jam BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk full'); END"],
-    "postgresql": [
-        "CREATE FUNCTION jam() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "RAISE EXCEPTION 'disk full'; END $$",
-        "CREATE TRIGGER jam BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION jam()",
-    ],
-}  # fmt: skip
-UNJAM = {"sqlite": "DROP TRIGGER jam", "postgresql": "DROP TRIGGER jam ON audit"}
-
-
 def test_fail_closed_when_the_log_cannot_be_written(
     tmp_path: Path, monkeypatch, custody_db: str | None
 ) -> None:
@@ -191,12 +179,11 @@ def test_fail_closed_when_the_log_cannot_be_written(
     cu.add_user(ws, "carol", "admin", PASS["carol"])
     carol = cu.login(ws, "carol", PASS["carol"])
     conn = RawSQL(ws)
-    for sql in JAM[ws.store.backend]:
-        conn.execute(sql)
+    conn.jam_audit("disk full")
     with pytest.raises(StoreError, match="disk full"):
         cu.create_case(ws, carol, "CASE-9", "never")
     assert ws.store.get_case("CASE-9") is None  # the action did not happen
-    conn.execute(UNJAM[ws.store.backend])
+    conn.unjam_audit()
     cu.create_case(ws, carol, "CASE-9", "now")
     ws.audit.verify()
 

@@ -9,13 +9,13 @@ whose audit rows are gone.
 from __future__ import annotations
 
 import signal
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from custody_support import PASS, World, make_world, request
+from pg_support import RawSQL
 
 from forensics_app.cli import main
 from forensics_app.core import custody as cu
@@ -23,21 +23,20 @@ from forensics_app.core.custody.audit import AuditVerificationError
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    w = make_world(tmp_path, monkeypatch)
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, custody_db: str | None) -> World:
+    w = make_world(tmp_path, monkeypatch, db=custody_db)
     yield w
     w.ws.close()
 
 
-def _raw(root: Path) -> sqlite3.Connection:
-    """The attacker's connection: append-only triggers dropped."""
-    conn = sqlite3.connect(root / "workspace.sqlite", isolation_level=None)
-    for trigger in ("audit_no_delete", "checkpoints_no_delete"):
-        conn.execute(f"DROP TRIGGER {trigger}")
+def _raw(world: World) -> RawSQL:
+    """The attacker's connection: append-only triggers off (SQLite file or PG server)."""
+    conn = RawSQL(world.ws, unguarded=True)
+    conn.unguard_checkpoints()
     return conn
 
 
-def _forget_anchor(root: Path, conn: sqlite3.Connection) -> None:
+def _forget_anchor(root: Path, conn: RawSQL) -> None:
     """A thorough attacker also removes the anchor and the note that there was one."""
     (root / "audit-anchor.json").unlink()
     conn.execute("DELETE FROM meta WHERE key='audit_anchor'")
@@ -62,7 +61,7 @@ def test_all_rows_deleted_is_named_by_the_anchor(world: World) -> None:
     cu.approve(world.ws, world.bob, request(world).id)
     anchored = world.ws.audit.anchor().size
     world.ws.close()
-    conn = _raw(world.root)
+    conn = _raw(world)
     conn.execute("DELETE FROM audit")
     conn.execute("DELETE FROM checkpoints")
     assert _loss(world.root) == (
@@ -74,7 +73,7 @@ def test_all_rows_deleted_is_named_by_the_anchor(world: World) -> None:
 def test_all_rows_deleted_with_the_anchor_is_named_by_the_state(world: World) -> None:
     cu.approve(world.ws, world.bob, request(world).id)
     world.ws.close()
-    conn = _raw(world.root)
+    conn = _raw(world)
     conn.execute("DELETE FROM audit")
     conn.execute("DELETE FROM checkpoints")
     _forget_anchor(world.root, conn)
@@ -88,7 +87,7 @@ def test_a_cut_tail_with_its_checkpoints_is_named_by_the_anchor(world: World) ->
     cu.approve(world.ws, world.bob, request(world).id)
     anchored = world.ws.audit.anchor().size
     world.ws.close()
-    conn = _raw(world.root)
+    conn = _raw(world)
     conn.execute("DELETE FROM audit WHERE seq > ?", (anchored - 3,))
     conn.execute("DELETE FROM checkpoints WHERE size > ?", (anchored - 3,))
     assert _loss(world.root).endswith(f"proves it had at least {anchored}: rows lost")
@@ -97,7 +96,7 @@ def test_a_cut_tail_with_its_checkpoints_is_named_by_the_anchor(world: World) ->
 def test_a_cut_tail_with_its_grant_is_named_by_the_state(world: World) -> None:
     grant = cu.approve(world.ws, world.bob, request(world).id)
     world.ws.close()
-    conn = _raw(world.root)
+    conn = _raw(world)
     approval = conn.execute(
         "SELECT seq FROM audit WHERE object=?", (f"grant:{grant.id}",)
     ).fetchone()[0]
@@ -122,7 +121,7 @@ def test_a_checkpoint_kept_elsewhere_names_a_cut_nothing_else_sees(
     size = cu.load_checkpoint_file(kept).size
     out = capsys.readouterr().out
     assert f"anchor: holds the first {size} entries" in out and "records, each recorded" in out
-    conn = _raw(world.root)
+    conn = _raw(world)
     conn.execute("DELETE FROM audit WHERE seq > ?", (size - 3,))
     conn.execute("DELETE FROM checkpoints WHERE size > ?", (size - 3,))
     _forget_anchor(world.root, conn)
@@ -148,6 +147,8 @@ time.sleep(600)
 
 
 def test_wal_deleted_after_kill_9_is_named_by_the_anchor(world: World) -> None:
+    if world.ws.store.backend != "sqlite":
+        pytest.skip("a WAL file beside the workspace is SQLite's")
     req = request(world)
     world.ws.close()  # the last connection: the WAL is folded into the database
     proc = subprocess.Popen(

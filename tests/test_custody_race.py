@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import re
 from pathlib import Path
 
@@ -18,13 +19,13 @@ from race_support import decision_worker
 
 from forensics_app.core import custody as cu
 
-ROUNDS = 20
+ROUNDS = int(os.environ.get("FORENSICS_RACE_ROUNDS", "20"))  # the benchmark figure: 100
 LOSER = re.compile(r"^request REQ-[0-9a-f]{16} is already (approved|denied)$")
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    w = make_world(tmp_path, monkeypatch)
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, custody_db: str | None) -> World:
+    w = make_world(tmp_path, monkeypatch, db=custody_db)
     yield w
     w.ws.close()
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from custody_support import PASS, World, make_world, request
+from pg_support import RawSQL
 
 from forensics_app.core import custody as cu
 from forensics_app.core.stego import RoiMessage, embed
@@ -52,9 +53,13 @@ def decoder_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, dict
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch, public_stream: Path, decoder_files) -> World:
+def world(
+    tmp_path: Path, monkeypatch, public_stream: Path, decoder_files, custody_db: str | None
+) -> World:
     weights, card = decoder_files
-    w = make_world(tmp_path, monkeypatch, evidence=public_stream, weights=weights, card=card)
+    w = make_world(
+        tmp_path, monkeypatch, evidence=public_stream, weights=weights, card=card, db=custody_db
+    )
     yield w
     w.ws.close()
 
@@ -155,11 +160,7 @@ def test_changed_evidence_is_refused_before_any_key_is_used(
     grant = _grant(world)
     copy = tmp_path / "copy.mkv"
     copy.write_bytes(public_stream.read_bytes()[:-1] + b"\x00")
-    import sqlite3
-
-    con = sqlite3.connect(world.ws.store.path)
-    con.execute("UPDATE evidence SET path=?", (str(copy),))
-    con.commit()
+    RawSQL(world.ws).execute("UPDATE evidence SET path=?", (str(copy),))
     with pytest.raises(EvidenceError, match="changed"):
         cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes)
     assert list(world.ws.audit.entries())[-1]["outcome"] == "failure"
@@ -179,14 +180,11 @@ def test_reveal_cli(world: World, tmp_path: Path, monkeypatch, capsys) -> None:
 
 
 def test_reveal_fails_closed_when_the_log_cannot_be_written(world: World, tmp_path: Path) -> None:
-    import sqlite3
-
     from forensics_app.errors import StoreError
 
     grant = _grant(world, frames=(0, 1))
     session = cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes)
-    con = sqlite3.connect(world.ws.store.path, isolation_level=None)
-    con.execute("CREATE TRIGGER jam BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'jam'); END")
+    RawSQL(world.ws).jam_audit("jam")
     out = tmp_path / "never"
     with pytest.raises(StoreError, match="jam"):
         session.write(out)
@@ -261,9 +259,11 @@ def keyed_stream(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -
 
 
 @pytest.fixture
-def keyed_world(tmp_path: Path, monkeypatch, keyed_stream: Path, decoder_files) -> World:
+def keyed_world(
+    tmp_path: Path, monkeypatch, keyed_stream: Path, decoder_files, custody_db: str | None
+) -> World:
     weights, card = decoder_files
-    w = make_world(tmp_path, monkeypatch, weights=weights, card=card)
+    w = make_world(tmp_path, monkeypatch, weights=weights, card=card, db=custody_db)
     record = cu.add_evidence(w.ws, w.alice, w.case_id, keyed_stream, camera_key=CAMERA_KEY)
     w.evidence_sha256 = record.sha256
     yield w
@@ -292,18 +292,15 @@ def test_a_forged_roi_message_is_refused_named_and_logged(keyed_world: World, tm
 
 
 def test_a_camera_key_swapped_in_the_database_is_refused(keyed_world: World) -> None:
-    import sqlite3
-
     world = keyed_world
     grant = _grant(world)
-    con = sqlite3.connect(world.ws.store.path)
+    con = RawSQL(world.ws)
     row = con.execute("SELECT details FROM evidence WHERE sha256=?", (world.evidence_sha256,))
     details = json.loads(row.fetchone()[0])
     details["camera_key"] = base64.b64encode(b"not the camera key").decode()  # forger's key
     con.execute(
         "UPDATE evidence SET details=? WHERE sha256=?", (json.dumps(details), world.evidence_sha256)
     )
-    con.commit()
     con.close()
     with pytest.raises(VerificationError, match="camera key kept with evidence keyed.mkv is not"):
         cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes)

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from custody_support import PASS, World, make_world, request
+from custody_support import PASS, World, copy_lab, make_world, new_workspace, request
+from pg_support import RawSQL
 
 from forensics_app.core import custody as cu
 from forensics_app.core.custody.sealed import SealedModel
@@ -22,8 +23,8 @@ from forensics_app.errors import (
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    w = make_world(tmp_path, monkeypatch)
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, custody_db: str | None) -> World:
+    w = make_world(tmp_path, monkeypatch, db=custody_db)
     yield w
     w.ws.close()
 
@@ -31,9 +32,11 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
 # --- users -----------------------------------------------------------------------------------
 
 
-def test_bootstrap_first_user_must_be_admin(tmp_path: Path, monkeypatch) -> None:
+def test_bootstrap_first_user_must_be_admin(
+    tmp_path: Path, monkeypatch, custody_db: str | None
+) -> None:
     monkeypatch.setenv("FORENSICS_KDF_PROFILE", "fast")
-    ws = cu.Workspace.open(tmp_path / "w", create=True)
+    ws = new_workspace(tmp_path / "w", custody_db)
     with pytest.raises(PermissionDenied, match="first user"):
         cu.add_user(ws, "alice", "analyst", PASS["alice"])
     cu.add_user(ws, "carol", "admin", PASS["carol"])
@@ -62,11 +65,7 @@ def test_wrong_passphrase_refused_and_counted_in_the_log(world: World) -> None:
 
 
 def test_role_edited_in_the_database_breaks_login(world: World) -> None:
-    import sqlite3
-
-    sqlite3.connect(world.ws.store.path).execute(
-        "UPDATE users SET role='supervisor' WHERE name='alice'"
-    ).connection.commit()
+    RawSQL(world.ws).execute("UPDATE users SET role='supervisor' WHERE name='alice'")
     with pytest.raises(AuthError):
         cu.login(world.ws, "alice", PASS["alice"])
 
@@ -269,11 +268,8 @@ def test_tampered_request_file_refused(world: World, tmp_path: Path, field: str)
 
 def test_air_gapped_roundtrip_between_two_workspaces(world: World, tmp_path: Path) -> None:
     """A request carried to a copy of the workspace is approved there and the grant comes back."""
-    import shutil
-
     req = request(world)
-    shutil.copytree(world.root, tmp_path / "lab2")
-    lab2 = cu.Workspace.open(tmp_path / "lab2")
+    lab2 = copy_lab(world, tmp_path / "lab2")
     # the copy already knows the request; a fresh one is carried over as a file
     req2 = request(world, frames=(3, 4))
     cu.export_request(world.ws, world.alice, req2.id, tmp_path / "r.json")
