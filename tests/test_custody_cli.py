@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
+from pg_support import APP, RawSQL
 from safetensors.numpy import save
 
 from forensics_app.cli import main
+from forensics_app.core import custody as cu
 
 
 @pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+def run(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    custody_db: str | None,
+):
     monkeypatch.setenv("FORENSICS_KDF_PROFILE", "fast")
     ws = tmp_path / "ws"
+    if custody_db is not None:  # `forensics workspace create DIR --db URL`, then as ever
+        assert main(["workspace", "create", str(ws), "--db", custody_db, "--app-user", APP]) == 0
+        capsys.readouterr()
 
     def _run(*argv: str, user: str | None = None, new: str | None = None) -> tuple[int, str, str]:
         if user:
@@ -94,10 +103,11 @@ def test_contract_flow(run, tmp_path: Path, sample_video: Path) -> None:
 
 
 def test_bad_input_is_one_line(run, tmp_path: Path, sample_video: Path) -> None:
-    code, _, err = run("case", "list")
-    assert code == 1 and "no workspace" in err
+    if not (run.ws / "workspace-db.json").exists():  # a PostgreSQL one exists from the start
+        code, _, err = run("case", "list")
+        assert code == 1 and "no workspace" in err
     code, _, err = run("user", "add", "alice", "--role", "analyst", user="alice", new="alice")
-    assert code == 1 and "first admin" in err
+    assert code == 1 and ("first admin" in err or "first user of a workspace must be" in err)
     sha = _setup(run, tmp_path, sample_video)
     cases = [
         (("request", "DEMO-1", "--as", "alice"), "alice", "--evidence"),
@@ -119,9 +129,9 @@ def test_bad_input_is_one_line(run, tmp_path: Path, sample_video: Path) -> None:
 def test_verify_log_names_the_tampered_entry(run, tmp_path: Path, sample_video: Path) -> None:
     _setup(run, tmp_path, sample_video)
     assert run("verify-log")[0] == 0
-    conn = sqlite3.connect(run.ws / "workspace.sqlite")
-    conn.execute("DROP TRIGGER audit_no_update")
-    conn.execute("UPDATE audit SET justification='nothing to see' WHERE seq=6")
-    conn.commit()
+    with cu.Workspace.open(run.ws) as ws:
+        RawSQL(ws, unguarded=True).execute(
+            "UPDATE audit SET justification='nothing to see' WHERE seq=6"
+        )
     code, _, err = run("verify-log")
     assert code == 1 and "audit entry 6" in err
