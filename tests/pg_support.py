@@ -60,7 +60,9 @@ def _free_port() -> int:
 class PgServer:
     """One throwaway server; :meth:`new_database` gives each test its own database."""
 
-    def __init__(self) -> None:
+    def __init__(self, host_auth: str = "trust") -> None:
+        """Start a server; ``host_auth`` is the TCP authentication (e.g. scram-sha-256 for
+        the password tests); the Unix socket, which :meth:`admin` uses, is always trust."""
         try:
             import psycopg  # noqa: F401
         except ImportError:
@@ -86,8 +88,9 @@ class PgServer:
         self.data = self.base / "data"
         self.log = self.base / "server.log"
         self.port = _free_port()
-        self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
-                  "-E", "UTF8", "--locale=C", "--no-sync", "-N")  # fmt: skip
+        self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth-local=trust",
+                  f"--auth-host={host_auth}", "-E", "UTF8", "--locale=C", "--no-sync",
+                  "-N")  # fmt: skip
         self.start()
         with self.admin() as conn:
             conn.execute(f"CREATE ROLE {OWNER} LOGIN")
@@ -130,7 +133,9 @@ class PgServer:
         """A superuser connection (autocommit), as a DBA or an attacker with the server has."""
         import psycopg
 
-        return psycopg.connect(self.url(dbname, SUPERUSER), autocommit=True)
+        return psycopg.connect(
+            host=str(self.base), port=self.port, user=SUPERUSER, dbname=dbname, autocommit=True
+        )
 
     def new_database(self) -> str:
         """A fresh, empty database owned by the owner role; returns its owner URL."""
@@ -151,10 +156,10 @@ def sibling_database(url: str) -> str:
     return f"postgresql://{OWNER}@{host_port}/{name}"
 
 
-def start_or_explain() -> PgServer | str:
+def start_or_explain(host_auth: str = "trust") -> PgServer | str:
     """A running server, or the reason there is none."""
     try:
-        return PgServer()
+        return PgServer(host_auth)
     except PgUnavailable as error:
         return str(error)
     except (OSError, subprocess.SubprocessError) as error:
