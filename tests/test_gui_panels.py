@@ -157,7 +157,7 @@ def test_scan_marks_faces_none_and_damaged_on_the_timeline(qtbot, window: MainWi
     )
     video = window.video
     task = video.start_scan()
-    assert video.scan_progress.isVisibleTo(video) and video.scan_button.text() == "Cancel scan"
+    assert video.scan_progress.isVisibleTo(video) and video.scan_button.text() == "Stop scan"
     with qtbot.waitSignal(video.scan_finished, timeout=60000) as blocker:
         pass
     summary = blocker.args[0]

@@ -60,6 +60,12 @@ def test_linker_keeps_ids_over_short_gaps_and_starts_again_after_long_ones() -> 
     whole = link_tracks({0: boxes_at(0)[1:], **{i: boxes_at(i) for i in (1, 2)}})
     assert whole[2] == [2, 1]  # B was seen first, so B is track 1 from frame 0
     assert tracks_covering(link_tracks({i: boxes_at(i) for i in (1, 2)}), [(2, 2)]) == [2]
+    # a small head moving more than its own width in a frame (the demo's walkers) stays one
+    walker = [(261, 221, 13, 16), (267, 221, 13, 16), (274, 221, 13, 16), (288, 218, 13, 16)]
+    assert link_tracks(dict(enumerate([[b] for b in walker]))) == {i: [1] for i in range(4)}
+    # ... but not a box of another size, or one too far from where the walker was heading
+    assert link_tracks({0: [walker[0]], 1: [(265, 221, 40, 48)]}) == {0: [1], 1: [2]}
+    assert link_tracks({0: [walker[0]], 1: [walker[1]], 2: [(250, 221, 13, 16)]})[2] == [2]
     assert parse_tracks("3, 1,3") == (1, 3)
     with pytest.raises(InputError, match="bad track list"):
         parse_tracks("0")

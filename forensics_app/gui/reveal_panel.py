@@ -198,7 +198,8 @@ class RevealPanel(QWidget):
     def request_status(self, info: RequestInfo) -> str:
         """One line for a request: "pending since…", "denied: reason" or "approved by…"."""
         r = info.request
-        head = f"{r.id} (frames {r.frames[0]}–{r.frames[1]})"
+        tracks = "" if r.tracks is None else ", tracks " + ",".join(map(str, r.tracks))
+        head = f"{r.id} (frames {r.frames[0]}–{r.frames[1]}{tracks})"
         decision = info.decision or {}
         if info.status == "pending":
             return f"{head}: pending since {r.created[:16].replace('T', ' ')} UTC"
@@ -233,7 +234,10 @@ class RevealPanel(QWidget):
         self.grant_combo.clear()
         for g in grants:
             self.grant_combo.addItem(
-                f"{g.id} · frames {g.frames[0]}–{g.frames[1]} · by {g.approver}", g.id
+                f"{g.id} · frames {g.frames[0]}–{g.frames[1]}"
+                + ("" if g.tracks is None else " · tracks " + ",".join(map(str, g.tracks)))
+                + f" · by {g.approver}",
+                g.id,
             )
         self.unlock_button.setEnabled(bool(grants) and self.worker is None)
         if self.worker is None and not keep_reason:
@@ -274,7 +278,13 @@ class RevealPanel(QWidget):
         self.grant = session.grant
         a, b = self.grant.frames
         self.status_label.setText(
-            f"<b>{self.grant.id}</b> · frames {a}–{b} · approved by {self.grant.approver}<br>"
+            f"<b>{self.grant.id}</b> · frames {a}–{b}"
+            + (
+                ""
+                if self.grant.tracks is None
+                else f" · <b>track {', '.join(map(str, self.grant.tracks))} only</b>"
+            )
+            + f" · approved by {self.grant.approver}<br>"
             f"authority: {self.grant.doc.get('authority', '')}"
         )
         self.timer.start()
@@ -401,7 +411,9 @@ class RevealPanel(QWidget):
             return
         if not frame.faces:
             self._show_locked(
-                f"frame {frame.index}: no faces in its hidden message ({frame.status})"
+                f"frame {frame.index}: {frame.withheld} face(s), none of the granted tracks"
+                if frame.withheld
+                else f"frame {frame.index}: no faces in its hidden message ({frame.status})"
             )
             return
         self.grid.addWidget(QLabel("<b>public</b>"), 0, 0)
@@ -412,7 +424,8 @@ class RevealPanel(QWidget):
             x, y, w, h = face.box
             flag = flags.get(face.index)
             # the ROI message carries boxes only: the detector's confidence is not known here
-            caption = f"face {face.index} · {w}×{h} px at ({x}, {y})" + (
+            track = "" if face.track is None else f" · track {face.track}"
+            caption = f"face {face.index}{track} · {w}×{h} px at ({x}, {y})" + (
                 f" · {flag.text()}" if flag else ""
             )
             button = QPushButton("flagged" if flag else "Not a person…")

@@ -1,4 +1,4 @@
-"""The video panel: frame view, transport bar, jump field, timeline and ROI scan."""
+"""The video panel: frame view, transport bar, jump field, timeline, track lanes and ROI scan."""
 
 from __future__ import annotations
 
@@ -14,23 +14,27 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from forensics_app.core.roi_tracks import Track, link_tracks, tracks_of
 from forensics_app.errors import ForensicsError
 from forensics_app.gui import scan as scan_mod
 from forensics_app.gui.frame_source import DisplayFrame, FrameSource
 from forensics_app.gui.player import Player
 from forensics_app.gui.timecode import format_timestamp, parse_position
 from forensics_app.gui.timeline import MARK_COLOURS, Timeline, status_code
+from forensics_app.gui.track_lanes import HEADER_HEIGHT, LANE_HEIGHT, TrackLanes
 from forensics_app.gui.video_view import FrameView
 from forensics_app.gui.workers import Task, TaskRunner
 
 
-def _legend() -> QWidget:
+def _legend(*right: QWidget) -> QWidget:
+    """The timeline's colour key, then the ``right`` widgets at the row's end."""
     box = QWidget()
     row = QHBoxLayout(box)
     row.setContentsMargins(0, 0, 0, 0)
@@ -41,6 +45,8 @@ def _legend() -> QWidget:
         row.addWidget(swatch)
         row.addWidget(QLabel(text))
     row.addStretch(1)
+    for widget in right:
+        row.addWidget(widget)
     return box
 
 
@@ -60,6 +66,10 @@ class VideoPanel(QWidget):
         self.marks: dict[int, scan_mod.FrameMark] = {}
         self._scans: dict[Path, dict[int, scan_mod.FrameMark]] = {}
         self.scan_task: Task | None = None
+        #: Track ids of the scanned boxes, linked from frame 0 (core.roi_tracks), per frame.
+        self.track_ids: dict[int, list[int]] = {}
+        self.tracks: list[Track] = []
+        self._linked_at = 0.0
         self.last_seek_ms: float | None = None
         self._seek_started: float | None = None
         self._build()
@@ -68,6 +78,14 @@ class VideoPanel(QWidget):
     def _build(self) -> None:
         self.view = FrameView(self)
         self.timeline = Timeline(self)
+        self.lanes = TrackLanes(self)
+        self.lanes_scroll = QScrollArea(self)
+        self.lanes_scroll.setWidget(self.lanes)
+        self.lanes_scroll.setWidgetResizable(True)
+        self.lanes_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.lanes_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.lanes_scroll.setMinimumHeight(HEADER_HEIGHT + LANE_HEIGHT * 4 + 4)  # 4 lanes at 768
+        self.lanes_scroll.setMaximumHeight(LANE_HEIGHT * 6 + 24)
         style = self.style()
         self.home_button = self._tool(
             QStyle.StandardPixmap.SP_MediaSkipBackward, "First frame (Home)"
@@ -94,6 +112,9 @@ class VideoPanel(QWidget):
         self.fit_button.clicked.connect(self.view.fit)
         self.one_button = QPushButton("1:1")
         self.one_button.clicked.connect(lambda: self.view.set_zoom(1.0))
+        self.zoom_label = QLabel("zoom –")
+        self.zoom_label.setToolTip("Image pixels per screen pixel (wheel zooms, Fit, 1:1)")
+        self.view.zoom_changed.connect(self._on_zoom)
         self.scan_button = QPushButton("Scan ROIs")
         self.scan_button.setToolTip("Read the hidden ROI message of every frame in the background")
         self.scan_button.clicked.connect(self.toggle_scan)
@@ -115,17 +136,20 @@ class VideoPanel(QWidget):
         transport.addWidget(QLabel("Go to:"))
         transport.addWidget(self.jump_edit)
         transport.addSpacing(8)
-        transport.addWidget(self.position_label, 1)
+        transport.addStretch(1)
+        transport.addWidget(self.scan_progress)
         transport.addWidget(self.fit_button)
         transport.addWidget(self.one_button)
-        transport.addWidget(self.scan_progress)
         transport.addWidget(self.scan_button)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.timeline)
-        layout.addWidget(_legend())
+        layout.addWidget(self.lanes_scroll)
+        # position and zoom go on the legend's row: on the transport row, with the scan's
+        # bar, a longer frame number widened the window past 1366 px mid-session
+        layout.addWidget(_legend(self.position_label, self.zoom_label))
         layout.addLayout(transport)
 
         self.home_button.clicked.connect(lambda: self.player and self.player.home())
@@ -134,6 +158,9 @@ class VideoPanel(QWidget):
         self.next_button.clicked.connect(lambda: self.player and self.player.step(1))
         self.end_button.clicked.connect(lambda: self.player and self.player.end())
         self.timeline.position_changed.connect(self.seek)
+        self.timeline.selection_changed.connect(self.lanes.set_selection)
+        self.lanes.position_changed.connect(self.seek)
+        self.lanes.selection_changed.connect(self.timeline.set_selection)
 
     def _tool(self, icon: QStyle.StandardPixmap, tip: str) -> QToolButton:
         button = QToolButton()
@@ -146,6 +173,7 @@ class VideoPanel(QWidget):
         for widget in (
             self.home_button, self.back_button, self.play_button, self.next_button,
             self.end_button, self.jump_edit, self.fit_button, self.one_button, self.timeline,
+            self.lanes,
         ):  # fmt: skip
             widget.setEnabled(enabled)
         self.scan_button.setEnabled(enabled)
@@ -200,10 +228,12 @@ class VideoPanel(QWidget):
         self.player.playing_changed.connect(self._on_playing)
         self.source.failed.connect(self.error)
         self.timeline.set_frame_count(self.player.frame_count)
-        self.marks = {}
+        self.lanes.set_frame_count(self.player.frame_count, self.player.fps)
+        self.marks, self.track_ids, self.tracks = {}, {}, []
         known = self._scans.get(self.path.resolve())
         if known:  # this file was scanned earlier in this session: show its marks again
             self._on_marks(list(known.values()))
+            self.relink()
         self._set_enabled(True)
         self.seek(0)
 
@@ -245,7 +275,14 @@ class VideoPanel(QWidget):
 
     def _on_position(self, index: int) -> None:
         self.timeline.set_position(index)
+        self.lanes.set_position(index)
         self.frame_changed.emit(index)
+
+    def _on_zoom(self, zoom: float) -> None:
+        """Show the zoom level as a percentage, and whether it follows the window."""
+        self.zoom_label.setText(
+            f"zoom {zoom * 100:.0f} %" + (" (fit)" if self.view.fit_mode else "")
+        )
 
     def _on_playing(self, playing: bool) -> None:
         self.play_button.setIcon(self._pause_icon if playing else self._play_icon)
@@ -258,7 +295,7 @@ class VideoPanel(QWidget):
         mark = self.marks.get(frame.index) or frame.mark
         status_line = ""
         if isinstance(mark, scan_mod.FrameMark):
-            self.view.set_boxes(mark.boxes, mark.status)
+            self.view.set_boxes(mark.boxes, mark.status, self.track_ids.get(frame.index))
             status_line = {
                 "ok": f"message ok · {len(mark.boxes)} ROI(s)",
                 "none": "no hidden message",
@@ -294,7 +331,7 @@ class VideoPanel(QWidget):
         task.signals.error.connect(self.error)
         task.signals.finished.connect(self._on_scan_done)
         self.scan_task = task
-        self.scan_button.setText("Cancel scan")
+        self.scan_button.setText("Stop scan")  # no wider than "Scan ROIs": the row is full
         self.scan_progress.setValue(0)
         self.scan_progress.setVisible(True)
         return task
@@ -309,6 +346,25 @@ class VideoPanel(QWidget):
         indices = np.array([m.index for m in batch], dtype=np.int64)
         codes = np.array([status_code(m.status, len(m.boxes)) for m in batch], dtype=np.uint8)
         self.timeline.set_marks(indices, codes)
+        if time.perf_counter() - self._linked_at > 0.5:  # lanes grow while a scan runs
+            self.relink()
+
+    # -- tracks ----------------------------------------------------------------------
+    def boxes_by_frame(self) -> dict[int, tuple[tuple[int, int, int, int], ...]]:
+        """The scanned boxes of every frame whose message read ok (face order)."""
+        return {i: m.boxes for i, m in self.marks.items() if m.status == "ok" and m.boxes}
+
+    def relink(self) -> None:
+        """Link the scanned boxes into tracks from frame 0 and show one lane per track."""
+        self.track_ids = link_tracks(self.boxes_by_frame(), start=0)
+        self.tracks = tracks_of(self.track_ids)
+        self.lanes.set_tracks(self.tracks)
+        self._linked_at = time.perf_counter()
+
+    def selected_track(self) -> Track | None:
+        """The track picked on the lanes (None when none is)."""
+        picked = self.lanes.selected_track
+        return self.lanes.track(picked) if picked else None
 
     def _on_scan_progress(self, done: int, total: int) -> None:
         self.scan_progress.setMaximum(max(1, total))
@@ -317,6 +373,7 @@ class VideoPanel(QWidget):
     def _on_scan_done(self) -> None:
         if self.scan_task is not None and self.path is not None and not self.scan_task.is_cancelled:
             self._scans[self.path.resolve()] = dict(self.marks)
+        self.relink()
         self.scan_task = None
         self.scan_button.setText("Scan ROIs")
         self.scan_progress.setVisible(False)

@@ -58,8 +58,14 @@ class FrameView(QGraphicsView):
             self._fitted = True
             self.fit()
 
-    def set_boxes(self, boxes: Sequence[Sequence[int]], status: str = "ok") -> None:
-        """Draw the ROI boxes of the current frame (empty to clear)."""
+    def set_boxes(
+        self,
+        boxes: Sequence[Sequence[int]],
+        status: str = "ok",
+        tracks: Sequence[int] | None = None,
+    ) -> None:
+        """Draw the ROI boxes of the current frame (empty to clear), each labelled with its
+        face number and, when the boxes have been linked, its track (``2 · T5``)."""
         scene = self.scene()
         for item in self._box_items:
             scene.removeItem(item)
@@ -75,7 +81,8 @@ class FrameView(QGraphicsView):
             rect = QGraphicsRectItem(QRectF(x, y, w, h))
             rect.setPen(pen)
             rect.setZValue(2)
-            label = QGraphicsSimpleTextItem(str(number))
+            track = tracks[number - 1] if tracks and number <= len(tracks) else None
+            label = QGraphicsSimpleTextItem(f"{number} · T{track}" if track else str(number))
             label.setBrush(QBrush(colour))
             label.setFont(font)
             label.setFlag(QGraphicsSimpleTextItem.GraphicsItemFlag.ItemIgnoresTransformations)
@@ -96,6 +103,11 @@ class FrameView(QGraphicsView):
     @property
     def zoom(self) -> float:
         return float(self.transform().m11())
+
+    @property
+    def fit_mode(self) -> bool:
+        """True while the frame follows the window's size (Fit), False at a set zoom."""
+        return bool(self._fit_mode)
 
     def fit(self) -> None:
         """Fit the whole frame into the window."""

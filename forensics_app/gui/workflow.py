@@ -141,7 +141,13 @@ class WorkflowMixin:
                 )
             frames = self.video.timeline.selection or (self.video.index, self.video.index)
             dialog = RequestDialog(
-                self.context, self.current_evidence, self.video.player.frame_count, frames, self
+                self.context,
+                self.current_evidence,
+                self.video.player.frame_count,
+                frames,
+                self,
+                track=self.video.selected_track(),
+                boxes_by_frame=self.video.boxes_by_frame(),
             )
             dialog.accepted.connect(
                 lambda d=dialog: self.statusBar().showMessage(

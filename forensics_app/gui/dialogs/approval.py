@@ -158,7 +158,8 @@ class ApprovalDialog(QDialog):
         for info in self.infos:
             r = info.request
             QListWidgetItem(
-                f"{r.id}\n{r.requester} · {r.case_id} · frames {r.frames[0]}–{r.frames[1]}",
+                f"{r.id}\n{r.requester} · {r.case_id} · frames {r.frames[0]}–{r.frames[1]}"
+                + ("" if r.tracks is None else " · tracks " + ",".join(map(str, r.tracks))),
                 self.request_list,
             )
         if self.infos:
@@ -188,7 +189,13 @@ class ApprovalDialog(QDialog):
             f"evidence sha256 <tt>{r.evidence_sha256}</tt><br>"
             f"frames <b>{r.frames[0]}–{r.frames[1]}</b> ({r.frames[1] - r.frames[0] + 1} frames) · "
             f"requested duration {r.duration_s // 3600} h {r.duration_s % 3600 // 60} min<br>"
-            f"why: {r.reason}<br>legal authority: <b>{r.authority}</b>"
+            + (
+                "faces: <b>every face in these frames</b><br>"
+                if r.tracks is None
+                else f"faces: <b>track {', '.join(map(str, r.tracks))} only</b> (boxes linked "
+                f"from frame {r.frames[0]}; no other face is reconstructed)<br>"
+            )
+            + f"why: {r.reason}<br>legal authority: <b>{r.authority}</b>"
         )
         self._load_thumbs(info)
         self._update_buttons()

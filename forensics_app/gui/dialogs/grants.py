@@ -119,7 +119,10 @@ class GrantsDialog(QDialog):
         self.table.setRowCount(len(self.shown))
         for r, (grant, status, _revoked) in enumerate(self.shown):
             a, b = grant.frames
-            values = (grant.id, grant.case_id, f"{a}–{b}", grant.requester, grant.approver,
+            scope = f"{a}–{b}" + (
+                "" if grant.tracks is None else " · tracks " + ",".join(map(str, grant.tracks))
+            )
+            values = (grant.id, grant.case_id, scope, grant.requester, grant.approver,
                       grant.issued[:19], grant.expires[:19], status)  # fmt: skip
             for c, value in enumerate(values):
                 item = QTableWidgetItem(value)

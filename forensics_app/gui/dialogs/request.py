@@ -1,11 +1,15 @@
 """The unlock request dialog (analyst): scope, reason, legal authority, duration.
 
 It files the request with the same ``create_request`` the CLI uses and shows, before
-anything is signed, the audit entry that will be written.
+anything is signed, the audit entry that will be written. The scope is a frame range and,
+when a track is picked on the timeline's lanes, optionally that track alone: the dialog
+names it by the ids of the range's own linking (``core.roi_tracks``, linked from the
+range's first frame, as the reveal will link it), carried over by the track's boxes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -25,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from forensics_app.core.custody.cases import EvidenceRecord
 from forensics_app.core.custody.unlock import UnlockRequest, create_request, parse_duration
+from forensics_app.core.roi_tracks import Track, link_tracks, tracks_covering
 from forensics_app.errors import ForensicsError
 from forensics_app.gui.context import AppContext
 
@@ -41,12 +46,33 @@ class RequestDialog(QDialog):
         frame_count: int,
         frames: tuple[int, int],
         parent: QWidget | None = None,
+        track: Track | None = None,
+        boxes_by_frame: Mapping[int, Sequence[Sequence[int]]] | None = None,
     ) -> None:
+        """``track`` (picked on the lanes) and ``boxes_by_frame`` (the scan's boxes) offer a
+        request for that track alone; without them the request covers every face."""
         super().__init__(parent)
         self.setWindowTitle("Request an unlock")
         self.context = context
         self.record = record
         self.request: UnlockRequest | None = None
+        self.track = track
+        self.boxes_by_frame = dict(boxes_by_frame or {})
+        self.scope_combo = QComboBox()
+        self.scope_combo.addItem("every face in these frames", False)
+        if track is not None:
+            self.scope_combo.addItem(
+                f"only the picked track (lane {track.track_id}, {track.count} boxes)", True
+            )
+            self.scope_combo.setCurrentIndex(1)
+        self.scope_combo.setEnabled(track is not None)
+        self.scope_combo.setToolTip(
+            "Pick a lane on the timeline (click its label) to ask for one track only; the "
+            "grant then reveals no other face"
+        )
+        self.scope_combo.currentIndexChanged.connect(self._update_preview)
+        self.tracks_label = QLabel()
+        self.tracks_label.setWordWrap(True)
         session = context.require_session()
         self.first_spin, self.last_spin = QSpinBox(), QSpinBox()
         for spin, value in ((self.first_spin, frames[0]), (self.last_spin, frames[1])):
@@ -77,6 +103,8 @@ class RequestDialog(QDialog):
         evidence = QLabel(f"{Path(record.path).name}<br><tt>{record.sha256}</tt>")
         form.addRow("Evidence", evidence)
         form.addRow("Frames", frames_row)
+        form.addRow("Faces", self.scope_combo)
+        form.addRow("", self.tracks_label)
         form.addRow("Reason", self.reason_edit)
         form.addRow("Legal authority", self.authority_edit)
         form.addRow("Duration", self.duration_combo)
@@ -107,6 +135,16 @@ class RequestDialog(QDialog):
     def frames(self) -> tuple[int, int]:
         return self.first_spin.value(), self.last_spin.value()
 
+    @property
+    def tracks(self) -> tuple[int, ...] | None:
+        """The track ids to request (linked from the range's first frame), or None for every
+        face; an empty tuple when the picked track has no box in the range."""
+        if self.track is None or not self.scope_combo.currentData():
+            return None
+        a, b = self.frames
+        ids = link_tracks(self.boxes_by_frame, start=a, stop=b)
+        return tuple(tracks_covering(ids, [f for f in self.track.faces if a <= f[0] <= b]))
+
     def _duration_s(self) -> int | None:
         try:
             return parse_duration(self.duration_combo.currentText())
@@ -120,15 +158,30 @@ class RequestDialog(QDialog):
         reason = " ".join(self.reason_edit.toPlainText().split()) or "…"
         authority = self.authority_edit.text().strip() or "…"
         duration = self._duration_s()
+        tracks = self.tracks
+        if tracks is None:
+            self.tracks_label.setText("")
+            scope = "all"
+        elif not tracks:
+            self.tracks_label.setText("the picked track has no box in these frames")
+            scope = "none"
+        else:
+            ids = ", ".join(map(str, tracks))
+            self.tracks_label.setText(
+                f"requests track {ids} of frames {a}–{b} (ids counted from frame {a}); "
+                "the reveal reconstructs no other face"
+            )
+            scope = f"[{ids}]"
         self.preview.setText(
             f"action: request · actor: {session.name if session else '?'} "
             f"({session.role if session else '?'})<br>"
             f"case: {self.record.case_id} · object: request:REQ-… (signed)<br>"
             f"justification: {reason} [authority: {authority}]<br>"
             f"evidence_sha256: {self.record.sha256[:16]}… · frames: [{a}, {b}] · "
-            f"duration_s: {duration if duration is not None else 'invalid'}"
+            f"duration_s: {duration if duration is not None else 'invalid'} · tracks: {scope}"
         )
         ok = b >= a and reason != "…" and authority != "…" and duration is not None
+        ok = ok and tracks != ()
         self.submit_button.setEnabled(ok)
 
     def submit(self) -> None:
@@ -146,6 +199,7 @@ class RequestDialog(QDialog):
                 self.reason_edit.toPlainText(),
                 self.authority_edit.text(),
                 duration,
+                tracks=self.tracks,
             )
         except ForensicsError as error:
             self.error_label.setText(str(error))
