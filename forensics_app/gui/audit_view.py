@@ -2,16 +2,20 @@
 
 Verification is the core ``AuditLog.verify()`` (chain, signatures, Merkle checkpoints),
 run on a worker with its own database connection; a failure names the first bad entry,
-which is selected in the table.
+which is selected in the table. The result follows the rows: when the log has grown since the
+last verification the view verifies again (at once while shown, else when next shown), so
+"✓ log verifies" never speaks for fewer entries than the table lists. Each row's details
+read as fields (``frames: 10–20 · tracks: 2``), and the selected row's in full below.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -41,6 +45,36 @@ COLUMNS = (
 ALL = "(all)"
 #: The table shows the newest entries (verification always covers the whole log).
 MAX_ROWS = 5000
+
+
+def _readable(value: Any) -> str:
+    """A details value in words: ``[10, 20]`` frames as ``10–20``, lists joined, dicts k=v."""
+    if isinstance(value, bool) or value is None:
+        return {True: "yes", False: "no", None: "—"}[value]
+    if isinstance(value, list):
+        if len(value) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return f"{value[0]}–{value[1]}"
+        return ", ".join(_readable(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_readable(v)}" for k, v in sorted(value.items()))
+    text = str(value)
+    return (
+        text[:16] + "…" if len(text) == 64 and all(c in "0123456789abcdef" for c in text) else text
+    )
+
+
+def readable_details(details: str | None) -> list[tuple[str, str]]:
+    """An audit row's ``details`` JSON as (field, value) pairs a person reads, in key order;
+    underscores become spaces and hashes are shortened (the full text stays in the log)."""
+    if not details:
+        return []
+    try:
+        data = json.loads(details)
+    except (TypeError, ValueError):
+        return [("details", str(details))]
+    if not isinstance(data, dict):
+        return [("details", _readable(data))]
+    return [(key.replace("_", " "), _readable(data[key])) for key in sorted(data)]
 
 
 @dataclass(frozen=True)
@@ -78,10 +112,10 @@ class AuditModel(QAbstractTableModel):
             if key == "time" and value:
                 return str(value)[:19].replace("T", " ")
             if key == "details" and value:
-                try:
-                    value = json.dumps(json.loads(value), sort_keys=True)
-                except (TypeError, ValueError):
-                    pass
+                fields = readable_details(value)
+                if role == Qt.ItemDataRole.ToolTipRole:
+                    return "\n".join(f"{k}: {v}" for k, v in fields)
+                return " · ".join(f"{k}: {v}" for k, v in fields)
             return "" if value is None else str(value)
         if role == Qt.ItemDataRole.BackgroundRole:
             if self.bad_seq is not None and row.get("seq") == self.bad_seq:
@@ -156,12 +190,26 @@ class AuditView(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
         layout.addWidget(self.table, 1)
+        self.detail_label = QLabel("")
+        self.detail_label.setWordWrap(True)
+        self.detail_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.detail_label)
         layout.addWidget(self.result_label)
+        self.table.selectionModel().selectionChanged.connect(self._show_selected)
+        #: Log size the shown verification result speaks for (None: not verified yet).
+        self.verified_size: int | None = None
+        self._verify_again = False
         self.verify_task: Task | None = None
         self.last_result: dict | None = None
         self.last_error: str | None = None
         context.data_changed.connect(self.refresh)
+        context.workspace_changed.connect(self._forget_verification)
         context.workspace_changed.connect(self.refresh)
+
+    def _forget_verification(self) -> None:
+        """Another workspace: the last result spoke for another log."""
+        self.verified_size, self.last_result, self.last_error = None, None, None
+        self.result_label.setText("")
 
     def refresh(self) -> None:
         """Reload the log and the filter choices."""
@@ -184,6 +232,40 @@ class AuditView(QWidget):
             self.proxy.set_filter(key, combo.currentText())
         self.table.resizeColumnsToContents()
         self.table.scrollToBottom()
+        self._follow_rows(len(rows) and int(rows[-1].get("seq") or 0))
+
+    def _follow_rows(self, size: int) -> None:
+        """Keep the verification result about the rows shown: verify again when the log
+        grew (now if the view is shown, else when it is), and say so meanwhile."""
+        if self.context.root is None or size == self.verified_size:
+            return
+        if self.verify_task is not None:
+            self._verify_again = True
+        elif self.isVisible():
+            self.verify()
+        elif self.verified_size is not None:
+            self.result_label.setStyleSheet("color: #9a7d0a; font-weight: bold;")
+            self.result_label.setText(
+                f"log verified up to entry {self.verified_size}; "
+                f"{size - self.verified_size} newer entries not verified yet"
+            )
+
+    def showEvent(self, event: QShowEvent) -> None:  # Qt API
+        super().showEvent(event)
+        if self.context.ws is not None and self.context.ws.audit.size() != self.verified_size:
+            self._follow_rows(self.context.ws.audit.size())
+
+    def _show_selected(self) -> None:
+        """The selected row's details, one field per line."""
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            self.detail_label.setText("")
+            return
+        row = self.model.rows[self.proxy.mapToSource(rows[0]).row()]
+        fields = readable_details(row.get("details"))
+        head = f"<b>#{row.get('seq')} {row.get('action')}</b> by {row.get('actor')}"
+        lines = [f"{k}: <b>{v}</b>" for k, v in fields]
+        self.detail_label.setText("<br>".join([head, *lines]))
 
     def verify(self) -> Task | None:
         """Run the log verification on a worker; show the summary or the first bad entry."""
@@ -198,6 +280,8 @@ class AuditView(QWidget):
                 except AuditVerificationError as error:
                     return VerifyFailure(str(error), error.seq)
 
+        self._verify_again = False
+        self._verifying_size = self.context.ws.audit.size() if self.context.ws else None
         self.verify_button.setEnabled(False)
         self.result_label.setText("verifying…")
         self.result_label.setStyleSheet("")
@@ -217,6 +301,8 @@ class AuditView(QWidget):
 
     def _on_ok(self, summary: dict) -> None:
         self.last_result, self.last_error = summary, None
+        self.verified_size = int(summary.get("entries") or 0)
+        self._after_verification()
         self.model.bad_seq = None
         self.result_label.setStyleSheet("color: #1e8449; font-weight: bold;")
         self.result_label.setText(
@@ -227,6 +313,8 @@ class AuditView(QWidget):
 
     def _on_bad(self, text: str, seq: int | None = None) -> None:
         self.last_result, self.last_error = None, text
+        self.verified_size = getattr(self, "_verifying_size", None)  # no re-run on the same log
+        self._after_verification()
         self.result_label.setStyleSheet("color: #c0392b; font-weight: bold;")
         self.result_label.setText(f"✗ {text}")
         self.model.bad_seq = seq
@@ -242,3 +330,10 @@ class AuditView(QWidget):
     def _on_done(self) -> None:
         self.verify_task = None
         self.verify_button.setEnabled(True)
+
+    def _after_verification(self) -> None:
+        """Rows came in while verifying: verify again once this task has wound down."""
+        if self._verify_again:
+            self._verify_again = False
+            QTimer.singleShot(0, lambda: self.context.ws and self._follow_rows(
+                self.context.ws.audit.size()))  # fmt: skip

@@ -9,7 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QProgressDialog
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QInputDialog,
+    QProgressBar,
+    QProgressDialog,
+)
 
 from forensics_app.core.custody.cases import EvidenceRecord
 from forensics_app.errors import ForensicsError, InputError
@@ -229,14 +235,15 @@ class WorkflowMixin:
         from forensics_app.core.report.export import export_case
 
         def report(ws, session, case_id, out, progress):
-            progress(0, 2)
+            progress(0, 3)  # collecting the case's records and exhibits: the first third
             data = build_report_data(ws, case_id, session)
-            progress(1, 2)
-            return f"report {data.report_id}, sha256 {write_report(ws, session, data, out)}"
+            progress(1, 3)  # rendering, logging and writing the PDF: the rest
+            sha = write_report(ws, session, data, out)
+            progress(3, 3)
+            return f"report {data.report_id}, sha256 {sha}"
 
         def export(ws, session, case_id, out, progress, recipient):
-            progress(0, 1)
-            result = export_case(ws, session, case_id, out, recipient)
+            result = export_case(ws, session, case_id, out, recipient, progress=progress)
             return f"export {result.export_id}: {result.files} files, {result.frames} frames"
 
         return report, export
@@ -281,6 +288,17 @@ class WorkflowMixin:
                 f"exporting {Path(path).name}", export, case, Path(path), recipient
             )
 
+    def report_progress_bar(self) -> QProgressBar:
+        """The status bar's progress of a report or export, as a percentage (made once)."""
+        bar = getattr(self, "_report_bar", None)
+        if bar is None:
+            bar = QProgressBar()
+            bar.setMaximumWidth(280)
+            bar.setVisible(False)
+            self.statusBar().addPermanentWidget(bar)
+            self._report_bar = bar
+        return bar
+
     def run_report_task(self, name: str, fn, case_id: str, out: Path, *extra):
         """Run a report/export function with its own workspace connection on a worker."""
         context, session = self.context, self.context.session
@@ -290,6 +308,15 @@ class WorkflowMixin:
                 return fn(ws, session, case_id, out, progress, *extra)
 
         task = self.runner.start(name, work)
+        bar = self.report_progress_bar()
+        bar.setFormat(f"{name}: %p%")
+        bar.setRange(0, 100)
+        bar.setValue(0)
+        bar.setVisible(True)
+        task.signals.progress.connect(
+            lambda done, total: bar.setValue(int(100 * done / total) if total > 0 else 0)
+        )
+        task.signals.finished.connect(lambda: bar.setVisible(False))
         task.signals.result.connect(
             lambda text: self.statusBar().showMessage(f"{text} → {out}", 20000)
         )

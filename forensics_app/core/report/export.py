@@ -28,7 +28,7 @@ import json
 import os
 import uuid
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -225,9 +225,12 @@ def export_case(
     lab: str | None = None,
     agency: str = "",
     report_id: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ExportResult:
     """Write the signed court export of ``case_id`` to ``out`` (a .zip) for ``recipient``.
 
+    ``progress(done, total)`` is called as the steps finish: one per reveal read and
+    marked, one for the report, one for the zip (the GUI shows it as a percentage).
     With ``report_id`` the bundle carries that report, exactly as it was written and logged
     (its PDF checked against the logged sha256), instead of a new one; the options that shape
     a new report (``max_exhibits``, ``lab``, ``agency``) are then not used.
@@ -245,8 +248,9 @@ def export_case(
     # export leaves neither row, and a partial zip that the next export here removes
     with ws.store.transaction():
         return _export(
-            ws, session, case_id, out, recipient, reveal_dirs, max_exhibits, lab, agency, report_id
-        )
+            ws, session, case_id, out, recipient, reveal_dirs, max_exhibits, lab, agency,
+            report_id, progress or (lambda done, total: None),
+        )  # fmt: skip
 
 
 def _export(
@@ -259,12 +263,15 @@ def _export(
     max_exhibits: int,
     lab: str | None,
     agency: str,
-    report_id: str | None = None,
+    report_id: str | None,
+    progress: Callable[[int, int], None],
 ) -> ExportResult:
     reused = stored_report(ws, case_id, report_id) if report_id else None
     outputs, gone = reveal_outputs(ws, _case_rows(ws, case_id), reveal_dirs)
     if gone:
         raise InputError(f"the logged reveal in {gone[0]} is missing; cannot export its frames")
+    steps = len(outputs) + 2  # each reveal, the report, the zip
+    progress(0, steps)
     files: list[tuple[str, bytes]] = []
     frame_count = 0
     flags, shas = box_flags(ws, case_id), set()
@@ -285,6 +292,7 @@ def _export(
         if sha256_hex(reveal_json) != reveal.sha256:
             raise VerificationError(f"{reveal.folder / 'reveal.json'} changed during the export")
         files.append((f"custody/reveal_{number}.json", reveal_json))
+        progress(number, steps)
     if reused is not None:
         report_id, report_sha, pdf = reused.report_id, reused.sha256, reused.pdf
         model_sha = reused.model_sha256
@@ -296,6 +304,7 @@ def _export(
         report_sha, pdf = disclose_report(ws, session, data)
         report_id, model_sha = data.report_id, data.model.sha256
     files.insert(0, ("report/report.pdf", pdf))
+    progress(steps - 1, steps)
     rows = _case_rows(ws, case_id)
     names = {session.name}
     grants = list_grants(ws, case_id)
@@ -364,6 +373,7 @@ def _export(
     manifest_sha = sha256_hex(manifest_bytes)
     _write_zip(ws, session, out, [(MANIFEST, manifest_bytes), *sorted(files)], case_id,
                export_id, manifest_sha, recipient, frame_count, report_id)  # fmt: skip
+    progress(steps, steps)
     return ExportResult(out, export_id, manifest_sha, len(files) + 1, frame_count, report_id)
 
 
