@@ -1,6 +1,10 @@
 """Custody benchmarks (issue #5 targets) → JSON.
 
     python benchmarks/bench_custody.py --out benchmarks/results/bench_custody.json
+    python benchmarks/bench_custody.py --backend both --parts appends,verify
+        (issue #18: the same appends and verify on SQLite and on PostgreSQL, one run; the
+        PostgreSQL server is a throwaway one from tests/pg_support.py, fsync on, on this
+        machine, reached over TCP on 127.0.0.1; writes bench_custody_backends.json)
 
 Measures, on this machine:
 - opening the sealed decoder the way a reveal does: analyst login (Argon2id with the
@@ -82,9 +86,47 @@ def bench_open(tmp: Path) -> dict:
             "total_s": best["total_s"], "target_s": 1.5, "pass": best["total_s"] <= 1.5}  # fmt: skip
 
 
-def bench_appends(tmp: Path, n: int = 10_000, durable: bool = True) -> dict:
+class Stores:
+    """Makes the benchmark's workspaces on one backend: SQLite files, or fresh databases on
+    a throwaway PostgreSQL server (fsync on) opened as the application role."""
+
+    def __init__(self, backend: str) -> None:
+        self.backend, self.server = backend, None
+        if backend == "postgresql":
+            sys.path.insert(0, str(REPO / "tests"))
+            import pg_support
+
+            server = pg_support.start_or_explain(fsync=True)
+            if isinstance(server, str):
+                raise SystemExit(f"bench_custody: no PostgreSQL server: {server}")
+            self.server, self.app = server, pg_support.APP
+
+    def open(self, root: Path, checkpoint_every: int = 1000) -> cu.Workspace:
+        if self.server is None:
+            return cu.Workspace.open(root, create=True, checkpoint_every=checkpoint_every)
+        db = self.server.new_database()
+        cu.Workspace.open(root, create=True, db=db, app_role=self.app).close()
+        return cu.Workspace.open(root, checkpoint_every=checkpoint_every)
+
+    def describe(self) -> dict:
+        if self.server is None:
+            return {"backend": "sqlite", "journal": "WAL"}
+        with self.server.admin() as conn:
+            version = conn.execute("SHOW server_version").fetchone()[0]
+        return {"backend": "postgresql", "server": version, "fsync": True,
+                "connection": "TCP 127.0.0.1, same machine", "role": self.app}  # fmt: skip
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+def bench_appends(
+    tmp: Path, n: int = 10_000, durable: bool = True, stores: Stores | None = None
+) -> dict:
     """``n`` appends, each its own committed transaction (fsync'd when ``durable``)."""
-    ws = cu.Workspace.open(tmp / f"appends-{durable}", create=True, checkpoint_every=1000)
+    stores = stores or Stores("sqlite")
+    ws = stores.open(tmp / f"appends-{durable}")
     t0, c0 = time.perf_counter(), time.process_time()
     for i in range(n):
         with ws.store.transaction(durable=durable):
@@ -98,8 +140,8 @@ def bench_appends(tmp: Path, n: int = 10_000, durable: bool = True) -> dict:
             "target_s": 10.0, "pass": elapsed <= 10.0}  # fmt: skip
 
 
-def bench_verify(tmp: Path, n: int = 100_000) -> dict:
-    ws = cu.Workspace.open(tmp / "verify", create=True, checkpoint_every=1000)
+def bench_verify(tmp: Path, n: int = 100_000, stores: Stores | None = None) -> dict:
+    ws = (stores or Stores("sqlite")).open(tmp / "verify")
     t0 = time.perf_counter()
     batch = 5000
     for start in range(0, n, batch):  # filled in batches to keep the setup short
@@ -229,14 +271,39 @@ def _core(result: dict, tmp: Path, args: argparse.Namespace) -> None:
         print("verify:", result["audit_verify"]["seconds"], flush=True)
 
 
+def _backends(result: dict, tmp: Path, args: argparse.Namespace) -> None:
+    """The store timings (appends, verify) on each backend asked for, one run."""
+    parts = set(args.parts.split(","))
+    names = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    result["backends"] = {}
+    for name in names:
+        stores = Stores(name)
+        try:
+            out: dict = {"store": stores.describe()}
+            if "appends" in parts:
+                out["audit_appends_fast"] = bench_appends(tmp / name, args.appends, False, stores)
+                out["audit_appends_durable"] = bench_appends(tmp / name, args.appends, True, stores)
+                print(name, "appends (durable):", out["audit_appends_durable"]["seconds"])
+            if "verify" in parts:
+                out["audit_verify"] = bench_verify(tmp / name, args.verify_entries, stores)
+                print(name, "verify:", out["audit_verify"]["seconds"], flush=True)
+        finally:
+            stores.close()
+        result["backends"][name] = out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--out", default=str(REPO / "benchmarks" / "results" / "bench_custody.json")
-    )
+    parser.add_argument("--out", help="default: benchmarks/results/bench_custody[_BACKEND].json")
     parser.add_argument("--verify-entries", type=int, default=100_000)
     parser.add_argument("--appends", type=int, default=10_000)
     parser.add_argument("--parts", default="open,appends,verify", help="which core timings")
+    parser.add_argument(
+        "--backend",
+        choices=("sqlite", "postgresql", "both"),
+        help="time appends and verify on this store (both: side by side); default: the "
+        "SQLite-only core timings of issue #5",
+    )
     parser.add_argument("--reveal", action="store_true", help="also time the reveal")
     parser.add_argument("--skip-core", action="store_true", help="only the reveal timing")
     parser.add_argument(
@@ -246,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--torch-threads", type=int, help="torch.set_num_threads for the reveal")
     args = parser.parse_args(argv)
+    if args.out is None:
+        suffix = {None: "", "both": "_backends"}.get(args.backend, f"_{args.backend}")
+        args.out = str(REPO / "benchmarks" / "results" / f"bench_custody{suffix}.json")
     if args.torch_threads:
         import torch
 
@@ -260,7 +330,10 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_at_start": os.getloadavg(),
         "cpu_affinity": sorted(os.sched_getaffinity(0)),
     }
-    if not args.skip_core:
+    if args.backend:
+        with tempfile.TemporaryDirectory() as tmp:
+            _backends(result, Path(tmp), args)
+    elif not args.skip_core:
         with tempfile.TemporaryDirectory() as tmp:
             _core(result, Path(tmp), args)
     if args.reveal:

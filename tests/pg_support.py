@@ -60,9 +60,12 @@ def _free_port() -> int:
 class PgServer:
     """One throwaway server; :meth:`new_database` gives each test its own database."""
 
-    def __init__(self, host_auth: str = "trust") -> None:
+    def __init__(self, host_auth: str = "trust", fsync: bool = False) -> None:
         """Start a server; ``host_auth`` is the TCP authentication (e.g. scram-sha-256 for
-        the password tests); the Unix socket, which :meth:`admin` uses, is always trust."""
+        the password tests); the Unix socket, which :meth:`admin` uses, is always trust.
+        ``fsync`` on for benchmarks of durable commits (off for tests: faster, and a killed
+        server still loses nothing committed)."""
+        self.fsync = fsync
         try:
             import psycopg  # noqa: F401
         except ImportError:
@@ -108,9 +111,10 @@ class PgServer:
 
     def start(self) -> None:
         """Start (or restart) the server and wait until it accepts connections."""
+        durability = "" if self.fsync else "-c fsync=off -c full_page_writes=off "
         options = (
-            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c full_page_writes=off -c max_connections=60"
+            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 {durability}"
+            "-c max_connections=60"
         )
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
                   "-o", options, "start")  # fmt: skip
@@ -156,10 +160,10 @@ def sibling_database(url: str) -> str:
     return f"postgresql://{OWNER}@{host_port}/{name}"
 
 
-def start_or_explain(host_auth: str = "trust") -> PgServer | str:
+def start_or_explain(host_auth: str = "trust", fsync: bool = False) -> PgServer | str:
     """A running server, or the reason there is none."""
     try:
-        return PgServer(host_auth)
+        return PgServer(host_auth, fsync)
     except PgUnavailable as error:
         return str(error)
     except (OSError, subprocess.SubprocessError) as error:

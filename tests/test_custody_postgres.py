@@ -117,6 +117,9 @@ def test_an_empty_database_is_not_a_workspace_unless_created(tmp_path: Path, pg_
     new_workspace(tmp_path / "a", pg_db).close()
     with pytest.raises(StoreError, match="already holds a workspace"):
         cu.Workspace.open(tmp_path / "a", create=True, db=pg_db.replace("/ws_", "/other_"))
+    with pytest.raises(StoreError, match="already holds a workspace; open the folder"):
+        cu.Workspace.open(tmp_path / "b", create=True, db=pg_db)  # a second, keyless folder
+    assert not (tmp_path / "b" / "workspace-db.json").exists()
 
 
 def test_the_app_role_cannot_migrate_and_says_so(tmp_path: Path, pg_db: str) -> None:
@@ -125,6 +128,11 @@ def test_the_app_role_cannot_migrate_and_says_so(tmp_path: Path, pg_db: str) -> 
     ws.close()
     with pytest.raises(StoreError, match="older than this program.*database owner"):
         cu.Workspace.open(tmp_path / "ws")
+    assert main(["workspace", "upgrade", str(tmp_path / "ws"), "--db", pg_db]) == 0
+    with cu.Workspace.open(tmp_path / "ws") as again:  # as the app role once more
+        assert again.store.schema_version == cu.store.SCHEMA_VERSION
+        assert again.store.user == APP
+        again.audit.verify()
 
 
 # --- passwords ---------------------------------------------------------------------------------

@@ -68,6 +68,22 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from urllib.parse import urlsplit
+
+    root = _workspace_dir(args)
+    recorded = cu.workspace.read_db_pointer(root)
+    app_role = urlsplit(recorded).username  # keep granting the role the folder records
+
+    def open_it(password: str | None) -> cu.Workspace:
+        return cu.Workspace.open(root, create=True, db=args.db, password=password,
+                                 app_role=app_role)  # fmt: skip
+
+    with with_db_password(open_it, args.db) as ws:
+        print(f"schema v{ws.store.schema_version} on {ws.store.location}; {app_role} granted")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     ws = sub.add_parser(
         "workspace", help="create a workspace (SQLite or PostgreSQL), info, migrate"
@@ -100,3 +116,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--to", required=True, metavar="URL", help="postgresql://OWNER@HOST:PORT/DB")
     p.add_argument("--app-user", metavar="ROLE", help="as for 'workspace create'")
     p.set_defaults(handler=cmd_migrate)
+    p = wsub.add_parser(
+        "upgrade", help="migrate a PostgreSQL workspace's schema as its owner role, re-grant"
+    )
+    p.add_argument("dir", nargs="?", help="the workspace folder (default: --workspace)")
+    p.add_argument("--db", required=True, metavar="URL", help="the owner role's URL")
+    p.set_defaults(handler=cmd_upgrade)

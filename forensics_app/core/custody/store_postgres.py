@@ -97,7 +97,7 @@ CREATE INDEX audit_object ON audit (object, action);
 
 # v2: user names are case-insensitive identities ("Alice" and "alice" are one user).
 _V2 = """
-CREATE UNIQUE INDEX users_name_lower ON users (lower(name));
+CREATE UNIQUE INDEX IF NOT EXISTS users_name_lower ON users (lower(name));
 """
 
 #: Forward migrations: MIGRATIONS[v] is the SQL script that brings version v to v + 1.
@@ -236,7 +236,7 @@ class PostgresStore(Store):
     # --- schema --------------------------------------------------------------------------
 
     def _has_schema(self) -> bool:
-        if self._one("SELECT to_regclass('meta') IS NOT NULL AS found")["found"] is False:
+        if not self._one("SELECT to_regclass('meta') IS NOT NULL AS found")["found"]:
             return False
         return self._one("SELECT 1 AS one FROM meta WHERE key='schema_version'") is not None
 
@@ -249,7 +249,7 @@ class PostgresStore(Store):
         if not create:
             raise StoreError(
                 f"workspace schema v{version} is older than this program (v{SCHEMA_VERSION}); "
-                "upgrade it once as the database owner: forensics workspace create DIR --db URL"
+                "upgrade it once as the database owner: forensics workspace upgrade DIR --db OWNER_URL"
             )
         with self.transaction():
             # re-read under the write lock: another workstation may have migrated meanwhile

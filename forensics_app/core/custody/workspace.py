@@ -68,7 +68,13 @@ class Workspace:
         only, never stored.
         """
         root = Path(root)
+        new_pointer = db is not None and not (root / DB_POINTER).is_file()
         store = open_store(root, create, db=db, password=password, app_role=app_role)
+        if new_pointer and store.get_meta("log_id") is not None:
+            store.close()  # another folder's log: never a second folder with no key for it
+            raise StoreError(
+                f"{store.location} already holds a workspace; open the folder that points at it"
+            )
         # the database holds wrapped private keys and the log: owner-only, like the log key
         tighten(root, PRIVATE_DIR)
         if isinstance(store, SQLiteStore):
@@ -81,7 +87,7 @@ class Workspace:
                 store.close()
                 raise StoreError(f"{store.location} holds no workspace log; restore from backup")
             cls._initialise(root, store)
-        if db is not None and not (root / DB_POINTER).is_file():
+        if new_pointer:
             write_db_pointer(root, app_url(db, app_role))
         key = cls._load_log_key(root)
         audit = AuditLog(
