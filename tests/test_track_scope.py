@@ -241,3 +241,14 @@ def test_the_cli_lists_tracks_and_files_a_track_request(
     assert "5 faces of tracks 2 (5 faces of other tracks left as published)" in (
         capsys.readouterr().out
     )
+
+
+def test_the_report_says_which_faces_a_track_grant_covers(world: World) -> None:
+    from forensics_app.core.report.build import build_report_data
+
+    grant = _track_grant(world)
+    data = build_report_data(world.ws, world.case_id, world.alice)
+    [unlock_record] = data.unlocks
+    assert unlock_record.grant_id == grant.id
+    assert "only the faces of track 2" in unlock_record.frames_granted
+    assert "from frame 0" in unlock_record.frames

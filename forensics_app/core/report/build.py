@@ -127,6 +127,17 @@ def _named(ws: Workspace, name: str) -> str:
     return f"{person.name} ({person.role})"
 
 
+def _track_scope(tracks: tuple[int, ...] | None, first: int) -> str:
+    """How a judge reads a track-scoped range: which faces, and what a track is here."""
+    if tracks is None:
+        return ""
+    ids = ", ".join(str(t) for t in tracks)
+    return (
+        f", only the faces of track {ids} (boxes linked across frames from frame {first} "
+        "by position; no other face is reconstructed)"
+    )
+
+
 def _unlocks(ws: Workspace, case_id: str) -> list[UnlockRecord]:
     grants = {g.request_id: g for g in list_grants(ws, case_id)}
     out = []
@@ -139,7 +150,7 @@ def _unlocks(ws: Workspace, case_id: str) -> list[UnlockRecord]:
             reason=req.reason,
             legal_authority=req.authority,
             evidence_sha256=req.evidence_sha256,
-            frames=f"{req.frames[0]}–{req.frames[1]}",
+            frames=f"{req.frames[0]}–{req.frames[1]}{_track_scope(req.tracks, req.frames[0])}",
         )
         grant = grants.get(req.id)
         if grant is not None:
@@ -153,7 +164,7 @@ def _unlocks(ws: Workspace, case_id: str) -> list[UnlockRecord]:
                     approver=_named(ws, grant.approver),
                     decided_at=_when(grant.issued),
                     expires_at=_when(grant.expires),
-                    frames_granted=f"{a}–{b}",
+                    frames_granted=f"{a}–{b}{_track_scope(grant.tracks, a)}",
                     decision_note=f"grant document sha256 {grant.sha256}",
                 )
             )
