@@ -301,3 +301,36 @@ def test_migrate_refuses_a_tampered_log_and_a_used_database(
     with pytest.raises(cu.audit.AuditVerificationError, match="entry 3"):
         migrate_workspace(world.root, pg_server.new_database())
     assert (world.root / "workspace.sqlite").is_file()
+
+
+# --- the demo and the GUI on a PostgreSQL workspace ------------------------------------------
+
+
+@pytest.mark.slow
+def test_demo_builds_on_postgresql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_db: str, capsys
+) -> None:
+    monkeypatch.setenv("FORENSICS_KDF_PROFILE", "fast")
+    root = tmp_path / "demo"
+    argv = ["demo", "--workspace", str(root), "--db", pg_db, "--app-user", APP, "--frames", "4"]
+    assert main([*argv, "--quiet"]) == 0
+    assert (root / "workspace-db.json").is_file() and not (root / "workspace.sqlite").exists()
+    with cu.Workspace.open(root) as ws:
+        assert {u.name for u in cu.list_users(ws)} == {"alice", "bob", "carol", "dave"}
+        assert len(cu.list_evidence(ws, "DEMO-1")) == 1
+        cu.verify_workspace(ws)
+
+
+def test_the_gui_context_opens_a_postgresql_workspace(tmp_path: Path, pg_db: str) -> None:
+    """The window opens a folder as ever; its workers get connections of their own."""
+    from forensics_app.gui.context import AppContext
+
+    new_workspace(tmp_path / "ws", pg_db).close()
+    context = AppContext()
+    context.open_workspace(tmp_path / "ws")
+    try:
+        assert context.require_workspace().store.backend == "postgresql"
+        with context.worker_workspace() as ws:
+            assert ws.store.user == APP and ws.audit.verify()["entries"] == 0
+    finally:
+        context.close_workspace()
