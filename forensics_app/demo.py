@@ -4,18 +4,28 @@ Users alice (analyst), bob and dave (supervisors) and carol (admin), each with p
 ``demo-<name>``; the shipped decoder sealed for bob and dave; a public stream made from the
 real sample clip with the shipped encoder; case DEMO-1 holding it as evidence. The same
 function serves ``forensics demo``, ``forensics-app --demo`` and the tests.
+
+Making the public stream is most of the work (the producer over 100 frames), so the stream
+is kept in a cache (:func:`demo_cache_dir`) under a key of everything that decides its
+bytes (:func:`public_stream_key`) and copied from there by the next demo after its sha256
+is checked against the cache's record; a damaged or altered copy is made anew. Anyone who
+can write the cache can also write the models, so the check guards against damage, not
+against the owner of the account.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from forensics_app import SAMPLE_VIDEO, __version__
+from forensics_app.core.atomic import PUBLIC, atomic_open
 from forensics_app.core.custody import (
     Workspace,
     add_evidence,
@@ -24,6 +34,7 @@ from forensics_app.core.custody import (
     login,
     seal_model,
 )
+from forensics_app.core.evidence import sha256_file
 from forensics_app.core.people import default_people_card
 from forensics_app.errors import InputError, ModelError
 from forensics_app.uunet.export import read_card
@@ -105,6 +116,77 @@ def is_demo_workspace(root: str | Path) -> bool:
     return marker.read_text(encoding="utf-8").strip() == demo_fingerprint()
 
 
+#: Environment variable naming the folder of cached demo public streams ("off": no cache).
+CACHE_ENV = "FORENSICS_DEMO_CACHE"
+
+
+def demo_cache_dir() -> Path | None:
+    """Where built demo public streams are kept for the next demo, or None when switched off.
+
+    ``$FORENSICS_DEMO_CACHE`` (``off`` disables it), else ``$XDG_CACHE_HOME`` or
+    ``~/.cache``, under ``uunet-forensics/demo``.
+    """
+    chosen = os.environ.get(CACHE_ENV, "").strip()
+    if chosen.lower() == "off":
+        return None
+    if chosen:
+        return Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "uunet-forensics" / "demo"
+
+
+def _code_fingerprint() -> str:
+    """sha256 of the producer's own code (``core`` and ``uunet``): edited code, new stream."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted([*root.glob("core/**/*.py"), *root.glob("uunet/**/*.py")]):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def public_stream_key(source: str | Path, frames: int, source_sha256: str | None = None) -> str:
+    """The cache key of a demo public stream: everything that decides its bytes.
+
+    The shipped models, head finder, version and ROI format (:func:`demo_fingerprint`), the
+    producer's code, the sample's sha256, the frame count and the producer's settings.
+    """
+    sha = source_sha256 or sha256_file(source)
+    config = ProducerConfig(max_frames=frames, stream_id=DEMO_STREAM_ID)
+    parts = [demo_fingerprint(), _code_fingerprint(), sha, str(frames), repr(config)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+
+
+def _from_cache(cache: Path, key: str, target: Path) -> bool:
+    """Copy the cached stream ``key`` to ``target`` when it is whole; False when it is not
+    there or does not match its recorded sha256 (then nothing is left at ``target``)."""
+    stream, record = cache / f"{key}.mkv", cache / f"{key}.json"
+    try:
+        expected = json.loads(record.read_text(encoding="utf-8"))["sha256"]
+        shutil.copyfile(stream, target)
+    except (OSError, ValueError, KeyError, TypeError):
+        target.unlink(missing_ok=True)
+        return False
+    if sha256_file(target) != expected:  # damaged or altered in the cache: make it anew
+        target.unlink(missing_ok=True)
+        return False
+    return True
+
+
+def _to_cache(cache: Path, key: str, public: Path) -> None:
+    """Keep ``public`` for the next demo (best effort: a cache that cannot be written costs
+    only time, never the demo)."""
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        with atomic_open(cache / f"{key}.mkv", PUBLIC) as handle, public.open("rb") as src:
+            shutil.copyfileobj(src, handle)
+        record = {"sha256": sha256_file(public), "key": key, "version": __version__}
+        with atomic_open(cache / f"{key}.json", PUBLIC) as handle:
+            handle.write(json.dumps(record, indent=1).encode())
+    except OSError:
+        pass
+
+
 def build_demo(
     root: str | Path,
     frames: int = DEMO_FRAMES,
@@ -130,16 +212,23 @@ def build_demo(
     media.mkdir()
     public = media / "demo_public.mkv"
 
-    report("making the public stream from the sample clip", 0.05)
-    deidentify_video(
-        source,
-        public,
-        FaceEncoder.from_file(encoder_path),
-        config=ProducerConfig(max_frames=frames, stream_id=DEMO_STREAM_ID),
-        progress=lambda done, total: report(
-            f"de-identifying frame {done}/{total}", 0.05 + 0.6 * done / max(total, 1)
-        ),
-    )
+    cache = demo_cache_dir()
+    key = public_stream_key(source, frames) if cache is not None else ""
+    if cache is not None and _from_cache(cache, key, public):
+        report(f"public stream reused from the cache ({cache})", 0.65)
+    else:
+        report("making the public stream from the sample clip", 0.05)
+        deidentify_video(
+            source,
+            public,
+            FaceEncoder.from_file(encoder_path),
+            config=ProducerConfig(max_frames=frames, stream_id=DEMO_STREAM_ID),
+            progress=lambda done, total: report(
+                f"de-identifying frame {done}/{total}", 0.05 + 0.6 * done / max(total, 1)
+            ),
+        )
+        if cache is not None:
+            _to_cache(cache, key, public)
 
     report("creating users", 0.7)
     with Workspace.open(root, create=True, db=db, app_role=app_role, password=password) as ws:

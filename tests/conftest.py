@@ -7,6 +7,7 @@ offscreen mode, and no way to reach a real user's files.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from forensics_app.uunet.inference import FaceEncoder
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# demos built by the suite share one cache of public streams of its own, never the user's
+os.environ["FORENSICS_DEMO_CACHE"] = tempfile.mkdtemp(prefix="uunet-test-demo-cache-")
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_VIDEO = REPO / "resources" / "samples" / "vtest_cut.avi"

@@ -10,6 +10,7 @@ import pytest
 from forensics_app.cli import main
 from forensics_app.core import stego
 from forensics_app.core.custody import Workspace, list_evidence, list_users
+from forensics_app.core.evidence import sha256_file
 from forensics_app.demo import DEMO_CASE, build_demo, is_demo_workspace
 from forensics_app.errors import InputError
 
@@ -108,3 +109,54 @@ def test_cli_story_on_the_demo(
     assert "files" in listing or listing
     code, summary, _ = _run(ws + ["verify-log"], capsys)
     assert code == 0 and "OK" in summary
+
+
+def _build_logged(root: Path, frames: int) -> tuple[list[str], object]:
+    steps: list[str] = []
+    demo = build_demo(root, frames=frames, progress=lambda text, fraction: steps.append(text))
+    return steps, demo
+
+
+def test_a_second_demo_reuses_the_cached_public_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FORENSICS_KDF_PROFILE", "fast")
+    monkeypatch.setenv("FORENSICS_DEMO_CACHE", str(tmp_path / "cache"))
+    first_steps, first = _build_logged(tmp_path / "a", 4)
+    assert not any("cache" in s for s in first_steps)
+    [cached] = (tmp_path / "cache").glob("*.mkv")
+    second_steps, second = _build_logged(tmp_path / "b", 4)
+    assert any("reused from the cache" in s for s in second_steps)
+    assert not any(s.startswith("de-identifying") for s in second_steps)
+    assert second.evidence_sha256 == first.evidence_sha256
+    assert is_demo_workspace(second.root)
+    # another frame count is another stream, made anew
+    third_steps, _ = _build_logged(tmp_path / "c", 3)
+    assert not any("reused" in s for s in third_steps)
+    assert cached.is_file()
+
+
+def test_an_altered_cached_stream_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FORENSICS_KDF_PROFILE", "fast")
+    monkeypatch.setenv("FORENSICS_DEMO_CACHE", str(tmp_path / "cache"))
+    _build_logged(tmp_path / "a", 4)
+    [cached] = (tmp_path / "cache").glob("*.mkv")
+    data = bytearray(cached.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # someone's edit, or a bad disk
+    cached.write_bytes(bytes(data))
+    steps, second = _build_logged(tmp_path / "b", 4)
+    assert not any("reused" in s for s in steps)
+    assert any(s.startswith("de-identifying") for s in steps)
+    record = json.loads(cached.with_suffix(".json").read_text())
+    assert sha256_file(cached) == record["sha256"] == second.evidence_sha256
+
+
+def test_demo_cache_can_be_switched_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORENSICS_KDF_PROFILE", "fast")
+    monkeypatch.setenv("FORENSICS_DEMO_CACHE", "off")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    steps, _ = _build_logged(tmp_path / "a", 3)
+    assert not any("cache" in s for s in steps)
+    assert not (tmp_path / "xdg").exists()
