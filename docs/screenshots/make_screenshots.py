@@ -4,7 +4,8 @@
 
 Uses the demo workspace (``forensics_app.demo.build_demo``; built in a temporary folder when
 ``--workspace`` is not given) with its demo passphrases, and drives the same steps a user
-does: alice opens DEMO-1 and scans it (main.png), files an unlock request (request.png); bob
+does: alice opens DEMO-1 and scans it (main.png), picks the longest track on the lanes
+under the scrubber (timeline_tracks.png), files an unlock request (request.png); bob
 reviews it (approval.png) and approves; alice reveals (reveal.png, reveal_whole.png); the
 audit log verifies (audit.png).
 """
@@ -22,7 +23,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import QRect, Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 
@@ -115,6 +116,15 @@ def main() -> int:
     wait(app, lambda: win.video.player.current.index == frame, what="seek")
     zoom_on_faces(app, win)
     win.grab().save(str(args.out / "main.png"))
+    lanes = win.video.lanes
+    if lanes.tracks:  # one lane per track; the longest picked, its frames selected
+        lanes.select_track(max(lanes.tracks, key=lambda t: t.count).track_id)
+        settle(app)
+        panel = win.video
+        top = panel.timeline.mapTo(panel, panel.timeline.rect().topLeft()).y() - 4
+        strip = QRect(0, top, panel.width(), panel.height() - top)
+        panel.grab(strip).save(str(args.out / "timeline_tracks.png"))
+        lanes.select_track(None)  # the request below is for every face in its range
 
     first, last = max(0, frame - 10), min(win.video.player.frame_count - 1, frame + 10)
     win.video.timeline.set_selection(first, last)
@@ -175,10 +185,11 @@ def main() -> int:
         lambda: win.audit.last_result is not None or win.audit.last_error is not None,
         what="verify",
     )
+    win.audit.table.selectRow(win.audit.proxy.rowCount() - 1)  # its details, as fields
     settle(app)
     win.audit_dock.grab().save(str(args.out / "audit.png"))
     win.shutdown()
-    names = ("main", "request", "approval", "approval_granted", "grants", "reveal",
+    names = ("main", "timeline_tracks", "request", "approval", "approval_granted", "grants", "reveal",
              "reveal_whole", "audit")  # fmt: skip
     for name in names:
         print(args.out / f"{name}.png")

@@ -256,7 +256,7 @@ class AuditView(QWidget):
             self._follow_rows(self.context.ws.audit.size())
 
     def _show_selected(self) -> None:
-        """The selected row's details, one field per line."""
+        """The selected row's details in full, as fields (wrapped, one paragraph)."""
         rows = self.table.selectionModel().selectedRows()
         if not rows:
             self.detail_label.setText("")
@@ -264,8 +264,8 @@ class AuditView(QWidget):
         row = self.model.rows[self.proxy.mapToSource(rows[0]).row()]
         fields = readable_details(row.get("details"))
         head = f"<b>#{row.get('seq')} {row.get('action')}</b> by {row.get('actor')}"
-        lines = [f"{k}: <b>{v}</b>" for k, v in fields]
-        self.detail_label.setText("<br>".join([head, *lines]))
+        lines = " · ".join(f"{k}: <b>{v}</b>" for k, v in fields)
+        self.detail_label.setText(f"{head}<br>{lines}" if lines else head)
 
     def verify(self) -> Task | None:
         """Run the log verification on a worker; show the summary or the first bad entry."""
