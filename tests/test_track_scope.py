@@ -252,3 +252,24 @@ def test_the_report_says_which_faces_a_track_grant_covers(world: World) -> None:
     assert unlock_record.grant_id == grant.id
     assert "only the faces of track 2" in unlock_record.frames_granted
     assert "from frame 0" in unlock_record.frames
+
+
+def test_a_court_export_checks_the_track_scope_of_its_grants(world: World, tmp_path: Path) -> None:
+    """A bundle whose grant names more tracks than its request is refused by verify-export."""
+    import zipfile
+
+    from forensics_app.core.report.export import export_case
+    from forensics_app.core.report.verify_export import verify_export
+
+    grant = _track_grant(world)
+    bundle = tmp_path / "e.zip"
+    export_case(world.ws, world.alice, world.case_id, bundle, "District Court")
+    verify_export(bundle)  # the honest bundle verifies
+    body = {k: v for k, v in grant.doc.items() if k != "signature"}
+    wider = unlock.canonical_json(unlock._signed({**body, "tracks": [1, 2]}, world.bob))
+    folder = tmp_path / "unpacked"
+    with zipfile.ZipFile(bundle) as z:
+        z.extractall(folder)
+    (folder / f"custody/grant_{grant.id}.json").write_bytes(wider)
+    with pytest.raises(VerificationError, match="exceeds the tracks of its request"):
+        verify_export(folder)

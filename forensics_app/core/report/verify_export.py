@@ -31,6 +31,7 @@ from forensics_app.core.custody import (
     verify_inclusion_proof,
 )
 from forensics_app.core.custody.crypto import ed_public_from_b64, key_id, verify_signature
+from forensics_app.core.custody.unlock import check_track_scope
 from forensics_app.core.report.export import (
     EXCERPT_TYPE,
     EXPORT_TYPE,
@@ -393,6 +394,10 @@ def _grant(files: _Bundle, manifest: dict[str, Any], users: dict[str, dict], gid
     a, b = grant.frames
     if not request.frames[0] <= a <= b <= request.frames[1]:
         raise VerificationError(f"{name}: exceeds the scope of its request")
+    try:
+        check_track_scope(grant, request)
+    except VerificationError as error:
+        raise VerificationError(f"{name}: {error}") from None
     return grant
 
 
