@@ -90,6 +90,7 @@ def test_lanes_pick_a_track_and_the_request_asks_for_it_alone(qtbot, window: Mai
     _send(lanes, QEvent.Type.MouseButtonPress, 20, HEADER_HEIGHT + LANE_HEIGHT * 1.5)
     assert lanes.selected_track == 2 and win.video.timeline.selection == (0, 29)
     assert win.video.selected_track().track_id == 2
+    assert win.video.view.picked_boxes == (win.video.marks[5].boxes[1],)  # drawn thicker
     win.video.timeline.set_selection(10, 20)  # narrowed on the scrubber: the pick stays
 
     dialog = win.request_dialog()

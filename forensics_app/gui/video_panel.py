@@ -161,6 +161,7 @@ class VideoPanel(QWidget):
         self.timeline.selection_changed.connect(self.lanes.set_selection)
         self.lanes.position_changed.connect(self.seek)
         self.lanes.selection_changed.connect(self.timeline.set_selection)
+        self.lanes.track_selected.connect(self._redraw_boxes)
 
     def _tool(self, icon: QStyle.StandardPixmap, tip: str) -> QToolButton:
         button = QToolButton()
@@ -295,7 +296,9 @@ class VideoPanel(QWidget):
         mark = self.marks.get(frame.index) or frame.mark
         status_line = ""
         if isinstance(mark, scan_mod.FrameMark):
-            self.view.set_boxes(mark.boxes, mark.status, self.track_ids.get(frame.index))
+            self.view.set_boxes(
+                mark.boxes, mark.status, self.track_ids.get(frame.index), self.lanes.selected_track
+            )
             status_line = {
                 "ok": f"message ok · {len(mark.boxes)} ROI(s)",
                 "none": "no hidden message",
@@ -360,6 +363,11 @@ class VideoPanel(QWidget):
         self.tracks = tracks_of(self.track_ids)
         self.lanes.set_tracks(self.tracks)
         self._linked_at = time.perf_counter()
+
+    def _redraw_boxes(self, _track: int = 0) -> None:
+        """Draw the current frame's boxes again (a track was picked or dropped)."""
+        if self.player is not None and self.player.current is not None:
+            self._show(self.player.current)
 
     def selected_track(self) -> Track | None:
         """The track picked on the lanes (None when none is)."""

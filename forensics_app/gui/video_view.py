@@ -48,6 +48,8 @@ class FrameView(QGraphicsView):
         self.overlay_text = "no video"
         self.status_text = ""
         self.boxes: tuple[tuple[int, int, int, int], ...] = ()
+        #: The boxes of the picked track on this frame (drawn thicker).
+        self.picked_boxes: tuple[tuple[int, int, int, int], ...] = ()
 
     # -- content ---------------------------------------------------------------------
     def set_image(self, image: QImage) -> None:
@@ -63,27 +65,36 @@ class FrameView(QGraphicsView):
         boxes: Sequence[Sequence[int]],
         status: str = "ok",
         tracks: Sequence[int] | None = None,
+        picked: int | None = None,
     ) -> None:
         """Draw the ROI boxes of the current frame (empty to clear), each labelled with its
-        face number and, when the boxes have been linked, its track (``2 · T5``)."""
+        face number and, when the boxes have been linked, its track (``2 · T5``); the box
+        of track ``picked`` (the lane picked under the scrubber) is drawn thicker, in white."""
         scene = self.scene()
         for item in self._box_items:
             scene.removeItem(item)
         self._box_items.clear()
         self.boxes = tuple(tuple(int(v) for v in box) for box in boxes)
+        self.picked_boxes: tuple[tuple[int, int, int, int], ...] = ()
         colour = BOX_COLOURS.get(status, BOX_COLOURS["ok"])
         pen = QPen(colour, 0)  # cosmetic: one screen pixel whatever the zoom
         pen.setCosmetic(True)
         pen.setWidthF(2.0)
         font = QFont()
         font.setPointSizeF(7.0)
+        strong = QPen(QColor(255, 255, 255), 0)
+        strong.setCosmetic(True)
+        strong.setWidthF(3.5)
         for number, (x, y, w, h) in enumerate(self.boxes, start=1):
-            rect = QGraphicsRectItem(QRectF(x, y, w, h))
-            rect.setPen(pen)
-            rect.setZValue(2)
             track = tracks[number - 1] if tracks and number <= len(tracks) else None
+            is_picked = picked is not None and track == picked
+            if is_picked:
+                self.picked_boxes += ((x, y, w, h),)
+            rect = QGraphicsRectItem(QRectF(x, y, w, h))
+            rect.setPen(strong if is_picked else pen)
+            rect.setZValue(2)
             label = QGraphicsSimpleTextItem(f"{number} · T{track}" if track else str(number))
-            label.setBrush(QBrush(colour))
+            label.setBrush(QBrush(QColor(255, 255, 255) if is_picked else colour))
             label.setFont(font)
             label.setFlag(QGraphicsSimpleTextItem.GraphicsItemFlag.ItemIgnoresTransformations)
             label.setPos(x, max(0, y - 12 / max(self.zoom, 0.01)))
