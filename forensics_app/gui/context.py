@@ -5,16 +5,22 @@ reads in the UI thread; work that takes time (login's key derivation, hashing, l
 verification, reveal) runs on a worker that opens its own connection with
 :meth:`AppContext.worker_workspace` (SQLite connections belong to one thread; WAL lets
 them run side by side). Every action is a core custody function, as in the CLI.
+
+A workspace whose store is a PostgreSQL server opens the same way (its folder points at the
+database). When the server wants a password that libpq's ``~/.pgpass`` or service file does
+not give, :attr:`AppContext.ask_db_password` (set by the window: a password dialog) is asked
+once; the answer stays in memory for the workers' connections and is dropped on close.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from forensics_app.core.custody.store_postgres import DatabasePasswordRequired
 from forensics_app.core.custody.users import UserSession
 from forensics_app.core.custody.workspace import Workspace
 from forensics_app.errors import AuthError, InputError
@@ -32,13 +38,25 @@ class AppContext(QObject):
         self.ws: Workspace | None = None
         self.root: Path | None = None
         self.session: UserSession | None = None
+        #: Asked (with the one-line reason) for a database password; None: cancelled.
+        self.ask_db_password: Callable[[str], str | None] | None = None
+        self._db_password: str | None = None
 
     # -- workspace -------------------------------------------------------------------
     def open_workspace(self, root: Path, create: bool = False) -> None:
         """Open (or create) the workspace at ``root``; logs out the current user."""
-        ws = Workspace.open(Path(root), create=create)
+        password = None
+        try:
+            ws = Workspace.open(Path(root), create=create)
+        except DatabasePasswordRequired as error:
+            if self.ask_db_password is None:
+                raise
+            password = self.ask_db_password(str(error))
+            if password is None:
+                raise InputError("no database password given; the workspace stays closed") from None
+            ws = Workspace.open(Path(root), create=create, password=password)
         self.close_workspace()
-        self.ws, self.root = ws, Path(root)
+        self.ws, self.root, self._db_password = ws, Path(root), password
         self.workspace_changed.emit()
         self.data_changed.emit()
 
@@ -46,7 +64,7 @@ class AppContext(QObject):
         self.logout()
         if self.ws is not None:
             self.ws.close()
-            self.ws, self.root = None, None
+            self.ws, self.root, self._db_password = None, None, None
             self.workspace_changed.emit()
 
     def require_workspace(self) -> Workspace:
@@ -59,11 +77,23 @@ class AppContext(QObject):
         """A connection of its own for a worker thread (close it on exit)."""
         if self.root is None:
             raise InputError("open a workspace first (File ▸ Open workspace)")
-        ws = Workspace.open(self.root)
+        ws = self.connect()
         try:
             yield ws
         finally:
             ws.close()
+
+    @property
+    def db_password(self) -> str | None:
+        """The database password the user typed for this workspace (memory only), or None."""
+        return self._db_password
+
+    def connect(self) -> Workspace:
+        """Open another connection to the current workspace (for a worker thread), with
+        the database password the user gave, if any."""
+        if self.root is None:
+            raise InputError("open a workspace first (File ▸ Open workspace)")
+        return Workspace.open(self.root, password=self._db_password)
 
     # -- user ------------------------------------------------------------------------
     def set_session(self, session: UserSession) -> None:

@@ -11,7 +11,9 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QInputDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QSizePolicy,
@@ -45,6 +47,7 @@ class MainWindow(WorkflowMixin, QMainWindow):
         self.setObjectName("main-window")
         self.runner = TaskRunner(self)
         self.context = AppContext(self)
+        self.context.ask_db_password = self.ask_db_password
         self.current_evidence: EvidenceRecord | None = None
         self.active_dialog = None
         self.last_error: str | None = None
@@ -414,6 +417,14 @@ class MainWindow(WorkflowMixin, QMainWindow):
         """Ask a yes/no question (tests replace this method)."""
         answer = QMessageBox.question(self, APP_NAME, question)
         return answer == QMessageBox.StandardButton.Yes
+
+    def ask_db_password(self, reason: str) -> str | None:
+        """Ask for a PostgreSQL workspace's database password (libpq found none); it is kept
+        in memory for this workspace only, never stored."""
+        text, ok = QInputDialog.getText(
+            self, APP_NAME, f"{reason}\n\nPassword:", QLineEdit.EchoMode.Password
+        )
+        return text if ok else None
 
     def closeEvent(self, event: QCloseEvent) -> None:  # Qt API
         running = [task for task in self.runner.running() if not task.is_done]

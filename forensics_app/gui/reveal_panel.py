@@ -263,7 +263,10 @@ class RevealPanel(QWidget):
         self.lock("switching grant")
         self._show_locked(f"checking grant {grant_id} and decrypting the decoder…")
         self.unlock_button.setEnabled(False)
-        worker = RevealWorker(self.context.root, self.context.session, str(grant_id), self)
+        worker = RevealWorker(
+            self.context.root, self.context.session, str(grant_id), self,
+            db_password=self.context.db_password,
+        )  # fmt: skip
         worker.opened.connect(self._on_opened)
         worker.open_failed.connect(self._on_open_failed)
         worker.revealed.connect(self._on_revealed)

@@ -37,10 +37,16 @@ class RevealWorker(QObject):
     closed = Signal()
 
     def __init__(
-        self, root: Path, session: UserSession, grant_id: str, parent: QObject | None = None
+        self,
+        root: Path,
+        session: UserSession,
+        grant_id: str,
+        parent: QObject | None = None,
+        db_password: str | None = None,
     ) -> None:
         super().__init__(parent)
         self.root, self.user, self.grant_id = Path(root), session, grant_id
+        self._db_password = db_password  # a PostgreSQL workspace's, in memory only
         self.session: RevealSession | None = None
         self._cond = threading.Condition()
         self._wanted: int | None = None
@@ -79,7 +85,7 @@ class RevealWorker(QObject):
             # U_d's networks (torch) load here, on this thread, the first time a reveal opens
             from forensics_app.uunet.inference import FaceDecoder
 
-            ws = Workspace.open(self.root)
+            ws = Workspace.open(self.root, password=self._db_password)
             self.session = RevealSession(ws, self.user, self.grant_id, FaceDecoder.from_bytes)
         except ForensicsError as error:
             self.session = None
