@@ -235,11 +235,14 @@ class WorkflowMixin:
         from forensics_app.core.report.export import export_case
 
         def report(ws, session, case_id, out, progress):
-            progress(0, 3)  # collecting the case's records and exhibits: the first third
-            data = build_report_data(ws, case_id, session)
-            progress(1, 3)  # rendering, logging and writing the PDF: the rest
+            # reading the reveals' exhibits: up to 60 %; rendering, logging, writing: the rest
+            progress(0, 100)
+            data = build_report_data(
+                ws, case_id, session, progress=lambda done, n: progress(60 * done // n, 100)
+            )
+            progress(60, 100)
             sha = write_report(ws, session, data, out)
-            progress(3, 3)
+            progress(100, 100)
             return f"report {data.report_id}, sha256 {sha}"
 
         def export(ws, session, case_id, out, progress, recipient):

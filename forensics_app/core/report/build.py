@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -310,8 +310,12 @@ def build_report_data(
     frames: tuple[int, int] | None = None,
     lab: str = DEFAULT_LAB,
     agency: str = "",
+    progress: Callable[[int, int], None] | None = None,
 ) -> ReportData:
-    """Everything the report of ``case_id`` states, gathered and checked from ``ws``."""
+    """Everything the report of ``case_id`` states, gathered and checked from ``ws``.
+
+    ``progress(done, total)`` is called after each reveal's exhibits are read (the slow
+    part: their images are decoded and checked), for the GUI's percentage."""
     case = get_case(ws, case_id)
     rows = _case_rows(ws, case_id)
     evidence = _evidence(ws, case_id)
@@ -321,7 +325,7 @@ def build_report_data(
     exhibits, notes = [], []
     flags = box_flags(ws, case_id)
     outputs, gone = reveal_outputs(ws, rows, reveal_dirs)
-    for reveal, logged in outputs:
+    for done, (reveal, logged) in enumerate(outputs, 1):
         if reveal.manifest.get("case_id") != case_id:
             raise InputError(
                 f"reveal at {reveal.folder} belongs to case {reveal.manifest.get('case_id')}"
@@ -337,6 +341,8 @@ def build_report_data(
         exhibits += exhibits_from_reveal(
             reveal, chosen, rate, first_number=len(exhibits) + 1, flags=flag_texts(flags, sha)
         )
+        if progress is not None:
+            progress(done, len(outputs))
     for folder in gone:
         notes.append(
             f"The reconstruction the audit log records in {folder} is no longer available "
