@@ -48,6 +48,25 @@ def own_server() -> PgServer:
     server.stop()
 
 
+# --- the fixture itself ------------------------------------------------------------------------
+
+
+def test_no_server_skips_with_the_reason_locally_and_fails_under_ci(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PG_BINDIR", "")
+    monkeypatch.setattr(pg_support.glob, "glob", lambda pattern: [])
+    monkeypatch.setattr(pg_support.shutil, "which", lambda name: None)
+    reason = pg_support.start_or_explain()
+    assert isinstance(reason, str) and "install Debian's 'postgresql' package" in reason
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="PostgreSQL backend not tested: no Postg"):
+        pg_support.unavailable(reason)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="PostgreSQL backend not tested: no Postg"):
+        pg_support.unavailable(reason)
+
+
 # --- the folder and its URL ------------------------------------------------------------------
 
 
@@ -221,6 +240,8 @@ def test_server_killed_mid_approval_is_one_line_and_nothing_half_written(
     world.ws.close()
     with own_server.admin(dbname) as conn:
         conn.execute(STALL)  # the approval stops after its UPDATE, inside its INSERT
+    watcher = cu.Workspace.open(world.root)  # a window left open over the crash
+    assert watcher.audit.size() == size
     approver = subprocess.Popen(
         [sys.executable, "-m", "forensics_app.cli", "--workspace", str(world.root), "approve",
          req.id, "--as", "bob"],
@@ -248,6 +269,10 @@ def test_server_killed_mid_approval_is_one_line_and_nothing_half_written(
     own_server.start()
     with own_server.admin(dbname) as conn:
         conn.execute("DROP TRIGGER stall ON grants")
+    with pytest.raises(StoreError, match="^lost workspace database"):
+        watcher.audit.size()  # its connection died with the server: one error …
+    assert watcher.audit.size() in (size, size + 1)  # … then reconnects (+ bob's login row)
+    watcher.close()
     with cu.Workspace.open(world.root) as ws:
         assert cu.get_request(ws, req.id).status == "pending"
         assert cu.list_grants(ws) == []

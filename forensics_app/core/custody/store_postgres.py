@@ -104,6 +104,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS users_name_lower ON users (lower(name));
 MIGRATIONS: dict[int, str] = {0: _V1, 1: _V2}
 
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@?#]*):[^@/?#]*@")
+_PASSWORD_PARAM = re.compile(r"(?i)([?&]password=)[^&#]*")
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
@@ -128,7 +129,7 @@ def is_postgres_url(text: str) -> bool:
 
 def redact_url(url: str) -> str:
     """``url`` with any password replaced by ``***`` (for messages and logs)."""
-    return _PASSWORD_IN_URL.sub(r"\1:***@", url)
+    return _PASSWORD_PARAM.sub(r"\1***", _PASSWORD_IN_URL.sub(r"\1:***@", url))
 
 
 def check_url(url: str) -> str:
@@ -193,24 +194,9 @@ class PostgresStore(Store):
         super().__init__()
         self.url = check_url(url)
         self._pg = _psycopg()
+        self._password = password  # memory only: to reconnect after a server restart
         self._conn = None
-        extra: dict[str, Any] = {"password": password} if password else {}
-        try:
-            self._conn = self._pg.connect(
-                url,
-                autocommit=True,
-                row_factory=self._pg.rows.dict_row,
-                connect_timeout=10,
-                application_name="uunet-forensics",
-                **extra,
-            )
-        except self._pg.Error as error:
-            text = _first_line(error)
-            if "no password supplied" in text or "password authentication failed" in text:
-                raise DatabasePasswordRequired(
-                    f"workspace database {self.location} wants a password: {text}"
-                ) from None
-            raise StoreError(f"cannot reach workspace database {self.location}: {text}") from None
+        self._conn = self._connect()
         try:
             if not create and not self._has_schema():
                 raise StoreError(
@@ -227,6 +213,33 @@ class PostgresStore(Store):
     @property
     def location(self) -> str:
         return redact_url(self.url)
+
+    def _connect(self) -> Any:
+        extra: dict[str, Any] = {"password": self._password} if self._password else {}
+        try:
+            return self._pg.connect(
+                self.url,
+                autocommit=True,
+                row_factory=self._pg.rows.dict_row,
+                connect_timeout=10,
+                application_name="uunet-forensics",
+                **extra,
+            )
+        except self._pg.Error as error:
+            text = _first_line(error)
+            if "no password supplied" in text or "password authentication failed" in text:
+                raise DatabasePasswordRequired(
+                    f"workspace database {self.location} wants a password: {text}"
+                ) from None
+            raise StoreError(f"cannot reach workspace database {self.location}: {text}") from None
+
+    def _revive(self) -> None:
+        """Reopen a connection the server dropped, before the next transaction or read
+        outside one (nothing was open on it, so nothing is lost or replayed); a window left
+        open over a server restart carries on after one error. Inside a transaction a lost
+        connection stays an error: the server has rolled that transaction back."""
+        if self._conn.closed and not self._depth:
+            self._conn = self._connect()
 
     @property
     def user(self) -> str:
@@ -302,6 +315,7 @@ class PostgresStore(Store):
     # --- plumbing ------------------------------------------------------------------------
 
     def _begin(self, durable: bool) -> None:
+        self._revive()
         try:
             self._conn.execute(
                 "BEGIN ISOLATION LEVEL READ COMMITTED; "
@@ -349,6 +363,7 @@ class PostgresStore(Store):
         return StoreError(f"workspace database error: {text}")
 
     def _exec(self, sql: str, params: tuple | dict = ()) -> Any:
+        self._revive()
         try:
             if not params:  # no placeholders to bind: the text goes as it is
                 return self._conn.execute(sql)
