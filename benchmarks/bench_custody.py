@@ -198,8 +198,11 @@ def _decoder_bytes(path: Path) -> tuple[bytes, dict, str]:
 
 
 def bench_reveal(tmp: Path, public_video: Path, decoder_path: Path, limit: int) -> dict:
-    """Frames/s of ``RevealSession.reveal_frame`` (ROI read + U_d of every face + paste)
-    over a real grant, against plain decoding of the same file in the same run."""
+    """Frames/s of the reveal over a real grant, whole frames with every face: frame by frame
+    (``RevealSession.reveal_frame``, what the GUI does on a seek) and over a range
+    (``reveal_range``: decoding and ROI reading ahead on a thread, the faces of 8 frames in
+    one U_d call), each against plain decoding of the same file in the same run (timed
+    before and after, the mean taken)."""
     from forensics_app.core.video import VideoReader
 
     os.environ["FORENSICS_KDF_PROFILE"] = "fast"  # KDF is timed in bench_open, not here
@@ -216,10 +219,13 @@ def bench_reveal(tmp: Path, public_video: Path, decoder_path: Path, limit: int) 
     sha = cu.add_evidence(ws, alice, "B-2", public_video).sha256
     req = cu.create_request(ws, alice, "B-2", sha, (0, limit - 1), "bench", "bench")
     grant = cu.approve(ws, cu.login(ws, "bob", "demo-bob"), req.id)
-    with VideoReader(public_video) as reader:
-        t0 = time.perf_counter()
-        n_plain = sum(1 for _ in reader.frames(0, limit))
-        plain = time.perf_counter() - t0
+
+    def plain_fps() -> float:
+        with VideoReader(public_video) as reader:
+            t0 = time.perf_counter()
+            n_plain = sum(1 for _ in reader.frames(0, limit))
+            return n_plain / (time.perf_counter() - t0)
+
     from forensics_app.uunet.inference import FaceDecoder
 
     class Timed:  # the real decoder, with the time spent in U_d counted
@@ -238,21 +244,36 @@ def bench_reveal(tmp: Path, public_video: Path, decoder_path: Path, limit: int) 
         timed.append(Timed(FaceDecoder.from_bytes(w, c)))
         return timed[-1]
 
+    plain = [plain_fps()]
     with cu.RevealSession(ws, alice, grant.id, decoder_factory=factory) as session:
         n = min(limit, session.frame_count)
         faces = 0
         t0 = time.perf_counter()
         for i in range(n):
             faces += len(session.reveal_frame(i).faces)
-        elapsed = time.perf_counter() - t0
+        per_frame = time.perf_counter() - t0
+        ud_per_frame, timed[0].seconds = timed[0].seconds, 0.0
+        plain.append(plain_fps())
+        t0 = time.perf_counter()
+        ranged_faces = sum(len(f.faces) for f in session.reveal_range(0, n - 1))
+        ranged = time.perf_counter() - t0
+        ud_ranged = timed[0].seconds
+    plain.append(plain_fps())
     ws.close()
     os.environ.pop("FORENSICS_KDF_PROFILE", None)
-    fps, plain_fps = n / elapsed, n_plain / plain
+    plain_mean = sum(plain) / len(plain)
+    fps, range_fps = n / per_frame, n / ranged
     return {"video": str(public_video), "decoder": source, "frames": n, "faces": faces,
-            "reveal_fps": fps, "plain_decode_fps": plain_fps,
-            "ud_ms_per_frame": 1000 * timed[0].seconds / n,
-            "rest_ms_per_frame": 1000 * (elapsed - timed[0].seconds) / n, "ratio_to_plain": fps / plain_fps,
-            "target_fps": 50, "pass": fps >= 50,
+            "plain_decode_fps": plain_mean, "plain_decode_fps_runs": plain,
+            "reveal_fps": fps, "ratio_to_plain": fps / plain_mean,
+            "ud_ms_per_frame": 1000 * ud_per_frame / n,
+            "rest_ms_per_frame": 1000 * (per_frame - ud_per_frame) / n,
+            "range_reveal": {
+                "faces": ranged_faces, "fps": range_fps, "ratio_to_plain": range_fps / plain_mean,
+                "ud_ms_per_frame": 1000 * ud_ranged / n,
+                "rest_ms_per_frame": 1000 * (ranged - ud_ranged) / n,
+                "target_ratio": 0.5, "pass": range_fps / plain_mean >= 0.5,
+            },
             "torch_threads": __import__("torch").get_num_threads()}  # fmt: skip
 
 

@@ -154,6 +154,50 @@ def test_revocation_stops_an_open_session(world: World) -> None:
         cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes)
 
 
+def test_a_range_reveal_equals_frame_by_frame(world: World) -> None:
+    grant = _grant(world)
+    with cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes) as session:
+        one_by_one = [session.reveal_frame(i) for i in range(N_FRAMES)]
+        # batches of 4 frames: 8 faces per U_d call, split across a batch boundary too
+        ranged = list(session.reveal_range(0, N_FRAMES - 1, batch_frames=4))
+        assert len(session.reveal_frame(5).faces) == 2  # the reader still serves frames
+    assert [f.index for f in ranged] == list(range(N_FRAMES))
+    for a, b in zip(one_by_one, ranged, strict=True):
+        assert (a.status, a.timestamp_s, len(a.faces)) == (b.status, b.timestamp_s, len(b.faces))
+        assert np.array_equal(a.public_bgr, b.public_bgr)
+        # U_d on a batch of 8 or of 2 faces: the same faces to within one grey level
+        diff = np.abs(a.reconstructed_bgr.astype(int) - b.reconstructed_bgr.astype(int))
+        assert diff.max() <= 1
+        assert [f.box for f in a.faces] == [f.box for f in b.faces]
+
+
+def test_a_range_reveal_stops_at_the_next_batch_after_revocation(world: World) -> None:
+    grant = _grant(world)
+    session = cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes)
+    frames = session.reveal_range(0, N_FRAMES - 1, batch_frames=2)
+    assert [next(frames).index, next(frames).index] == [0, 1]
+    cu.revoke(world.ws, world.dave, grant.id, "withdrawn")
+    with pytest.raises(PermissionDenied, match="revoked"):
+        next(frames)
+    row = list(world.ws.audit.entries())[-1]
+    assert (row["action"], row["outcome"]) == ("consultation", "denied")
+    with pytest.raises(PermissionDenied, match="closed"):
+        session.reveal_frame(0)  # the decoder went with the grant
+
+
+def test_a_range_reveal_left_early_stops_its_decoding_thread(world: World) -> None:
+    import threading
+
+    grant = _grant(world)
+    with cu.RevealSession(world.ws, world.alice, grant.id, FaceDecoder.from_bytes) as session:
+        frames = session.reveal_range(0, N_FRAMES - 1, batch_frames=1)
+        assert next(frames).index == 0
+        frames.close()  # the analyst stops after one frame
+        assert not [t for t in threading.enumerate() if t.name == "reveal-decode"]
+        with pytest.raises(PermissionDenied, match="outside"):
+            next(session.reveal_range(0, N_FRAMES))  # past the grant: refused up front
+
+
 def test_changed_evidence_is_refused_before_any_key_is_used(
     world: World, tmp_path: Path, public_stream: Path
 ) -> None:
@@ -284,6 +328,8 @@ def test_a_forged_roi_message_is_refused_named_and_logged(keyed_world: World, tm
         row = list(world.ws.audit.entries())[-1]
         assert (row["action"], row["outcome"]) == ("consultation", "denied")
         assert json.loads(row["details"])["reason"] == str(caught.value)
+        with pytest.raises(VerificationError, match=f"frame {FORGED} of keyed.mkv"):
+            list(session.reveal_range(0, FORGED))  # the range reveal stops at it too
         with pytest.raises(VerificationError, match=f"frame {FORGED} of keyed.mkv"):
             session.write(tmp_path / "all")  # a range holding the forged frame: nothing kept
         manifest = json.loads(session.write(tmp_path / "good", frames=(0, 1)).read_text())
