@@ -1,8 +1,9 @@
 """Custody benchmarks (issue #5 targets) → JSON.
 
     python benchmarks/bench_custody.py --out benchmarks/results/bench_custody.json
-    python benchmarks/bench_custody.py --backend both --parts appends,verify
-        (issue #18: the same appends and verify on SQLite and on PostgreSQL, one run; the
+    python benchmarks/bench_custody.py --backend both --parts appends,verify,migrate
+        (issue #18: the same appends and verify on SQLite and on PostgreSQL, one run, and a
+        SQLite workspace of --verify-entries rows migrated to PostgreSQL; the
         PostgreSQL server is a throwaway one from tests/pg_support.py, fsync on, on this
         machine, reached over TCP on 127.0.0.1; writes bench_custody_backends.json)
 
@@ -159,6 +160,27 @@ def bench_verify(tmp: Path, n: int = 100_000, stores: Stores | None = None) -> d
             "pass": elapsed <= 30.0}  # fmt: skip
 
 
+def bench_migrate(tmp: Path, n: int, stores: Stores) -> dict:
+    """``forensics workspace migrate``: a SQLite workspace of ``n`` entries onto a fresh
+    PostgreSQL database (source verified, rows copied in one transaction, copy verified)."""
+    from forensics_app.core.custody.migrate import migrate_workspace
+
+    root = tmp / "migrate"
+    ws = Stores("sqlite").open(root)
+    for start in range(0, n, 5000):
+        with ws.store.transaction(durable=False):
+            for i in range(start, min(n, start + 5000)):
+                ws.audit.append("alice", "analyst", "consultation", case_id="B-1",
+                                object=f"frame:{i}", details={"i": i})  # fmt: skip
+    ws.close()
+    t0 = time.perf_counter()
+    result = migrate_workspace(root, stores.server.new_database(), app_role=stores.app)
+    elapsed = time.perf_counter() - t0
+    return {"entries": result["after"]["entries"], "rows": sum(result["rows"].values()),
+            "seconds": elapsed, "includes": "verify of the source + copy + verify of the copy",
+            "same_head": result["after"]["head"] == result["before"]["head"]}  # fmt: skip
+
+
 def make_public_stream(sample: Path, out: Path, frames: int) -> dict:
     """A stand-in public stream for throughput: the sample's frames with real detector boxes
     hidden by real ROI messages, H.264 CRF 23. Faces are not replaced (no U_e needed to time
@@ -308,6 +330,9 @@ def _backends(result: dict, tmp: Path, args: argparse.Namespace) -> None:
             if "verify" in parts:
                 out["audit_verify"] = bench_verify(tmp / name, args.verify_entries, stores)
                 print(name, "verify:", out["audit_verify"]["seconds"], flush=True)
+            if "migrate" in parts and name == "postgresql":
+                out["migrate_from_sqlite"] = bench_migrate(tmp / name, args.verify_entries, stores)
+                print(name, "migrate:", out["migrate_from_sqlite"]["seconds"], flush=True)
         finally:
             stores.close()
         result["backends"][name] = out

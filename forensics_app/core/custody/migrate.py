@@ -41,13 +41,10 @@ def copy_store(source: Store, target: Store) -> dict[str, int]:
     counts: dict[str, int] = {}
     with target.transaction():
         for table in TABLES:
-            n = 0
-            for row in source.table_rows(table):
-                if table == "meta" and row["key"] == "schema_version":
-                    continue
-                target.copy_row(table, row)
-                n += 1
-            counts[table] = n
+            rows = source.table_rows(table)
+            if table == "meta":  # the target keeps its own schema version
+                rows = (r for r in rows if r["key"] != "schema_version")
+            counts[table] = target.copy_rows(table, rows)
     return counts
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -369,10 +369,28 @@ class Store(ABC):
         order = {"audit": "seq", "checkpoints": "size"}.get(table, "1")
         yield from self._iter(f"SELECT * FROM {table} ORDER BY {order}")
 
-    def copy_row(self, table: str, row: dict[str, Any]) -> None:
-        """Insert one row copied from another store, column for column."""
+    def copy_rows(self, table: str, rows: Iterable[dict[str, Any]], batch: int = 2000) -> int:
+        """Insert rows copied from another store, column for column, ``batch`` per round
+        trip (call inside a transaction); returns how many."""
         if table not in TABLES:
             raise StoreError(f"no table {table!r} in a workspace")
-        cols = ", ".join(row)
-        marks = ", ".join(f":{c}" for c in row)
-        self._exec(f"INSERT INTO {table} ({cols}) VALUES ({marks})", row)
+        done, pending = 0, []
+        for row in rows:
+            pending.append(row)
+            if len(pending) == batch:
+                done += self._insert_many(table, pending)
+                pending = []
+        if pending:
+            done += self._insert_many(table, pending)
+        return done
+
+    def _insert_many(self, table: str, rows: list[dict[str, Any]]) -> int:
+        cols = list(rows[0])
+        marks = ", ".join(f":{c}" for c in cols)
+        self._many(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})", rows)
+        return len(rows)
+
+    @abstractmethod
+    def _many(self, sql: str, rows: list[dict[str, Any]]) -> None:
+        """Run one statement for each of ``rows`` (named placeholders), in as few round
+        trips as the driver allows."""

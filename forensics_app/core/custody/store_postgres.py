@@ -371,6 +371,14 @@ class PostgresStore(Store):
         except self._pg.Error as error:
             raise self._error(error) from None
 
+    def _many(self, sql: str, rows: list[dict[str, Any]]) -> None:
+        self._revive()
+        try:
+            with self._conn.cursor() as cur:
+                cur.executemany(_translate(sql), rows)  # pipelined by psycopg
+        except self._pg.Error as error:
+            raise self._error(error) from None
+
     def _one(self, sql: str, params: tuple | dict = ()) -> dict[str, Any] | None:
         cur = self._exec(sql, params)
         try:

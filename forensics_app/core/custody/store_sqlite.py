@@ -212,6 +212,12 @@ class SQLiteStore(Store):
         except sqlite3.Error as error:
             raise self._error(error) from None
 
+    def _many(self, sql: str, rows: list[dict[str, Any]]) -> None:
+        try:
+            self._conn.executemany(sql, rows)
+        except sqlite3.Error as error:
+            raise self._error(error) from None
+
     def _one(self, sql: str, params: tuple | dict = ()) -> dict[str, Any] | None:
         cur = self._exec(sql, params)
         try:
