@@ -189,7 +189,8 @@ class PostgresStore(Store):
         ``create`` (as the role that is to own the schema) also migrates an older schema and,
         with ``app_role``, grants that role what the application needs and no more. A
         database holding no workspace is refused otherwise, as the SQLite store refuses an
-        empty file. ``password`` (from a prompt) is used for this connection only.
+        empty file. ``password`` (from a prompt) stays in this object's memory, for this
+        connection and its reconnections only.
         """
         super().__init__()
         self.url = check_url(url)
@@ -358,8 +359,10 @@ class PostgresStore(Store):
         if isinstance(error, self._pg.OperationalError) or self._conn.closed:
             rolled = "; the unfinished change was not written" if self._depth else ""
             return StoreError(f"lost workspace database {self.location}: {text}{rolled}")
-        if isinstance(error, self._pg.IntegrityError | self._pg.errors.InsufficientPrivilege):
+        if isinstance(error, self._pg.IntegrityError):
             return StoreError(f"workspace database refused the change: {text}")
+        if isinstance(error, self._pg.errors.InsufficientPrivilege):
+            return StoreError(f"workspace database role {self.user!r} may not: {text}")
         return StoreError(f"workspace database error: {text}")
 
     def _exec(self, sql: str, params: tuple | dict = ()) -> Any:
