@@ -59,6 +59,8 @@ def test_eval_writes_json_markdown_and_plots(tmp_path: Path, capsys) -> None:
     assert 0.0 <= judges["sface"]["same_person_x_a"] <= 1.0
     assert set(result["same_person_x_a"]) == {"dlib (distance < 0.6)", "sface (cos >= 0.363)"}
     assert judges["gender"]["faces"] == 9
+    assert judges["gender"]["s_gender_donor"] == 1  # the shipped card's donors are tagged
+    assert judges["gender"]["donor_choice"] == "keep x's gender (s_gender +1)"
     assert result["command"].startswith("forensics eval --models")
     md = (out / "eval.md").read_text(encoding="utf-8")
     assert set(result["detection_by_source"]) == set(source_of(_subjects(3))) or (

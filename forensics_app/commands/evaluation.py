@@ -32,6 +32,8 @@ def _command_line(args: argparse.Namespace) -> str:
         parts += ["--attacker-steps", str(args.attacker_steps)]
     if args.attributes:
         parts += ["--attributes", args.attributes]
+    if args.s_gender is not None:
+        parts += ["--s-gender", str(args.s_gender)]
     return " ".join(shlex.quote(str(p)) for p in parts)
 
 
@@ -62,6 +64,7 @@ def _eval(args: argparse.Namespace) -> int:
         all_subjects=args.all_subjects,
         attacker_steps=args.attacker_steps,
         attributes_model=Path(args.attributes) if args.attributes else None,
+        s_gender=args.s_gender,
     )
     command = _command_line(args)
     results["command"] = command
@@ -120,6 +123,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--attributes",
         help="folder with the da.safetensors that reads soft labels for the attribute-control "
         "table (default: the one in --models); labels come from DATA/attributes.csv",
+    )
+    parser.add_argument(
+        "--s-gender",
+        type=int,
+        choices=(1, -1, 0),
+        help="donor gender control of a virtual-identity U_e: 1 keep x's gender, -1 flip it, "
+        "0 gender-blind (default: keep when the card has donor tags, else gender-blind)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(handler=_eval)

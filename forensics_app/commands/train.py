@@ -148,6 +148,30 @@ def _uunet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gender_probe(args: argparse.Namespace) -> int:
+    from forensics_app.uunet.gender import build_gender_probe
+
+    card = build_gender_probe(
+        Path(args.identity),
+        Path(args.src),
+        [Path(p) for p in args.labels],
+        Path(args.real) if args.real else None,
+        [Path(p) for p in args.heldout_from],
+        Path(args.out),
+        seed=args.seed,
+    )
+    print(json.dumps({"sha256": card["sha256"], "metrics": card["metrics"]}))
+    return 0
+
+
+def _tag_donors(args: argparse.Namespace) -> int:
+    from forensics_app.uunet.gender import tag_donors
+
+    bank = tag_donors(Path(args.encoder), Path(args.labels))
+    print(bank["gender_labels"])
+    return 0
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="ROOT/<subject>/<sequence>/<frame>.png")
     parser.add_argument("--out", required=True, help="output folder (weights, card, log)")
@@ -216,6 +240,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     bank.add_argument("--count", type=int, default=200, help="number of donors (default 200)")
     bank.add_argument("--quiet", action="store_true", help="no progress bar")
     bank.set_defaults(handler=_donor_bank)
+
+    probe = actions.add_parser(
+        "gender-probe",
+        help="the producer's own gender reader (E_id + linear probe) for gender-aware donors",
+    )
+    probe.add_argument("--identity", required=True, help="identity.safetensors or its folder")
+    probe.add_argument("--src", required=True, help="synthetic_faces.tar or its folder")
+    probe.add_argument(
+        "--labels", nargs="+", required=True, help="CSVs with identity,gender of synthetic faces"
+    )
+    probe.add_argument("--real", help="bootstrap DATA with attributes.csv (labelled LFW faces)")
+    probe.add_argument(
+        "--heldout-from", nargs="*", default=[], metavar="CARD",
+        help="model cards whose held-back subjects are never trained on (measured instead)",
+    )  # fmt: skip
+    probe.add_argument("--out", required=True, help="folder for probe.safetensors + card")
+    probe.add_argument("--seed", type=int, default=0)
+    probe.set_defaults(handler=_gender_probe)
+
+    tag = actions.add_parser(
+        "tag-donors", help="write the donors' gender labels into the encoder's model card"
+    )
+    tag.add_argument("--encoder", required=True, help="ue.safetensors (its card is updated)")
+    tag.add_argument("--labels", required=True, help="CSV donor,identity,gender")
+    tag.set_defaults(handler=_tag_donors)
 
     attr = actions.add_parser("attributes", help="phase 1: pairwise attribute matcher D_a")
     _common(attr)

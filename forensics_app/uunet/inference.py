@@ -20,6 +20,7 @@ import torch
 from forensics_app.errors import InputError
 from forensics_app.uunet.donors import donor_index
 from forensics_app.uunet.export import load_model, module_from_bytes
+from forensics_app.uunet.gender import setup_gender_control
 
 FACE_SIZE = 64
 
@@ -63,36 +64,83 @@ class _Runner:
 
 
 class FaceEncoder(_Runner):
-    """U_e: original head crops → de-identified surrogates."""
+    """U_e: original head crops → de-identified surrogates.
+
+    A virtual-identity U_e picks each track's donor. With ``s_gender`` (see
+    :func:`.gender.setup_gender_control`: ``None`` keeps x's gender when the card carries
+    donor tags and the reader is installed, ``+1``/``-1`` keep/flip or fail, ``0`` ignores
+    gender) the donor comes from the half of the bank of the wanted gender; ``gender_note``
+    says which mode runs. The track's gender is decided the first time its seed is seen
+    and kept for the life of this encoder, so one track keeps one donor.
+    """
+
+    def __init__(
+        self,
+        module: torch.nn.Module,
+        card: dict[str, Any],
+        batch_size: int = 64,
+        s_gender: int | None = None,
+        models_dir: Path | None = None,
+    ) -> None:
+        super().__init__(module, card, batch_size)
+        self.gender, self.gender_note = setup_gender_control(
+            self.donor_count, card, s_gender, models_dir or DEFAULT_MODELS
+        )
 
     @classmethod
-    def from_file(cls, path: str | Path) -> FaceEncoder:
+    def from_file(
+        cls, path: str | Path, s_gender: int | None = None, models_dir: Path | None = None
+    ) -> FaceEncoder:
+        """Load ``X.safetensors`` + card; the gender reader from ``models_dir`` (default:
+        this install's ``models/``)."""
         module, card = load_model(Path(path), expected_role="encoder")
-        return cls(module, card)
+        return cls(module, card, s_gender=s_gender, models_dir=models_dir)
 
     @classmethod
-    def from_bytes(cls, blob: bytes, card: dict[str, Any]) -> FaceEncoder:
-        return cls(module_from_bytes(blob, card, expected_role="encoder"), card)
+    def from_bytes(
+        cls,
+        blob: bytes,
+        card: dict[str, Any],
+        s_gender: int | None = None,
+        models_dir: Path | None = None,
+    ) -> FaceEncoder:
+        """Build from safetensors bytes held in memory (a sealed encoder) and its card."""
+        module = module_from_bytes(blob, card, expected_role="encoder")
+        return cls(module, card, s_gender=s_gender, models_dir=models_dir)
 
     def encode(self, faces_bgr: np.ndarray, seeds: Sequence[int]) -> np.ndarray:
-        """De-identify ``N`` faces; ``seeds[i]`` is the track seed of face ``i``."""
+        """De-identify ``N`` faces; ``seeds[i]`` is the track seed of face ``i``.
+
+        Under gender control a seed's first call fixes its track's gender (read from its
+        faces in that call), so the same faces give the same bytes on a fresh encoder.
+        """
         faces = _check_faces(faces_bgr)
         if len(seeds) != len(faces):
             raise InputError(f"{len(faces)} faces but {len(seeds)} seeds")
+        for seed in seeds:
+            if not isinstance(seed, int | np.integer) or seed < 0:
+                raise InputError(f"a track seed must be a non-negative integer, got {seed!r}")
         out = np.empty_like(faces)
+        donors = self.donor_indices(faces, seeds) if self.donor_count else []
         with torch.inference_mode():
             for i in range(0, len(faces), self.batch_size):
                 chunk = bgr_to_tensor(faces[i : i + self.batch_size])
                 noise = torch.from_numpy(
                     np.stack([noise_map(s) for s in seeds[i : i + self.batch_size]])
                 ).unsqueeze(1)
-                batch_seeds = seeds[i : i + self.batch_size]
-                if self.donor_count:  # U_e(x, z): the track seed picks the donor
-                    index = torch.tensor([donor_index(s, self.donor_count) for s in batch_seeds])
+                if self.donor_count:  # U_e(x, z): the track seed (and gender) picks the donor
+                    index = torch.tensor(donors[i : i + len(chunk)])
                     out[i : i + len(chunk)] = tensor_to_bgr(self.module(chunk, noise, index))
                 else:
                     out[i : i + len(chunk)] = tensor_to_bgr(self.module(chunk, noise))
         return out
+
+    def donor_indices(self, faces_bgr: np.ndarray, seeds: Sequence[int]) -> list[int]:
+        """The donor of each face: gender-aware when :attr:`gender` runs, else the seed's
+        hash over the whole bank (:func:`.donors.donor_index`)."""
+        if self.gender is not None:
+            return self.gender.donors(faces_bgr, seeds)
+        return [donor_index(s, self.donor_count) for s in seeds]
 
     @property
     def donor_count(self) -> int:

@@ -133,6 +133,8 @@ class ProducerStats:
     scenery_dropped: int = 0
     seconds: float = 0.0
     encoder_sha256: str = ""
+    #: how donors were chosen (gender kept, flipped, or gender-blind and why): FaceEncoder.gender_note
+    encoder_gender: str = ""
     detector_sha256: str = ""
     config: dict[str, object] = field(default_factory=dict)
     review: list[dict[str, object]] = field(default_factory=list)
@@ -355,6 +357,7 @@ def deidentify_video(
         output=str(output),
         stream_id=stream_id,
         encoder_sha256=encoder.sha256,
+        encoder_gender=str(getattr(encoder, "gender_note", "")),
         detector_sha256=str(getattr(detector, "sha256", "")),
         config={**asdict(config), "stream_id": stream_id, "mac": key is not None},
     )

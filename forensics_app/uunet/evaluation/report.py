@@ -119,7 +119,8 @@ def markdown(results: dict[str, Any], command: str | None = None) -> str:
             f"\nGender read by {gender['reader']}: on {gender['faces_sure']} of "
             f"{gender['faces']} faces whose x it is sure of, a keeps x's gender in "
             + (f"{kept:.1%}" if kept is not None else "– (none sure)")
-            + f" (U_e trained with s_gender = {gender['s_gender_trained']})."
+            + f" (U_e trained with s_gender = {gender['s_gender_trained']}; donors: "
+            + f"{gender.get('donor_choice', 'gender-blind')})."
         )
     out.append(
         "\nGallery: one original frame per subject; probes: the subject's other frames after "

@@ -98,13 +98,17 @@ def source_of(subjects: list[str]) -> list[str]:
     return [s.split("_", 1)[0] if "_" in s else "-" for s in subjects]
 
 
-def load_models(models: Path) -> tuple[FaceEncoder, FaceDecoder]:
-    """U_e and U_d from ``DIR/ue.safetensors`` and ``DIR/ud.safetensors``."""
+def load_models(models: Path, s_gender: int | None = None) -> tuple[FaceEncoder, FaceDecoder]:
+    """U_e and U_d from ``DIR/ue.safetensors`` and ``DIR/ud.safetensors``.
+
+    ``s_gender`` is the encoder's donor gender control (:class:`FaceEncoder`); its reader
+    comes from the same ``DIR`` (``identity.safetensors``, ``gender/probe.safetensors``).
+    """
     for name in ("ue", "ud"):
         if not (models / f"{name}.safetensors").is_file():
             raise ModelError(f"no {name}.safetensors in {models}")
     return (
-        FaceEncoder.from_file(models / "ue.safetensors"),
+        FaceEncoder.from_file(models / "ue.safetensors", s_gender=s_gender, models_dir=models),
         FaceDecoder.from_file(models / "ud.safetensors"),
     )
 
@@ -122,6 +126,7 @@ def run_evaluation(
     all_subjects: bool = False,
     attacker_steps: int = 0,
     attributes_model: Path | None = None,
+    s_gender: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run every experiment; returns (JSON-ready results, arrays for the plots).
 
@@ -129,10 +134,11 @@ def run_evaluation(
     ``attacker_steps`` > 0 also trains the independent attacker (``attacker.py``) on the
     other subjects' original faces and adds its leakage rows. ``attributes_model`` is the
     folder of the D_a that reads the soft labels for the attribute-control table (default:
-    ``models/da.safetensors``); the labels come from ``data/attributes.csv``.
+    ``models/da.safetensors``); the labels come from ``data/attributes.csv``. ``s_gender``
+    sets the encoder's donor gender control (None: its default, keep when it can).
     """
     started = time.time()
-    enc, dec = load_models(models)
+    enc, dec = load_models(models, s_gender)
     heldout = None if all_subjects else dec.card.get("data", {}).get("heldout_subjects")
     ev = load_eval_faces(data, heldout, max_subjects, frames_per_subject)
     x = ev.faces
@@ -199,6 +205,8 @@ def run_evaluation(
     )
 
     independent["gender"]["s_gender_trained"] = attribute.get("effective_s", {}).get("gender")
+    independent["gender"]["donor_choice"] = enc.gender_note
+    independent["gender"]["s_gender_donor"] = enc.gender.s if enc.gender is not None else 0
     results: dict[str, Any] = {
         "format": "forensics-eval/1",
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -324,6 +332,7 @@ def _independent_judges(
             "faces": len(x),
             "s_gender_trained": None,  # filled from the attribute section's effective s
             "kept_rate": round(float(kept.mean()), 4) if kept.size else None,
+            "changed_rate": round(1.0 - float(kept.mean()), 4) if kept.size else None,
         },
     }
 

@@ -1,0 +1,521 @@
+"""Gender-aware donor choice for ``U_e(x, z)``: keep (``s = +1``) or flip (``s = −1``) x's gender.
+
+Why: the virtual-identity encoder takes the donor's face, so the surrogate's perceived gender
+is the donor's, and a donor drawn from the seed alone keeps x's gender only half the time
+(issue #12 asks for ≥ 90 % kept under ``s = +1`` and ≥ 80 % changed under ``s = −1``).
+``U_d`` rebuilds x from ``a`` alone and never sees z, so the producer may pick any donor:
+no retraining is needed, only a donor chosen from the right half of the bank.
+
+Two pieces, both independent of the gender judge of the evaluation
+(:class:`.evaluation.judges.GenderReader`, which must only ever measure):
+
+* **donor tags**: the perceived gender of each donor of the bank, from human labels
+  (``resources/labels/donor_gender.csv``), written into the encoder's model card under
+  ``donor_bank.gender`` by ``forensics train tag-donors``. The weights file, and so its
+  sha256 and every figure measured on it, stays as it was.
+* **the reader of x**: this package's own identity embedder E_id (``models/identity``)
+  followed by a linear probe (``models/gender/probe.safetensors``, trained by ``forensics
+  train gender-probe`` on human-labelled synthetic faces and LFW faces that no evaluation
+  holds back). Its card pins E_id's sha256, so a swapped embedder is refused.
+
+A track's gender is decided once, from all faces of that track in the first
+:meth:`GenderControl.donors` call that sees it (a vote of the reader's logits), and kept for
+the life of the control: one track keeps one donor. The donor is then the seed's hash
+(:func:`.donors.donor_index`) into the wanted half of the bank.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import random
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from forensics_app.errors import InputError, ModelError
+from forensics_app.uunet.donors import donor_index
+from forensics_app.uunet.networks import register_network
+
+GENDERS = ("female", "male")
+#: Where ``forensics train gender-probe`` writes the probe, beside ``identity.safetensors``.
+PROBE_DIR = "gender"
+PROBE_FILE = "probe.safetensors"
+
+
+@register_network("gender_probe")
+class GenderProbe(nn.Module):
+    """A linear read-out of gender from E_id's unit-length descriptor (logit > 0: female)."""
+
+    def __init__(self, dim: int = 128) -> None:
+        super().__init__()
+        self.linear = nn.Linear(dim, 1)
+
+    def forward(self, embedding: torch.Tensor) -> torch.Tensor:
+        """Logits ``N`` of "female" for descriptors ``N×dim``."""
+        return self.linear(embedding).squeeze(1)
+
+
+class OwnGenderReader:
+    """x's perceived gender by this package's own models: E_id descriptor → linear probe."""
+
+    def __init__(self, embedder: nn.Module, probe: nn.Module, card: dict[str, Any]) -> None:
+        self.embedder, self.probe, self.card = embedder.eval(), probe.eval(), card
+
+    @classmethod
+    def from_dir(cls, models: Path) -> OwnGenderReader:
+        """Load ``models/gender/probe.safetensors`` and the E_id it was trained on.
+
+        Raises :class:`ModelError` when a file is missing (``FileNotFoundError`` as cause)
+        and :class:`VerificationError`/:class:`ModelError` when a file fails its card.
+        """
+        from forensics_app.uunet.export import load_model
+
+        probe_path = Path(models) / PROBE_DIR / PROBE_FILE
+        identity_path = Path(models) / "identity.safetensors"
+        for path in (probe_path, identity_path):
+            if not path.is_file():
+                raise ModelError(f"no {path}") from FileNotFoundError(path)
+        probe, card = load_model(probe_path, expected_role="gender_reader")
+        pinned = card.get("data", {}).get("identity_model_sha256")
+        actual = hashlib.sha256(identity_path.read_bytes()).hexdigest()
+        if pinned != actual:
+            raise ModelError(
+                f"{identity_path} (sha256 {actual[:16]}…) is not the E_id the gender probe "
+                f"was trained on ({str(pinned)[:16]}…); retrain it: forensics train gender-probe"
+            )
+        embedder, _ = load_model(identity_path, expected_role="identity_embedder")
+        return cls(embedder, probe, card)
+
+    def logits(self, faces_bgr: np.ndarray, batch: int = 256) -> np.ndarray:
+        """Logit of "female" for ``N×64×64×3`` uint8 BGR faces (> 0 reads as female)."""
+        faces = np.asarray(faces_bgr)
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(faces), batch):
+                rgb = np.ascontiguousarray(faces[i : i + batch, ..., ::-1])
+                emb = _descriptor(self.embedder, rgb)
+                out.append(self.probe(emb).float().numpy())
+        return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def _descriptor(embedder: nn.Module, rgb_u8: np.ndarray) -> torch.Tensor:
+    """E_id's descriptor of uint8 RGB faces, scaled to unit length (what the probe reads)."""
+    t = torch.from_numpy(np.ascontiguousarray(rgb_u8)).permute(0, 3, 1, 2).float() / 255.0
+    return nn.functional.normalize(embedder(t), dim=1)
+
+
+class GenderControl:
+    """Chooses each track's donor from the half of the bank that ``s`` asks for.
+
+    ``s = +1`` keeps x's gender (a donor of the gender the reader sees in x), ``s = −1``
+    flips it. ``donor_gender`` holds one of ``female``/``male``/empty per donor; untagged
+    donors are never chosen under gender control.
+    """
+
+    def __init__(self, reader: OwnGenderReader, donor_gender: Sequence[str], s: int) -> None:
+        if s not in (1, -1):
+            raise InputError(f"s_gender must be +1 (keep) or -1 (flip), got {s!r}")
+        self.reader, self.s = reader, s
+        self.subsets = {g: [i for i, v in enumerate(donor_gender) if v == g] for g in GENDERS}
+        for g, members in self.subsets.items():
+            if not members:
+                raise ModelError(f"the donor bank has no donor tagged {g}; cannot control gender")
+        self._track: dict[int, str] = {}
+
+    def track_gender(self, seed: int) -> str | None:
+        """The gender decided for a track seed (as read in x), None before it is seen."""
+        return self._track.get(int(seed))
+
+    def donors(self, faces_bgr: np.ndarray, seeds: Sequence[int]) -> list[int]:
+        """The donor index of each face: its track's gender subset, hashed by the seed.
+
+        Seeds not seen before get their gender now: the sign of the mean reader logit over
+        all of that seed's faces in this call. Later calls never change it.
+        """
+        seeds = [int(s) for s in seeds]
+        new = sorted({s for s in seeds if s not in self._track})
+        if new:
+            rows = [i for i, s in enumerate(seeds) if s in set(new)]
+            logits = self.reader.logits(np.asarray(faces_bgr)[rows])
+            for seed in new:
+                votes = [logit for i, logit in zip(rows, logits, strict=True) if seeds[i] == seed]
+                self._track[seed] = "female" if float(np.mean(votes)) > 0 else "male"
+        out = []
+        for seed in seeds:
+            read = self._track[seed]
+            wanted = read if self.s == 1 else _other(read)
+            subset = self.subsets[wanted]
+            out.append(subset[donor_index(seed, len(subset))])
+        return out
+
+
+def _other(gender: str) -> str:
+    return GENDERS[1 - GENDERS.index(gender)]
+
+
+def setup_gender_control(
+    donor_count: int, card: dict[str, Any], s_gender: int | None, models: Path
+) -> tuple[GenderControl | None, str]:
+    """The gender control an encoder runs with, and a one-line note saying which.
+
+    ``s_gender``: ``None`` = keep x's gender when the encoder's card carries donor tags and
+    the reader is installed, otherwise choose gender-blind with a warning (de-identification
+    never waits on a cosmetic attribute); ``+1``/``-1`` = keep/flip, and an error when that
+    cannot be done (the user asked for it); ``0`` = gender-blind (the seed alone).
+    A reader or tag list that *fails its checks* is an error in every mode: a tampered
+    file is never silently skipped.
+    """
+    if s_gender not in (None, 0, 1, -1):
+        raise InputError(f"s_gender must be +1, -1 or 0, got {s_gender!r}")
+    if s_gender == 0:
+        return None, "gender-blind donors (s_gender 0)"
+    explicit = s_gender is not None
+    if not donor_count and not explicit:
+        return None, "no donors (the paper's U_e(x, noise))"
+    try:
+        if not donor_count:
+            raise _Unavailable("this encoder has no donor bank (not a virtual-identity U_e)")
+        tags = card.get("donor_bank", {}).get("gender")
+        if tags is None:
+            raise _Unavailable("the encoder's card carries no donor gender tags")
+        if not isinstance(tags, list) or len(tags) != donor_count:
+            raise ModelError(
+                f"the encoder card's donor_bank.gender lists {len(tags) if isinstance(tags, list) else tags!r}"
+                f" tags for {donor_count} donors"
+            )
+        if any(t not in ("female", "male", "") for t in tags):
+            raise ModelError("donor_bank.gender holds a value other than female, male or empty")
+        try:
+            reader = OwnGenderReader.from_dir(models)
+        except ModelError as error:
+            if isinstance(error.__cause__, FileNotFoundError):
+                raise _Unavailable(f"the gender reader is not installed ({error})") from None
+            raise
+    except _Unavailable as why:
+        if explicit:
+            raise ModelError(f"cannot control gender (s_gender {s_gender:+d}): {why}") from None
+        note = f"gender-blind donors: {why}"
+        warnings.warn(note, stacklevel=4)  # the caller of FaceEncoder.from_file/from_bytes
+        return None, note
+    s = 1 if s_gender is None else int(s_gender)
+    word = "keep" if s == 1 else "flip"
+    return GenderControl(reader, tags, s), f"{word} x's gender (s_gender {s:+d})"
+
+
+class _Unavailable(Exception):
+    """Gender control cannot run for a benign reason (old card, reader not installed)."""
+
+
+# --- making the pieces: donor tags and the probe ------------------------------------------
+
+
+def read_gender_labels(path: Path, key: str) -> dict[str, str]:
+    """``{row[key]: gender}`` from a labels CSV; unknown (empty) values are kept as ``""``."""
+    try:
+        with Path(path).open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as error:
+        raise InputError(f"cannot read labels {path}: {error.strerror}") from None
+    out = {}
+    for row in rows:
+        value = (row.get("gender") or "").strip().lower()
+        if value not in ("female", "male", ""):
+            raise InputError(f"{path}: gender must be female, male or empty, got {value!r}")
+        if key not in row:
+            raise InputError(f"{path} has no column {key!r}")
+        out[row[key].strip()] = value
+    return out
+
+
+def tag_donors(encoder_weights: Path, labels: Path) -> dict[str, Any]:
+    """Write the donor tags of ``labels`` (``donor,identity,gender``) into the encoder's card.
+
+    Each row's identity must be the bank's donor of that index (``card.donor_bank``
+    names the first identity; the bank holds consecutive identities), so a label file of
+    another bank is refused. The weights file is not touched. Returns the ``donor_bank``
+    block written.
+    """
+    from forensics_app.uunet.export import _atomic_write, read_card
+
+    card_path = Path(encoder_weights).with_suffix(".json")
+    card = read_card(card_path)
+    count = int(card.get("architecture", {}).get("config", {}).get("donors", 0))
+    bank = card.get("donor_bank")
+    if not count or not isinstance(bank, dict):
+        raise InputError(f"{card_path} is not the card of an encoder with a donor bank")
+    found = re.search(r"id(\d+)", str(bank.get("identities", "")))
+    if found is None:
+        raise InputError(f"{card_path}: donor_bank.identities does not name the first identity")
+    first = int(found.group(1))
+    by_index = read_gender_labels(labels, "donor")
+    identities = read_gender_labels(labels, "identity")
+    tags = []
+    for i in range(count):
+        if str(i) not in by_index:
+            raise InputError(f"{labels} has no row for donor {i} (the bank holds {count})")
+        tags.append(by_index[str(i)])
+    expected = {f"id{first + i:05d}" for i in range(count)}
+    if set(identities) != expected or len(by_index) != count:
+        raise InputError(f"{labels} does not label this bank's donors id{first:05d} onward")
+    with Path(labels).open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["identity"].strip() != f"id{first + int(row['donor']):05d}":
+                raise InputError(f"{labels}: donor {row['donor']} is not {row['identity']}")
+    bank["gender"] = tags
+    bank["gender_labels"] = (
+        f"{Path(labels).name}: perceived gender of each donor, one annotator looking at the "
+        "64-px donor faces (empty = not decidable: children, ambiguous); "
+        f"{tags.count('female')} female, {tags.count('male')} male, {tags.count('')} untagged. "
+        "Independent of the evaluation's gender judge."
+    )
+    text = json.dumps(card, indent=2, ensure_ascii=False) + "\n"  # as the cards are kept
+    _atomic_write(card_path, text.encode("utf-8"))
+    return bank
+
+
+def _degrade(face: np.ndarray, rng: random.Random) -> np.ndarray:
+    """A deployment-like copy of a clean face: flip, 10–40 px box, sometimes grey."""
+    img = face[:, ::-1] if rng.random() < 0.5 else face
+    if rng.random() < 0.7:
+        side = rng.randint(10, 40)
+        small = cv2.resize(np.ascontiguousarray(img), (side, side), interpolation=cv2.INTER_AREA)
+        img = cv2.resize(small, (64, 64), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.3:
+        grey = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY)
+        img = np.stack([grey] * 3, axis=-1)
+    return np.ascontiguousarray(img)
+
+
+def _fit(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
+    """Class-balanced L2 logistic regression (L-BFGS, deterministic)."""
+    xt = torch.from_numpy(np.asarray(x, np.float32))
+    yt = torch.from_numpy(np.asarray(y, np.float32))
+    w = torch.zeros(xt.shape[1], requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    pos_weight = (1 - yt).sum() / yt.sum().clamp(min=1)
+    opt = torch.optim.LBFGS([w, b], max_iter=500)
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = (
+            nn.functional.binary_cross_entropy_with_logits(xt @ w + b, yt, pos_weight=pos_weight)
+            + l2 * (w * w).sum()
+        )
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return w.detach().numpy(), float(b.detach())
+
+
+def _auc(score: np.ndarray, positive: np.ndarray) -> float | None:
+    """P(score of a positive > score of a negative) + ½ ties."""
+    pos, neg = score[positive], score[~positive]
+    if not len(pos) or not len(neg):
+        return None
+    diff = pos[:, None] - neg[None, :]
+    return round(float((diff > 0).mean() + 0.5 * (diff == 0).mean()), 4)
+
+
+def train_gender_probe(
+    embedder: nn.Module,
+    synthetic: tuple[np.ndarray, np.ndarray],
+    real: tuple[np.ndarray, np.ndarray],
+    real_heldout: tuple[np.ndarray, np.ndarray] | None = None,
+    *,
+    copies: int = 6,
+    l2: float = 1e-4,
+    folds: int = 5,
+    seed: int = 0,
+) -> tuple[GenderProbe, dict[str, Any]]:
+    """Fit the probe on E_id descriptors of labelled faces; returns it and its metrics.
+
+    ``synthetic`` and ``real`` are ``(faces N×64×64×3 uint8 RGB, female bool N)``; each
+    synthetic face also enters as ``copies`` degraded copies (:func:`_degrade`), since x
+    comes from small, blurred boxes. Metrics: ``folds``-fold cross-validated AUC and
+    accuracy on the synthetic faces (clean and degraded) and, when given, AUC/accuracy on
+    held-back real faces (their labels, never the evaluation's judge).
+    """
+    rng = random.Random(seed)
+    s_faces, s_y = synthetic
+    r_faces, r_y = real
+    if len(s_faces) < folds or s_y.all() or not s_y.any():
+        raise InputError("need labelled synthetic faces of both genders to train the probe")
+
+    def emb(faces: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return np.concatenate(
+                [
+                    _descriptor(embedder, faces[i : i + 256]).numpy()
+                    for i in range(0, len(faces), 256)
+                ]
+            )
+
+    clean = emb(s_faces)
+    copies_emb = [emb(np.stack([_degrade(f, rng) for f in s_faces])) for _ in range(copies)]
+    test_deg = emb(np.stack([_degrade(f, rng) for f in s_faces]))
+    real_emb = emb(r_faces) if len(r_faces) else np.zeros((0, clean.shape[1]), np.float32)
+    fold = np.arange(len(s_faces)) % folds
+    cv_clean, cv_deg = np.zeros(len(s_faces)), np.zeros(len(s_faces))
+    for k in range(folds):
+        tr = fold != k
+        x = np.concatenate([clean[tr], *[c[tr] for c in copies_emb], real_emb])
+        y = np.concatenate([np.tile(s_y[tr], copies + 1), r_y])
+        w, b = _fit(x, y, l2)
+        cv_clean[~tr], cv_deg[~tr] = clean[~tr] @ w + b, test_deg[~tr] @ w + b
+    w, b = _fit(
+        np.concatenate([clean, *copies_emb, real_emb]),
+        np.concatenate([np.tile(s_y, copies + 1), r_y]),
+        l2,
+    )
+    probe = GenderProbe(clean.shape[1])
+    with torch.no_grad():
+        probe.linear.weight.copy_(torch.from_numpy(w[None].astype(np.float32)))
+        probe.linear.bias.fill_(b)
+    pos = s_y.astype(bool)
+    metrics: dict[str, Any] = {
+        "synthetic_cv": {
+            "faces": int(len(s_faces)),
+            "female": int(pos.sum()),
+            "auc_clean": _auc(cv_clean, pos),
+            "accuracy_clean": round(float(((cv_clean > 0) == pos).mean()), 4),
+            "auc_degraded": _auc(cv_deg, pos),
+            "accuracy_degraded": round(float(((cv_deg > 0) == pos).mean()), 4),
+        }
+    }
+    if real_heldout is not None and len(real_heldout[0]):
+        h_faces, h_y = real_heldout
+        score = emb(h_faces) @ w + b
+        h_pos = h_y.astype(bool)
+        metrics["real_heldout"] = {
+            "faces": int(len(h_faces)),
+            "female": int(h_pos.sum()),
+            "auc": _auc(score, h_pos),
+            "accuracy": round(float(((score > 0) == h_pos).mean()), 4),
+        }
+    return probe, metrics
+
+
+def labelled_synthetic(
+    src: Path, labels: Sequence[Path]
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Clean head crops (variant 0, RGB) of the labelled synthetic identities of ``labels``.
+
+    Each CSV has ``identity`` (``id00042``) and ``gender`` columns; empty values are left out.
+    """
+    from forensics_app.uunet.synthetic import _groups, _Source, head_crop
+
+    wanted: dict[str, str] = {}
+    for path in labels:
+        for ident, value in read_gender_labels(path, "identity").items():
+            if value:
+                wanted[ident] = value
+    source = _Source(Path(src))
+    faces, female, names = [], [], []
+    for ident, rows in _groups(source.rows).items():
+        name = f"id{int(ident):05d}"
+        if name in wanted:
+            row = rows[0]
+            faces.append(head_crop(source.image(row), row)[..., ::-1])
+            female.append(wanted[name] == "female")
+            names.append(name)
+    if len(names) != len(wanted):
+        missing = sorted(set(wanted) - set(names))[:3]
+        raise InputError(f"{src} lacks labelled identities, e.g. {', '.join(missing)}")
+    return np.ascontiguousarray(np.stack(faces)), np.array(female), names
+
+
+def labelled_real(
+    data: Path, exclude: set[str]
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Every frame of the labelled subjects of ``DATA/attributes.csv``: (kept, excluded).
+
+    ``exclude`` names subjects some evaluation holds back; they are returned apart, to
+    measure the probe on, and never trained on.
+    """
+    from forensics_app.uunet.data import IMAGE_EXTS, load_face
+
+    labels = read_gender_labels(Path(data) / "attributes.csv", "subject")
+    parts: dict[bool, tuple[list, list]] = {False: ([], []), True: ([], [])}
+    for subject, value in sorted(labels.items()):
+        if not value:
+            continue
+        files = sorted(
+            p for p in (Path(data) / subject).rglob("*") if p.suffix.lower() in IMAGE_EXTS
+        )
+        faces, ys = parts[subject in exclude]
+        for path in files:
+            faces.append(load_face(path))
+            ys.append(value == "female")
+
+    def pack(faces: list, ys: list) -> tuple[np.ndarray, np.ndarray]:
+        if not faces:
+            return np.zeros((0, 64, 64, 3), np.uint8), np.zeros(0, bool)
+        return np.stack(faces), np.array(ys)
+
+    return pack(*parts[False]), pack(*parts[True])
+
+
+def heldout_subjects(cards: Sequence[Path]) -> set[str]:
+    """The union of ``data.heldout_subjects`` of the given model cards."""
+    out: set[str] = set()
+    for path in cards:
+        try:
+            card = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise InputError(f"cannot read model card {path}: {error}") from None
+        out |= set(card.get("data", {}).get("heldout_subjects", []))
+    return out
+
+
+def build_gender_probe(
+    identity: Path,
+    synthetic_src: Path,
+    labels: Sequence[Path],
+    real_data: Path | None,
+    heldout_cards: Sequence[Path],
+    out: Path,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """``forensics train gender-probe``: fit the probe and write ``out/probe.safetensors``.
+
+    Real faces of subjects that any of ``heldout_cards`` holds back are never trained on;
+    the probe is measured on them instead. Returns the card written.
+    """
+    from forensics_app.uunet.export import export_model, load_model
+
+    identity = Path(identity)
+    if identity.is_dir():
+        identity = identity / "identity.safetensors"
+    embedder, _ = load_model(identity, expected_role="identity_embedder")
+    s_faces, s_y, names = labelled_synthetic(synthetic_src, labels)
+    exclude = heldout_subjects(heldout_cards)
+    empty = (np.zeros((0, 64, 64, 3), np.uint8), np.zeros(0, bool))
+    real, held = labelled_real(real_data, exclude) if real_data else (empty, empty)
+    probe, metrics = train_gender_probe(embedder, (s_faces, s_y), real, held, seed=seed)
+    return export_model(
+        probe,
+        "gender_probe",
+        {"dim": int(probe.linear.in_features)},
+        Path(out) / PROBE_FILE,
+        role="gender_reader",
+        data={
+            "identity_model_sha256": hashlib.sha256(identity.read_bytes()).hexdigest(),
+            "synthetic_labels": [Path(p).name for p in labels],
+            "synthetic_identities": len(names),
+            "real_faces": int(len(real[0])),
+            "real_subjects_held_back": sorted(exclude),
+            "real_root": str(real_data) if real_data else None,
+        },
+        training={"l2": 1e-4, "degraded_copies": 6, "seed": seed, "folds": 5},
+        metrics=metrics,
+    )

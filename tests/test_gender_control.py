@@ -1,0 +1,204 @@
+"""Gender-aware donor choice of the virtual-identity U_e (uunet/gender.py): one donor per
+track, the wanted half of the bank, and what happens with an old card or a tampered reader."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from forensics_app.errors import InputError, ModelError, VerificationError
+from forensics_app.uunet.donors import donor_index
+from forensics_app.uunet.gender import GenderControl, OwnGenderReader, tag_donors
+from forensics_app.uunet.inference import DEFAULT_MODELS, FaceEncoder
+
+MODELS = DEFAULT_MODELS
+needs_models = pytest.mark.skipif(
+    not (MODELS / "gender" / "probe.safetensors").is_file(), reason="shipped models absent"
+)
+
+
+class _FixedReader:
+    """A reader stub whose logits are given per face (row order), to test the choice alone."""
+
+    def __init__(self, logits: list[float]) -> None:
+        self.values = np.array(logits, np.float32)
+        self.calls = 0
+
+    def logits(self, faces_bgr: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        return self.values[faces_bgr[:, 0, 0, 0].astype(int)]
+
+
+def _faces(n: int) -> np.ndarray:
+    """Faces whose first pixel is their row number, so the stub knows which one it reads."""
+    faces = np.zeros((n, 64, 64, 3), np.uint8)
+    faces[:, 0, 0, 0] = np.arange(n)
+    return faces
+
+
+TAGS = ["female", "male", "", "female", "male", "male", "female", ""]
+
+
+def test_a_track_is_decided_once_by_the_vote_of_its_faces() -> None:
+    reader = _FixedReader([3.0, -1.0, -1.0, 5.0, -4.0])
+    control = GenderControl(reader, TAGS, s=1)  # type: ignore[arg-type]
+    # seed 7: faces 0 (+3), 1 (-1), 2 (-1) → mean +1/3 → female; seed 9: face 4 → male
+    first = control.donors(_faces(5)[[0, 1, 2, 4]], [7, 7, 7, 9])
+    assert control.track_gender(7) == "female" and control.track_gender(9) == "male"
+    assert len(set(first[:3])) == 1  # one track, one donor
+    assert TAGS[first[0]] == "female" and TAGS[first[3]] == "male"
+    # a later, strongly "male" face of track 7 changes nothing: the donor stays
+    again = control.donors(_faces(5)[[4]], [7])
+    assert again == [first[0]] and reader.calls == 1  # nothing new to read
+    females = [i for i, t in enumerate(TAGS) if t == "female"]
+    assert first[0] == females[donor_index(7, len(females))]
+
+
+def test_flip_takes_the_other_half_and_untagged_donors_are_never_used() -> None:
+    reader = _FixedReader([4.0, -4.0] * 50)
+    keep = GenderControl(reader, TAGS, s=1)  # type: ignore[arg-type]
+    flip = GenderControl(reader, TAGS, s=-1)  # type: ignore[arg-type]
+    faces, seeds = _faces(100), list(range(1000, 1100))
+    kept, flipped = keep.donors(faces, seeds), flip.donors(faces, seeds)
+    read = ["female" if i % 2 == 0 else "male" for i in range(100)]
+    assert [TAGS[d] for d in kept] == read
+    assert [TAGS[d] for d in flipped] == ["male" if g == "female" else "female" for g in read]
+    assert all(TAGS[d] for d in kept + flipped)  # never an untagged donor
+    with pytest.raises(InputError, match="s_gender"):
+        GenderControl(reader, TAGS, s=0)  # type: ignore[arg-type]
+    with pytest.raises(ModelError, match="no donor tagged male"):
+        GenderControl(reader, ["female", ""], s=1)  # type: ignore[arg-type]
+
+
+@needs_models
+def test_shipped_encoder_keeps_or_flips_on_faces_whose_gender_is_clear() -> None:
+    """The donors' own faces with a human tag that the reader reads firmly the same way:
+    under s=+1 each gets a donor of that tag, under s=-1 one of the other."""
+    keep = FaceEncoder.from_file(MODELS / "ue.safetensors", s_gender=1)
+    flip = FaceEncoder.from_file(MODELS / "ue.safetensors", s_gender=-1)
+    assert keep.gender is not None and keep.gender_note.startswith("keep")
+    tags = keep.card["donor_bank"]["gender"]
+    bank = keep.module.donors.permute(0, 2, 3, 1).numpy()[..., ::-1]
+    logits = keep.gender.reader.logits(np.ascontiguousarray(bank))
+    clear = [
+        i
+        for i, t in enumerate(tags)
+        if t and abs(logits[i]) > 1 and (logits[i] > 0) == (t == "female")
+    ]
+    assert len(clear) >= 20 and {tags[i] for i in clear} == {"female", "male"}
+    faces = np.ascontiguousarray(bank[clear])
+    seeds = [50_000 + i for i in range(len(clear))]
+    kept, flipped = keep.donor_indices(faces, seeds), flip.donor_indices(faces, seeds)
+    assert [tags[d] for d in kept] == [tags[i] for i in clear]
+    assert all(tags[d] != tags[i] and tags[d] for d, i in zip(flipped, clear, strict=True))
+
+
+@needs_models
+def test_encoding_is_deterministic_per_track_across_calls_and_encoders() -> None:
+    enc = FaceEncoder.from_file(MODELS / "ue.safetensors")
+    rng = np.random.default_rng(3)
+    faces = rng.integers(0, 256, (6, 64, 64, 3), dtype=np.uint8)
+    seeds = [11, 11, 11, 12, 12, 12]
+    whole = enc.encode(faces, seeds)
+    fresh = FaceEncoder.from_file(MODELS / "ue.safetensors")
+    assert np.array_equal(fresh.encode(faces, seeds), whole)
+    # frame by frame, a track keeps the donor its first call chose
+    donors = [enc.donor_indices(faces[i : i + 1], [s])[0] for i, s in enumerate(seeds)]
+    assert donors[:3] == [donors[0]] * 3 and donors[3:] == [donors[3]] * 3
+
+
+def _copy_models(tmp_path: Path) -> Path:
+    out = tmp_path / "models"
+    (out / "gender").mkdir(parents=True)
+    for name in ("ue.safetensors", "ue.json", "identity.safetensors", "identity.json"):
+        shutil.copy(MODELS / name, out / name)
+    for name in ("probe.safetensors", "probe.json"):
+        shutil.copy(MODELS / "gender" / name, out / "gender" / name)
+    return out
+
+
+@needs_models
+def test_a_card_without_tags_falls_back_to_the_old_choice_with_a_warning(tmp_path: Path) -> None:
+    """An encoder card from before the tags: by default donors stay gender-blind (privacy
+    never waits on a cosmetic attribute) and say so; asking for s=±1 is an error."""
+    models = _copy_models(tmp_path)
+    card = json.loads((models / "ue.json").read_text())
+    del card["donor_bank"]["gender"]
+    (models / "ue.json").write_text(json.dumps(card))
+    with pytest.warns(UserWarning, match="no donor gender tags"):
+        enc = FaceEncoder.from_file(models / "ue.safetensors", models_dir=models)
+    assert enc.gender is None and enc.gender_note.startswith("gender-blind")
+    assert enc.donor_indices(_faces(3), [5, 6, 7]) == [donor_index(s, 200) for s in (5, 6, 7)]
+    with pytest.raises(ModelError, match="no donor gender tags"):
+        FaceEncoder.from_file(models / "ue.safetensors", s_gender=-1, models_dir=models)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        blind = FaceEncoder.from_file(models / "ue.safetensors", s_gender=0, models_dir=models)
+    assert blind.gender is None
+    shutil.rmtree(models / "gender")  # the reader not installed: the same fallback
+    card["donor_bank"]["gender"] = ["female", "male"] * 100
+    (models / "ue.json").write_text(json.dumps(card))
+    with pytest.warns(UserWarning, match="not installed"):
+        FaceEncoder.from_file(models / "ue.safetensors", models_dir=models)
+
+
+@needs_models
+def test_a_tampered_reader_or_tag_list_is_an_error_even_by_default(tmp_path: Path) -> None:
+    models = _copy_models(tmp_path)
+    probe = models / "gender" / "probe.safetensors"
+    blob = bytearray(probe.read_bytes())
+    blob[-1] ^= 0x01
+    probe.write_bytes(bytes(blob))
+    with pytest.raises(VerificationError):
+        FaceEncoder.from_file(models / "ue.safetensors", models_dir=models)
+    shutil.copy(MODELS / "gender" / "probe.safetensors", probe)
+    card = json.loads((models / "identity.json").read_text())  # another E_id, same card form
+    ident = models / "identity.safetensors"
+    shutil.copy(MODELS / "da.safetensors", ident)
+    card["sha256"] = json.loads((MODELS / "da.json").read_text())["sha256"]
+    (models / "identity.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="not the E_id the gender probe"):
+        OwnGenderReader.from_dir(models)
+    shutil.copy(MODELS / "identity.safetensors", ident)
+    shutil.copy(MODELS / "identity.json", models / "identity.json")
+    ue = json.loads((models / "ue.json").read_text())
+    ue["donor_bank"]["gender"] = ue["donor_bank"]["gender"][:-1]
+    (models / "ue.json").write_text(json.dumps(ue))
+    with pytest.raises(ModelError, match="199 tags for 200 donors"):
+        FaceEncoder.from_file(models / "ue.safetensors", models_dir=models)
+
+
+@needs_models
+def test_tag_donors_refuses_labels_of_another_bank(tmp_path: Path) -> None:
+    models = _copy_models(tmp_path)
+    labels = Path(__file__).resolve().parents[1] / "resources" / "labels" / "donor_gender.csv"
+    rows = labels.read_text().splitlines()
+    shifted = [rows[0]] + [r.replace(",id00", ",id01", 1) for r in rows[1:]]
+    bad = tmp_path / "other.csv"
+    bad.write_text("\n".join(shifted) + "\n")
+    with pytest.raises(InputError, match="does not label this bank"):
+        tag_donors(models / "ue.safetensors", bad)
+    before = (models / "ue.safetensors").read_bytes()
+    bank = tag_donors(models / "ue.safetensors", labels)
+    assert bank["gender"] == json.loads((MODELS / "ue.json").read_text())["donor_bank"]["gender"]
+    assert (models / "ue.safetensors").read_bytes() == before  # the weights are untouched
+
+
+def test_the_paper_encoder_has_no_donors_and_no_gender_warning(tmp_path: Path) -> None:
+    from forensics_app.uunet.export import export_model
+    from forensics_app.uunet.networks import build_network
+    from tests.test_uunet_training import SMALL_UNET
+
+    net = build_network("unet_encoder", **SMALL_UNET)
+    export_model(net, "unet_encoder", SMALL_UNET, tmp_path / "ue.safetensors", role="encoder")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        enc = FaceEncoder.from_file(tmp_path / "ue.safetensors")
+    assert enc.gender is None and enc.donor_count == 0 and "no donors" in enc.gender_note
+    with pytest.raises(ModelError, match="no donor bank"):
+        FaceEncoder.from_file(tmp_path / "ue.safetensors", s_gender=1)
