@@ -202,3 +202,22 @@ def test_the_paper_encoder_has_no_donors_and_no_gender_warning(tmp_path: Path) -
     assert enc.gender is None and enc.donor_count == 0 and "no donors" in enc.gender_note
     with pytest.raises(ModelError, match="no donor bank"):
         FaceEncoder.from_file(tmp_path / "ue.safetensors", s_gender=1)
+
+
+@needs_models
+def test_deidentify_refuses_a_gender_flip_it_cannot_do_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from forensics_app.cli import main
+
+    models = _copy_models(tmp_path)
+    card = json.loads((models / "ue.json").read_text())
+    del card["donor_bank"]["gender"]  # a card from before the donor tags
+    (models / "ue.json").write_text(json.dumps(card))
+    sample = Path(__file__).resolve().parents[1] / "resources" / "samples" / "vtest_cut.avi"
+    out = tmp_path / "public.mkv"
+    args = ["deidentify", str(sample), "--out", str(out), "--max-frames", "2", "--quiet"]
+    code = main([*args, "--encoder", str(models / "ue.safetensors"), "--s-gender", "-1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "cannot control gender (s_gender -1)" in err[0], err
+    assert not out.exists()

@@ -38,8 +38,8 @@ def _load_encoder(args: argparse.Namespace) -> FaceEncoder:
 
         sealed = SealedEncoder.load(args.sealed_encoder)
         passphrase = read_passphrase(args, f"sealed encoder {args.sealed_encoder}")
-        return FaceEncoder.from_bytes(sealed.open(passphrase), sealed.card)
-    return FaceEncoder.from_file(args.encoder or default_encoder_path())
+        return FaceEncoder.from_bytes(sealed.open(passphrase), sealed.card, s_gender=args.s_gender)
+    return FaceEncoder.from_file(args.encoder or default_encoder_path(), s_gender=args.s_gender)
 
 
 def _deidentify(args: argparse.Namespace) -> int:
@@ -188,6 +188,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--upscale", type=float, default=2.0, help="face detector upscale (--detector faces)"
+    )
+    parser.add_argument(
+        "--s-gender",
+        type=int,
+        choices=(1, -1, 0),
+        help="donor gender of a virtual-identity U_e: 1 keep each person's gender, -1 flip it, "
+        "0 ignore it (default: keep when the encoder's card has donor tags, else ignore it "
+        "with a warning)",
     )
     parser.add_argument("--stream-id", type=int, help="32-bit stream id (default: random)")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
