@@ -187,3 +187,27 @@ def test_b_frames_random_access_matches_sequential(
             assert reader.timestamps()[:3] == pytest.approx([0.0, 0.1, 0.2])
             for index in [39, 5, 6, 4, 20, 0, 33, 34, 32]:
                 assert digest(reader.read(index).image) == reference[index], index
+
+
+def test_an_all_keyframe_stream_is_read_at_random_exactly_without_frame_threads(
+    sample_video: Path, tmp_path: Path
+) -> None:
+    """The public FFV1 stream: every frame a keyframe, so a seek decodes one frame; its
+    random-access decoder runs without frame threads (their pipeline only delays a seek)
+    and still returns the frames sequential decoding gives."""
+    path = tmp_path / "intra.mkv"
+    with VideoReader(sample_video) as reader:
+        originals = [f.image for f in reader.frames(0, 12)]
+    writer = VideoWriter(path, originals[0].shape[1], originals[0].shape[0], 10, codec="ffv1")
+    for image in originals:
+        writer.write(image)
+    writer.close()
+    with VideoReader(path) as reader:
+        assert reader._decoder.stream.thread_type.name == "SLICE"
+        for index in (11, 0, 7, 3, 10, 1):
+            assert np.array_equal(reader.read(index).image, originals[index]), index
+        assert [np.array_equal(f.image, o) for f, o in zip(reader, originals, strict=True)] == [
+            True
+        ] * 12
+    with VideoReader(sample_video) as reader:  # long GOPs keep FFmpeg's frame threads
+        assert reader._decoder.stream.thread_type.name != "SLICE"
