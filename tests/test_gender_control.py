@@ -221,3 +221,13 @@ def test_deidentify_refuses_a_gender_flip_it_cannot_do_in_one_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and "cannot control gender (s_gender -1)" in err[0], err
     assert not out.exists()
+
+
+def test_a_probe_whose_width_does_not_fit_its_features_is_refused() -> None:
+    from forensics_app.uunet.gender import FEATURES, GenderProbe
+
+    assert GenderProbe(FEATURES["descriptor"], "descriptor").features == "descriptor"
+    with pytest.raises(ModelError, match="do not have 128 values"):
+        GenderProbe(128, "layers")
+    with pytest.raises(ModelError, match="features 'pixels'"):
+        GenderProbe(512, "pixels")

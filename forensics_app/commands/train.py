@@ -159,6 +159,7 @@ def _gender_probe(args: argparse.Namespace) -> int:
         [Path(p) for p in args.heldout_from],
         Path(args.out),
         seed=args.seed,
+        frames_data=Path(args.frames) if args.frames else None,
     )
     print(json.dumps({"sha256": card["sha256"], "metrics": card["metrics"]}))
     return 0
@@ -251,6 +252,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--labels", nargs="+", required=True, help="CSVs with identity,gender of synthetic faces"
     )
     probe.add_argument("--real", help="bootstrap DATA with attributes.csv (labelled LFW faces)")
+    probe.add_argument(
+        "--frames", help="synth-import DATA: the degraded frames of the labelled identities"
+    )
     probe.add_argument(
         "--heldout-from", nargs="*", default=[], metavar="CARD",
         help="model cards whose held-back subjects are never trained on (measured instead)",

@@ -14,9 +14,10 @@ Two pieces, both independent of the gender judge of the evaluation
   ``donor_bank.gender`` by ``forensics train tag-donors``. The weights file, and so its
   sha256 and every figure measured on it, stays as it was.
 * **the reader of x**: this package's own identity embedder E_id (``models/identity``)
-  followed by a linear probe (``models/gender/probe.safetensors``, trained by ``forensics
-  train gender-probe`` on human-labelled synthetic faces and LFW faces that no evaluation
-  holds back). Its card pins E_id's sha256, so a swapped embedder is refused.
+  followed by a linear probe on its features (``models/gender/probe.safetensors``, trained
+  by ``forensics train gender-probe`` on human-labelled synthetic faces, their degraded
+  training frames and LFW faces that no evaluation holds back). Its card pins E_id's
+  sha256, so a swapped embedder is refused.
 
 A track's gender is decided once, from all faces of that track in the first
 :meth:`GenderControl.donors` call that sees it (a vote of the reader's logits), and kept for
@@ -53,19 +54,32 @@ PROBE_FILE = "probe.safetensors"
 
 @register_network("gender_probe")
 class GenderProbe(nn.Module):
-    """A linear read-out of gender from E_id's unit-length descriptor (logit > 0: female)."""
+    """A linear read-out of gender from E_id's features (logit > 0: female).
 
-    def __init__(self, dim: int = 128) -> None:
+    ``features``: ``"descriptor"`` reads E_id's 128-D descriptor; ``"layers"`` (the
+    default, 512-D) reads the descriptor, the 256-D hidden layer and the mean-pooled last
+    convolution, each scaled to unit length: the descriptor alone is a student of dlib's
+    *identity* space and drops part of what tells gender in small, blurred faces.
+    """
+
+    def __init__(self, dim: int = 512, features: str = "layers") -> None:
         super().__init__()
+        if features not in FEATURES or FEATURES[features] != dim:
+            raise ModelError(f"gender_probe: features {features!r} do not have {dim} values")
+        self.features = features
         self.linear = nn.Linear(dim, 1)
 
-    def forward(self, embedding: torch.Tensor) -> torch.Tensor:
-        """Logits ``N`` of "female" for descriptors ``N×dim``."""
-        return self.linear(embedding).squeeze(1)
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits ``N`` of "female" for features ``N×dim`` (:func:`_features`)."""
+        return self.linear(features).squeeze(1)
+
+
+#: The E_id read-outs a probe can use, and their width.
+FEATURES = {"descriptor": 128, "layers": 512}
 
 
 class OwnGenderReader:
-    """x's perceived gender by this package's own models: E_id descriptor → linear probe."""
+    """x's perceived gender by this package's own models: E_id's features → linear probe."""
 
     def __init__(self, embedder: nn.Module, probe: nn.Module, card: dict[str, Any]) -> None:
         self.embedder, self.probe, self.card = embedder.eval(), probe.eval(), card
@@ -102,15 +116,20 @@ class OwnGenderReader:
         with torch.inference_mode():
             for i in range(0, len(faces), batch):
                 rgb = np.ascontiguousarray(faces[i : i + batch, ..., ::-1])
-                emb = _descriptor(self.embedder, rgb)
-                out.append(self.probe(emb).float().numpy())
+                feats = _features(self.embedder, rgb, self.probe.features)
+                out.append(self.probe(feats).float().numpy())
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
-def _descriptor(embedder: nn.Module, rgb_u8: np.ndarray) -> torch.Tensor:
-    """E_id's descriptor of uint8 RGB faces, scaled to unit length (what the probe reads)."""
+def _features(embedder: nn.Module, rgb_u8: np.ndarray, kind: str = "layers") -> torch.Tensor:
+    """E_id's read-out of uint8 RGB faces that a probe reads (see :class:`GenderProbe`)."""
     t = torch.from_numpy(np.ascontiguousarray(rgb_u8)).permute(0, 3, 1, 2).float() / 255.0
-    return nn.functional.normalize(embedder(t), dim=1)
+    if kind == "descriptor":
+        return nn.functional.normalize(embedder(t), dim=1)
+    conv = embedder.features((t - 0.5) * 4.0)  # as IdentityEmbedder.forward
+    hidden = embedder.head[2](embedder.head[1](embedder.head[0](conv)))
+    parts = (embedder.head[3](hidden), hidden, conv.mean(dim=(2, 3)))
+    return torch.cat([nn.functional.normalize(p, dim=1) for p in parts], dim=1)
 
 
 class GenderControl:
@@ -331,6 +350,7 @@ def train_gender_probe(
     synthetic: tuple[np.ndarray, np.ndarray],
     real: tuple[np.ndarray, np.ndarray],
     real_heldout: tuple[np.ndarray, np.ndarray] | None = None,
+    frames: tuple[np.ndarray, np.ndarray] | None = None,
     *,
     copies: int = 6,
     l2: float = 1e-4,
@@ -344,6 +364,12 @@ def train_gender_probe(
     comes from small, blurred boxes. Metrics: ``folds``-fold cross-validated AUC and
     accuracy on the synthetic faces (clean and degraded) and, when given, AUC/accuracy on
     held-back real faces (their labels, never the evaluation's judge).
+
+    ``frames`` = ``(faces M×64×64×3 uint8 RGB, index M)``: channel-degraded training frames
+    of the synthetic identities (``index`` into ``synthetic``, whose label they take), as
+    ``forensics train synth-import`` makes them; cross-validation keeps each identity's
+    frames in its identity's fold and also reports the per-frame and per-identity (mean
+    logit of its frames, as a track's vote) accuracy on them.
     """
     rng = random.Random(seed)
     s_faces, s_y = synthetic
@@ -354,27 +380,30 @@ def train_gender_probe(
     def emb(faces: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             return np.concatenate(
-                [
-                    _descriptor(embedder, faces[i : i + 256]).numpy()
-                    for i in range(0, len(faces), 256)
-                ]
+                [_features(embedder, faces[i : i + 256]).numpy() for i in range(0, len(faces), 256)]
             )
 
     clean = emb(s_faces)
     copies_emb = [emb(np.stack([_degrade(f, rng) for f in s_faces])) for _ in range(copies)]
     test_deg = emb(np.stack([_degrade(f, rng) for f in s_faces]))
     real_emb = emb(r_faces) if len(r_faces) else np.zeros((0, clean.shape[1]), np.float32)
+    f_faces, f_of = frames if frames is not None else (s_faces[:0], np.zeros(0, int))
+    f_emb = emb(f_faces) if len(f_faces) else np.zeros((0, clean.shape[1]), np.float32)
+    f_y = s_y[f_of]
     fold = np.arange(len(s_faces)) % folds
     cv_clean, cv_deg = np.zeros(len(s_faces)), np.zeros(len(s_faces))
+    cv_frames = np.zeros(len(f_faces))
     for k in range(folds):
         tr = fold != k
-        x = np.concatenate([clean[tr], *[c[tr] for c in copies_emb], real_emb])
-        y = np.concatenate([np.tile(s_y[tr], copies + 1), r_y])
+        f_tr = tr[f_of]
+        x = np.concatenate([clean[tr], *[c[tr] for c in copies_emb], real_emb, f_emb[f_tr]])
+        y = np.concatenate([np.tile(s_y[tr], copies + 1), r_y, f_y[f_tr]])
         w, b = _fit(x, y, l2)
         cv_clean[~tr], cv_deg[~tr] = clean[~tr] @ w + b, test_deg[~tr] @ w + b
+        cv_frames[~f_tr] = f_emb[~f_tr] @ w + b
     w, b = _fit(
-        np.concatenate([clean, *copies_emb, real_emb]),
-        np.concatenate([np.tile(s_y, copies + 1), r_y]),
+        np.concatenate([clean, *copies_emb, real_emb, f_emb]),
+        np.concatenate([np.tile(s_y, copies + 1), r_y, f_y]),
         l2,
     )
     probe = GenderProbe(clean.shape[1])
@@ -392,6 +421,19 @@ def train_gender_probe(
             "accuracy_degraded": round(float(((cv_deg > 0) == pos).mean()), 4),
         }
     }
+    if len(f_faces):
+        f_pos = f_y.astype(bool)
+        ids = sorted(set(f_of.tolist()))
+        vote = {i: float(cv_frames[f_of == i].mean()) for i in ids}
+        metrics["synthetic_cv_frames"] = {
+            "frames": int(len(f_faces)),
+            "identities": len(ids),
+            "auc": _auc(cv_frames, f_pos),
+            "accuracy": round(float(((cv_frames > 0) == f_pos).mean()), 4),
+            "identity_vote_accuracy": round(
+                float(np.mean([(vote[i] > 0) == bool(s_y[i]) for i in ids])), 4
+            ),
+        }
     if real_heldout is not None and len(real_heldout[0]):
         h_faces, h_y = real_heldout
         score = emb(h_faces) @ w + b
@@ -432,6 +474,24 @@ def labelled_synthetic(
         missing = sorted(set(wanted) - set(names))[:3]
         raise InputError(f"{src} lacks labelled identities, e.g. {', '.join(missing)}")
     return np.ascontiguousarray(np.stack(faces)), np.array(female), names
+
+
+def labelled_frames(root: Path, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Every frame under ``ROOT/syn_NNNNN/`` (``synth-import``) of the identities ``names``
+    (``idNNNNN``); returns ``(faces RGB, index into names)``. Absent subjects are skipped."""
+    from forensics_app.uunet.data import IMAGE_EXTS, load_face
+
+    faces, index = [], []
+    for k, name in enumerate(names):
+        folder = Path(root) / f"syn_{name[2:]}"
+        if not folder.is_dir():
+            continue
+        for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTS):
+            faces.append(load_face(path))
+            index.append(k)
+    if not faces:
+        raise InputError(f"{root} holds no frames of the labelled synthetic identities")
+    return np.stack(faces), np.array(index)
 
 
 def labelled_real(
@@ -485,6 +545,7 @@ def build_gender_probe(
     heldout_cards: Sequence[Path],
     out: Path,
     seed: int = 0,
+    frames_data: Path | None = None,
 ) -> dict[str, Any]:
     """``forensics train gender-probe``: fit the probe and write ``out/probe.safetensors``.
 
@@ -501,11 +562,16 @@ def build_gender_probe(
     exclude = heldout_subjects(heldout_cards)
     empty = (np.zeros((0, 64, 64, 3), np.uint8), np.zeros(0, bool))
     real, held = labelled_real(real_data, exclude) if real_data else (empty, empty)
-    probe, metrics = train_gender_probe(embedder, (s_faces, s_y), real, held, seed=seed)
+    frames = None
+    if frames_data is not None:  # never frames of a held-back subject
+        keep = [n for n in names if f"syn_{n[2:]}" not in exclude]
+        faces, index = labelled_frames(frames_data, keep)
+        frames = (faces, np.array([names.index(keep[i]) for i in index]))
+    probe, metrics = train_gender_probe(embedder, (s_faces, s_y), real, held, frames, seed=seed)
     return export_model(
         probe,
         "gender_probe",
-        {"dim": int(probe.linear.in_features)},
+        {"dim": int(probe.linear.in_features), "features": probe.features},
         Path(out) / PROBE_FILE,
         role="gender_reader",
         data={
@@ -515,6 +581,8 @@ def build_gender_probe(
             "real_faces": int(len(real[0])),
             "real_subjects_held_back": sorted(exclude),
             "real_root": str(real_data) if real_data else None,
+            "synthetic_frames": int(len(frames[0])) if frames is not None else 0,
+            "synthetic_frames_root": str(frames_data) if frames_data else None,
         },
         training={"l2": 1e-4, "degraded_copies": 6, "seed": seed, "folds": 5},
         metrics=metrics,
