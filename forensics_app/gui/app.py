@@ -16,9 +16,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from forensics_app import __version__
+from forensics_app import RESOURCES_DIR, __version__
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+RESOURCES = RESOURCES_DIR
 
 
 def build_parser() -> argparse.ArgumentParser:
