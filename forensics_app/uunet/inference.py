@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from forensics_app import MODELS_DIR
 from forensics_app.errors import InputError
 from forensics_app.uunet.donors import donor_index
 from forensics_app.uunet.export import load_model, module_from_bytes
@@ -172,7 +173,8 @@ class FaceDecoder(_Runner):
         return out
 
 
-DEFAULT_MODELS = Path(__file__).resolve().parents[2] / "models"
+#: The shipped models: models/ of the checkout, or the copy inside an installed wheel.
+DEFAULT_MODELS = MODELS_DIR
 
 
 def default_encoder_path() -> Path:
