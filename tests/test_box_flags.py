@@ -93,6 +93,8 @@ def test_flag_refuses_bad_input_and_can_be_withdrawn(case) -> None:
             flag_box(ws, alice, case.case_id, sha, 0, 0, "sign")
         with pytest.raises(InputError, match="no evidence"):
             flag_box(ws, alice, case.case_id, "0" * 64, 0, 1, "sign")
+        with pytest.raises(InputError, match="four numbers"):
+            flag_box(ws, alice, case.case_id, sha, 0, 1, "sign", box=(1, 2, 3))
         flag_box(ws, alice, case.case_id, sha, 0, 3, "a road sign")
         assert (sha, 0, 3) in box_flags(ws, case.case_id)
         unflag_box(ws, alice, case.case_id, sha, 0, 3, "it is a person after all")

@@ -264,7 +264,7 @@ class HeadDetector:
     def find_people(self, image: np.ndarray) -> list[Box]:
         """Person boxes on the whole frame and its tiles, merged by IoU suppression."""
         height, width = image.shape[:2]
-        rows = []
+        rows: list[list[float]] = []
         if self.whole_frame or self.tiles == (1, 1):
             found = self.people.detect(image, self.threshold)
             rows = [[b.x, b.y, b.x2, b.y2, b.score] for b in found]
@@ -272,11 +272,11 @@ class HeadDetector:
             for x, y, w, h in _tile_windows(width, height, *self.tiles, self.tile_overlap):
                 for b in self.people.detect(image[y : y + h, x : x + w], self.threshold):
                     rows.append([b.x + x, b.y + y, b.x2 + x, b.y2 + y, b.score])
-        found = np.asarray(rows, np.float32).reshape(-1, 5)
-        if len(found) == 0:
+        boxes = np.asarray(rows, np.float32).reshape(-1, 5)
+        if len(boxes) == 0:
             return []
-        found = found[nms(found[:, :4], found[:, 4], self.people.nms_iou)]
-        return [Box.from_xyxy(*row[:4], float(row[4])) for row in found]
+        boxes = boxes[nms(boxes[:, :4], boxes[:, 4], self.people.nms_iou)]
+        return [Box.from_xyxy(row[0], row[1], row[2], row[3], float(row[4])) for row in boxes]
 
     def detect(self, bgr: np.ndarray) -> list[Box]:
         """Head boxes of one frame, highest score first, clipped to the frame."""

@@ -14,7 +14,6 @@ import io
 import os
 import stat
 from pathlib import Path
-from typing import BinaryIO
 
 from forensics_app.errors import EvidenceError
 
@@ -22,7 +21,7 @@ _NOATIME = getattr(os, "O_NOATIME", 0)
 _EXTRA_FLAGS = getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def open_evidence(path: str | os.PathLike[str], mode: str = "rb") -> BinaryIO:
+def open_evidence(path: str | os.PathLike[str], mode: str = "rb") -> io.BufferedReader:
     """Open an evidence file for reading; any mode other than ``"rb"`` is refused.
 
     The file descriptor itself is opened ``O_RDONLY`` (and ``O_NOATIME`` where the OS lets

@@ -81,16 +81,16 @@ def _assign(cost: np.ndarray, allowed: np.ndarray) -> list[tuple[int, int]]:
         pairs = zip(rows.tolist(), cols.tolist(), strict=True)
         return [(r, c) for r, c in pairs if allowed[r, c]]
     except ImportError:  # pragma: no cover - scipy ships with scikit-image
-        pairs = []
+        greedy: list[tuple[int, int]] = []
         used_r: set[int] = set()
         used_c: set[int] = set()
         for flat in np.argsort(masked, axis=None):
             r, c = divmod(int(flat), cost.shape[1])
             if allowed[r, c] and r not in used_r and c not in used_c:
-                pairs.append((r, c))
+                greedy.append((r, c))
                 used_r.add(r)
                 used_c.add(c)
-        return pairs
+        return greedy
 
 
 class Tracker:
@@ -299,7 +299,7 @@ def detect_and_track(
             observe(image)
         if i % every_k == 0:
             last = tracker.update(detector.detect(image), index)
-        elif propagate == "flow" and prev_grey is not None and prev_grey.shape == grey.shape:
+        elif grey is not None and prev_grey is not None and prev_grey.shape == grey.shape:
             last = tracker.shift(_flow_moves(prev_grey, grey, last), index)
         else:
             last = tracker.predict(index)

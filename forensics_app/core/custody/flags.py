@@ -84,7 +84,12 @@ def flag_box(
     log sees which box was meant without revealing the frame.
     """
     text = _check(frame, face, reason)
-    kept = tuple(int(v) for v in box) if box is not None else None
+    kept = None
+    if box is not None:
+        if len(box) != 4:
+            raise InputError(f"a box is four numbers (x, y, w, h), got {box!r}")
+        x, y, w, h = box
+        kept = (int(x), int(y), int(w), int(h))
     box_list = list(kept) if kept is not None else None
     row = _record(ws, session, case_id, evidence_sha256, frame, face, text, True, box=box_list)
     return BoxFlag(evidence_sha256, frame, face, text, session.name, row["time"], row["seq"], kept)

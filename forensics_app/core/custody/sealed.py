@@ -315,9 +315,10 @@ def load_sealed(ws: Workspace, model_sha256: str | None = None) -> SealedModel:
             raise ModelError("this workspace has no sealed decoder (run 'forensics seal')")
         row = rows[0]
     else:
-        row = ws.store.get_sealed(model_sha256)
-        if row is None:
+        found = ws.store.get_sealed(model_sha256)
+        if found is None:
             raise ModelError(f"no sealed model {model_sha256} in this workspace")
+        row = found
     try:
         data = Path(row["path"]).read_bytes()
     except OSError as error:

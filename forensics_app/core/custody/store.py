@@ -316,7 +316,7 @@ class Store(ABC):
         return [r["entry_hash"] for r in rows]
 
     def count_audit(self, action: str | None = None, actor: str | None = None) -> int:
-        sql, params = "SELECT COUNT(*) AS n FROM audit WHERE 1=1", []
+        sql, params = "SELECT COUNT(*) AS n FROM audit WHERE 1=1", list[str]()
         if action is not None:
             sql, params = sql + " AND action=?", [*params, action]
         if actor is not None:

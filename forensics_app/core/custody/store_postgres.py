@@ -20,10 +20,13 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from forensics_app.core.custody.store import APPEND_ONLY, SCHEMA_VERSION, TABLES, Store
 from forensics_app.errors import StoreError
+
+if TYPE_CHECKING:  # optional at run time (the postgresql extra): imported by _psycopg()
+    import psycopg
 
 #: Key of the advisory lock every write transaction holds (per database).
 WRITE_LOCK = 0x5555_4E45_5446_4F52  # "UUNETFOR"
@@ -196,8 +199,7 @@ class PostgresStore(Store):
         self.url = check_url(url)
         self._pg = _psycopg()
         self._password = password  # memory only: to reconnect after a server restart
-        self._conn = None
-        self._conn = self._connect()
+        self._conn: psycopg.Connection[dict[str, Any]] = self._connect()
         try:
             if not create and not self._has_schema():
                 raise StoreError(
@@ -249,13 +251,20 @@ class PostgresStore(Store):
 
     # --- schema --------------------------------------------------------------------------
 
+    def _true(self, sql: str) -> bool:
+        """The one boolean of a ``SELECT <condition>`` with no FROM (always one row)."""
+        row = self._one(sql)
+        if row is None:
+            raise StoreError(f"workspace database {self.location} answered no row to {sql!r}")
+        return bool(next(iter(row.values())))
+
     def _has_schema(self) -> bool:
-        if not self._one("SELECT to_regclass('meta') IS NOT NULL AS found")["found"]:
+        if not self._true("SELECT to_regclass('meta') IS NOT NULL AS found"):
             return False
         return self._one("SELECT 1 AS one FROM meta WHERE key='schema_version'") is not None
 
     def _migrate(self, create: bool) -> None:
-        found = self._one("SELECT to_regclass('meta') IS NOT NULL AS found")["found"]
+        found = self._true("SELECT to_regclass('meta') IS NOT NULL AS found")
         version = self.schema_version if found else 0
         self._check_version(version)
         if version == SCHEMA_VERSION:
@@ -267,7 +276,7 @@ class PostgresStore(Store):
             )
         with self.transaction():
             # re-read under the write lock: another workstation may have migrated meanwhile
-            if self._one("SELECT to_regclass('meta') IS NULL AS missing")["missing"]:
+            if self._true("SELECT to_regclass('meta') IS NULL AS missing"):
                 self._script(_META)
             version = self.schema_version
             while version < SCHEMA_VERSION:
@@ -398,8 +407,7 @@ class PostgresStore(Store):
         yield from rows
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        self._conn.close()
 
     # --- queries that differ -------------------------------------------------------------
 

@@ -112,14 +112,15 @@ class SQLiteStore(Store):
         """
         super().__init__()
         self.path = Path(path)
-        self._conn: sqlite3.Connection | None = None
+        conn: sqlite3.Connection | None = None
         try:
             # one connection may serve the GUI's worker threads: transactions are serialised
             # by self._lock, and SQLite itself runs in serialised threading mode
-            self._conn = sqlite3.connect(
+            conn = sqlite3.connect(
                 self.path, isolation_level=None, timeout=10.0, check_same_thread=False
             )
-            self._conn.row_factory = sqlite3.Row
+            conn.row_factory = sqlite3.Row
+            self._conn: sqlite3.Connection = conn
             if not create and not self._has_schema():
                 raise StoreError(
                     f"{self.path} is not a workspace database (empty or foreign); "
@@ -130,13 +131,14 @@ class SQLiteStore(Store):
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.Error as error:
-            if self._conn is not None:
-                self._conn.close()
+            if conn is not None:
+                conn.close()
             if is_damaged(error):
                 raise damaged_error(self.path) from None
             raise StoreError(f"cannot open workspace database {self.path}: {error}") from None
         except StoreError:
-            self._conn.close()
+            if conn is not None:
+                conn.close()
             raise
 
     @property

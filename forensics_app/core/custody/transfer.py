@@ -112,7 +112,8 @@ def _import_grant(ws: Workspace, session: UserSession, path: Path) -> UnlockGran
         if _request_case(ws, grant.request_id) is not None and not ws.store.decide_request(
             grant.request_id, "approved", canonical_json({"grant": grant.id}).decode()
         ):
-            status = ws.store.get_request(grant.request_id)["status"]
+            request = ws.store.get_request(grant.request_id)
+            status = request["status"] if request is not None else "decided"
             raise PermissionDenied(
                 f"request {grant.request_id} was already {status} here; grant {grant.id} by "
                 f"{grant.approver} not imported (an import never overrides a local decision)"

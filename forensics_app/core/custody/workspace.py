@@ -87,7 +87,7 @@ class Workspace:
                 store.close()
                 raise StoreError(f"{store.location} holds no workspace log; restore from backup")
             cls._initialise(root, store)
-        if new_pointer:
+        if new_pointer and db is not None:  # new_pointer implies db; said again for the checker
             write_db_pointer(root, app_url(db, app_role))
         key = cls._load_log_key(root)
         audit = AuditLog(

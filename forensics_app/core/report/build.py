@@ -38,6 +38,7 @@ from forensics_app.core.report.model import (
     AuditExcerpt,
     AuditRow,
     EvidenceItem,
+    Exhibit,
     ModelInfo,
     Person,
     ProcessingStep,
@@ -322,7 +323,8 @@ def build_report_data(
     fps = {e.sha256: (float(e.media.get("fps", 0) or 0)) for e in evidence}
     unlocks = _unlocks(ws, case_id)
     model = _model(ws, case_id)
-    exhibits, notes = [], []
+    exhibits: list[Exhibit] = []
+    notes: list[str] = []
     flags = box_flags(ws, case_id)
     outputs, gone = reveal_outputs(ws, rows, reveal_dirs)
     for done, (reveal, logged) in enumerate(outputs, 1):

@@ -49,6 +49,7 @@ from forensics_app.core.custody.flags import box_flags, flag_texts
 from forensics_app.core.custody.reveal import UNMARKED
 from forensics_app.core.outputs import partial_file, remove_stale_partials
 from forensics_app.core.report.build import (
+    DEFAULT_LAB,
     _case_rows,
     build_report_data,
     disclose_report,
@@ -297,9 +298,14 @@ def _export(
         report_id, report_sha, pdf = reused.report_id, reused.sha256, reused.pdf
         model_sha = reused.model_sha256
     else:
-        kwargs = {"lab": lab} if lab else {}
         data = build_report_data(
-            ws, case_id, session, reveal_dirs, max_exhibits=max_exhibits, agency=agency, **kwargs
+            ws,
+            case_id,
+            session,
+            reveal_dirs,
+            max_exhibits=max_exhibits,
+            lab=lab or DEFAULT_LAB,
+            agency=agency,
         )
         report_sha, pdf = disclose_report(ws, session, data)
         report_id, model_sha = data.report_id, data.model.sha256

@@ -7,6 +7,7 @@ can never inject reportlab markup.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
 from reportlab.lib.units import mm
@@ -30,7 +31,7 @@ def heading(text: str) -> list:
     return [CondPageBreak(45 * mm), Paragraph(escape(text), S["h1"])]
 
 
-def grid(rows: list[list[object]], widths: list[float], header: bool = True) -> Table:
+def grid(rows: Sequence[Sequence[object]], widths: list[float], header: bool = True) -> Table:
     """A table of escaped text cells (first row bold when ``header``)."""
     cells = [
         [
@@ -53,7 +54,7 @@ def grid(rows: list[list[object]], widths: list[float], header: bool = True) -> 
     return table
 
 
-def facts(pairs: list[tuple[str, object]]) -> Table:
+def facts(pairs: Sequence[tuple[str, object]]) -> Table:
     """A two-column label/value table."""
     rows = [
         [para(k, "cellbold"), para(v if v not in (None, "") else "—", "cell")] for k, v in pairs

@@ -267,7 +267,9 @@ def assessment(card: dict[str, Any] | None) -> list[str]:
         out.append(
             "The model card states no limitations. That is not evidence that the model has none."
         )
-    metrics = card.get("metrics") if isinstance(card.get("metrics"), dict) else {}
+    metrics = card.get("metrics")
+    if not isinstance(metrics, dict):
+        metrics = {}
     people, faces = _number(metrics.get("heldout_subjects")), _number(metrics.get("heldout_faces"))
     quality = _quality(metrics)
     if quality:

@@ -350,7 +350,8 @@ def _keys(files: _Bundle, manifest: dict[str, Any]) -> tuple[dict[str, dict], st
 
 
 def _check_party(party: dict[str, Any], users: dict[str, dict], what: str) -> None:
-    known = users.get(party.get("name"))
+    name = party.get("name")
+    known = users.get(name) if isinstance(name, str) else None
     if not known or known.get("ed25519_public") != party.get("ed25519_public"):
         raise VerificationError(
             f"{what}: key of {party.get('name')} differs from keys/public_keys.json"

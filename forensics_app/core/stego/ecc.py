@@ -122,9 +122,9 @@ def decode(soft: np.ndarray, data_len: int) -> bytes | None:
         if not (np.bincount(chk, hard[var], m).astype(np.int64) & 1).any():
             return bits_to_bytes(hard[:k])
         v2c = total[var] - c2v
-        magnitude = np.full(m * width, np.inf)
-        magnitude[slot] = np.abs(v2c)
-        magnitude = magnitude.reshape(m, width)
+        edges = np.full(m * width, np.inf)
+        edges[slot] = np.abs(v2c)
+        magnitude = edges.reshape(m, width)
         negative = np.zeros(m * width, bool)
         negative[slot] = v2c < 0
         parity = np.bitwise_xor.reduce(negative.reshape(m, width), axis=1)
