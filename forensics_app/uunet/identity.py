@@ -21,7 +21,6 @@ with a card giving how well its distances follow dlib's on held-back subjects.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ from tqdm import tqdm
 from forensics_app.core.atomic import PUBLIC, atomic_open
 from forensics_app.errors import InputError, ModelError
 from forensics_app.uunet import runtime
-from forensics_app.uunet.data import FaceIndex, scan_faces
+from forensics_app.uunet.data import FaceIndex
 from forensics_app.uunet.export import export_model
 from forensics_app.uunet.faces import DlibEmbedder, faces_to_tensor
 from forensics_app.uunet.networks import build_network
@@ -112,7 +111,7 @@ def distillation_loss(student: torch.Tensor, target: torch.Tensor) -> torch.Tens
 
 
 @dataclass
-class IdentityConfig:
+class IdentityConfig(runtime.TrainConfig):
     """Resolved phase-1b configuration (saved as config.json beside the outputs)."""
 
     base: int = 32
@@ -121,12 +120,7 @@ class IdentityConfig:
     batch_size: int = 128
     steps: int = 3000
     lr: float = 1e-3
-    holdout: float = 0.15
-    seed: int = 0
-    max_frames_per_sequence: int = 40
-    device: str = "auto"
     log_every: int = 50
-    max_minutes: float = 0.0
 
 
 def _faces_of(index: FaceIndex) -> tuple[np.ndarray, list[str]]:
@@ -173,15 +167,14 @@ def train_identity(
     data: Path, out: Path, config: IdentityConfig, quiet: bool = False
 ) -> dict[str, object]:
     """Distil dlib into E_id on ``data``; export ``out/identity.safetensors`` + card."""
-    out = Path(out)
+    run = runtime.TrainRun(
+        config, data, out,
+        single_process="train identity runs in one process (it is small); drop torchrun",
+    )  # fmt: skip
+    dist, out = run.dist, run.out
     out.mkdir(parents=True, exist_ok=True)
-    dist = runtime.setup_dist(config.device)
-    if dist.world > 1:
-        raise InputError("train identity runs in one process (it is small); drop torchrun")
-    runtime.seed_everything(config.seed)
-    runtime.save_resolved(config, out)
-    index = scan_faces(Path(data), config.max_frames_per_sequence)
-    train_index, eval_index = index.split(config.holdout, config.seed)
+    run.save_config()
+    train_index, eval_index = run.split()
     faces, _ = _faces_of(train_index)
     if len(faces) < 2:
         raise InputError(f"{data}: too few training faces to distil the identity embedder")
@@ -205,13 +198,8 @@ def train_identity(
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, config.steps))
     x_all, t_all = faces_to_tensor(faces), torch.from_numpy(target)
     gen = torch.Generator().manual_seed(config.seed)
-    log = runtime.JsonLog(out / "train_log.jsonl")
-    t0, step = time.monotonic(), 0
-    bar = tqdm(total=config.steps, disable=quiet, desc="E_id")
     model.train()
-    for step in range(config.steps):
-        if config.max_minutes and time.monotonic() - t0 > 60 * config.max_minutes:
-            break
+    for step, _, _ in run.steps("E_id", quiet):
         pick = torch.randint(len(x_all), (config.batch_size,), generator=gen)
         x = x_all[pick].to(dist.device)
         # identity-preserving jitter: brightness/contrast within ±10 %
@@ -222,12 +210,10 @@ def train_identity(
         loss.backward()
         opt.step()
         sched.step()
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.4f}")
+        run.show(loss=loss.item())
         if step % config.log_every == 0:
-            log.write({"phase": "identity", "step": step, "loss": loss.item()})
-    bar.close()
-    seconds = time.monotonic() - t0
+            run.log.write({"phase": "identity", "step": step, "loss": loss.item()})
+    seconds = run.seconds
     model = model.cpu().eval()
     metrics: dict[str, object] = {}
     if eval_target is not None and len(eval_faces) >= 2:
@@ -245,7 +231,7 @@ def train_identity(
             "train_subjects": len(train_index.subjects),
             "heldout_subjects": eval_index.subjects,
         },
-        training={**asdict(config), "steps_done": step + 1, "seconds": round(seconds, 1)},
+        training={**asdict(config), "steps_done": run.next_step, "seconds": round(seconds, 1)},
         metrics=metrics,
     )
     return {"sha256": card["sha256"], "seconds": round(seconds, 1), **metrics}

@@ -1,5 +1,6 @@
-"""What both trainers share: config files, device and DDP set-up, deterministic batches,
-progress logging.
+"""What the trainers share: config files, device and DDP set-up, deterministic batches,
+progress logging, and :class:`TrainRun`, the frame every trainer runs in (device, seed,
+resolved config, subject split, JSON log, progress, time limit) around its own step.
 
 Distributed training: launch the same command under ``torchrun``; when ``WORLD_SIZE`` > 1
 the process group is initialised (NCCL on CUDA, gloo on CPU), the models are wrapped in
@@ -9,9 +10,11 @@ DistributedDataParallel and each rank takes its own slice of every epoch's permu
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +25,10 @@ import torch
 import yaml
 from torch import nn
 from torch.utils.data import Dataset
+from tqdm import tqdm
 
 from forensics_app.errors import InputError
+from forensics_app.uunet.data import FaceIndex, scan_faces
 
 
 def load_config_file(path: Path | None) -> dict[str, Any]:
@@ -157,3 +162,98 @@ class JsonLog:
         if self.enabled:
             with self.path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record) + "\n")
+
+
+@dataclass
+class TrainConfig:
+    """The settings every trainer has; ``AttributesConfig``, ``IdentityConfig`` and
+    ``UUNetConfig`` extend it with their own (and their own defaults)."""
+
+    batch_size: int = 64
+    steps: int = 1000
+    holdout: float = 0.15  # share of subjects held back, the same split in every run
+    seed: int = 0
+    max_frames_per_sequence: int = 40
+    device: str = "auto"
+    log_every: int = 20
+    max_minutes: float = 0.0  # 0 = no time limit
+
+
+class TrainRun:
+    """One training run's frame, the same for every trainer.
+
+    Opening it sets up the processes and the device, seeds everything and remembers where
+    the outputs go; :meth:`save_config` writes the resolved config (main rank), :meth:`split`
+    the deterministic subject split, :attr:`log` the JSON-lines log and :meth:`steps` the
+    loop: progress bar, the step budget and the time limit (``max_minutes``), resumable from
+    ``start``. What a trainer does in a step, how it checkpoints and what it exports stay its
+    own.
+    """
+
+    def __init__(
+        self, config: TrainConfig, data: Path, out: Path, *, single_process: str = ""
+    ) -> None:
+        self.config = config
+        self.dist = setup_dist(config.device)
+        if single_process and self.dist.world > 1:
+            raise InputError(single_process)
+        seed_everything(config.seed)
+        self.data, self.out = Path(data), Path(out)
+        self.log = JsonLog(self.out / "train_log.jsonl", self.dist.main)
+        self.started = time.monotonic()
+        self.next_step = 0
+        self._bar: Any = None
+
+    def save_config(self) -> None:
+        """The resolved config beside the outputs (main rank only)."""
+        if self.dist.main:
+            save_resolved(self.config, self.out)
+
+    def split(self) -> tuple[FaceIndex, FaceIndex]:
+        """(training, held-back) subjects of the data: the same split in every run."""
+        index = scan_faces(self.data, self.config.max_frames_per_sequence)
+        return index.split(self.config.holdout, self.config.seed)
+
+    @property
+    def seconds(self) -> float:
+        """Seconds since the loop started (since the run opened, before)."""
+        return time.monotonic() - self.started
+
+    def out_of_time(self) -> bool:
+        """True once ``max_minutes`` (when set) have passed in the loop."""
+        limit = self.config.max_minutes
+        return bool(limit) and self.seconds > 60 * limit
+
+    def steps(
+        self, desc: str, quiet: bool = False, dataset: Dataset | None = None, start: int = 0
+    ) -> Iterator[tuple[int, int, Any]]:
+        """``(step, epoch, batch)`` from ``start`` until ``steps`` or the time limit.
+
+        With a ``dataset`` the batches are :func:`iterate_steps`' (deterministic, resumable);
+        without one, ``epoch`` is 0 and ``batch`` None (the trainer draws its own).
+        :attr:`next_step` is the first step not run, for checkpoints and cards.
+        """
+        self.started, self.next_step = time.monotonic(), start
+        source: Iterator[tuple[int, int, Any]]
+        if dataset is not None:
+            config = self.config
+            source = iterate_steps(dataset, config.batch_size, config.seed, start, self.dist)
+        else:
+            source = ((step, 0, None) for step in itertools.count(start))
+        self._bar = tqdm(
+            total=self.config.steps, initial=start, disable=quiet or not self.dist.main, desc=desc
+        )
+        try:
+            for step, epoch, batch in source:
+                if step >= self.config.steps or self.out_of_time():
+                    break
+                yield step, epoch, batch
+                self.next_step = step + 1
+                self._bar.update(1)
+        finally:
+            self._bar.close()
+
+    def show(self, **values: float) -> None:
+        """Put the step's figures on the progress bar."""
+        if self._bar is not None:
+            self._bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()})

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from forensics_app.errors import InputError
 from forensics_app.uunet import runtime
@@ -17,14 +15,14 @@ from forensics_app.uunet.checkpoint import (
     rng_state,
     save_checkpoint,
 )
-from forensics_app.uunet.data import AttributePairs, Augment, scan_faces
+from forensics_app.uunet.data import AttributePairs, Augment
 from forensics_app.uunet.export import export_model
 from forensics_app.uunet.losses import attribute_bce
 from forensics_app.uunet.networks import build_network
 
 
 @dataclass
-class AttributesConfig:
+class AttributesConfig(runtime.TrainConfig):
     """Resolved phase-1 configuration (saved as config.json beside the outputs)."""
 
     labels: list[str] = field(default_factory=lambda: ["id", "gender"])
@@ -33,13 +31,8 @@ class AttributesConfig:
     batch_size: int = 64
     steps: int = 600
     lr: float = 1e-3
-    holdout: float = 0.15
-    seed: int = 0
-    max_frames_per_sequence: int = 40
-    device: str = "auto"
     log_every: int = 20
     checkpoint_every: int = 100
-    max_minutes: float = 0.0  # 0 = no time limit
 
 
 def _accuracy(model, batches, device) -> dict[str, float | None]:
@@ -65,17 +58,15 @@ def train_attributes(
     """Train D_a on ``data`` and export ``out/da.safetensors`` + ``out/da.json``."""
     if "id" not in config.labels:
         raise InputError("the attribute labels must include 'id'")
-    dist = runtime.setup_dist(config.device)
-    runtime.seed_everything(config.seed)
-    out = Path(out)
-    if dist.main:
-        runtime.save_resolved(config, out)
-    index = scan_faces(Path(data), config.max_frames_per_sequence)
-    train_index, eval_index = index.split(config.holdout, config.seed)
-    annotated = {
+    run = runtime.TrainRun(config, data, out)
+    dist, out = run.dist, run.out
+    run.save_config()
+    train_index, eval_index = run.split()
+    annotated = {  # both halves of the split carry every subject's attributes
         label: label == "id"
         or any(
-            v.get(label, "").lower() not in ("", "?", "unknown") for v in index.attributes.values()
+            v.get(label, "").lower() not in ("", "?", "unknown")
+            for v in train_index.attributes.values()
         )
         for label in config.labels
     }
@@ -97,17 +88,7 @@ def train_attributes(
         opt.load_state_dict(ckpt["optimizer"]["da"])
         restore_rng_state(ckpt["rng"])
         start = int(ckpt["step"])
-    log = runtime.JsonLog(out / "train_log.jsonl", dist.main)
-    t0 = time.monotonic()
-    bar = tqdm(total=config.steps, initial=start, disable=quiet or not dist.main, desc="D_a")
-    step = start
-    for step, epoch, (x1, x2, agree, mask) in runtime.iterate_steps(
-        train_set, config.batch_size, config.seed, start, dist
-    ):
-        if step >= config.steps or (
-            config.max_minutes and time.monotonic() - t0 > 60 * config.max_minutes
-        ):
-            break
+    for step, epoch, (x1, x2, agree, mask) in run.steps("D_a", quiet, train_set, start):
         x1, x2 = x1.to(dist.device), x2.to(dist.device)
         loss = attribute_bce(
             unwrap_logits(ddp, x1, x2), agree.to(dist.device), mask.to(dist.device)
@@ -115,14 +96,12 @@ def train_attributes(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        bar.update(1)
-        bar.set_postfix(bce=f"{loss.item():.3f}")
+        run.show(bce=loss.item())
         if step % config.log_every == 0:
-            log.write({"phase": "attributes", "step": step, "epoch": epoch, "bce": loss.item()})
+            run.log.write({"phase": "attributes", "step": step, "epoch": epoch, "bce": loss.item()})
         if dist.main and (step + 1) % config.checkpoint_every == 0:
             _save(ckpt_path, model, opt, config, arch, step + 1, epoch)
-    bar.close()
-    steps_done = max(step, start)
+    steps_done = run.next_step
     metrics: dict = {}
     if dist.main:
         _save(ckpt_path, model, opt, config, arch, steps_done, 0)
@@ -146,7 +125,7 @@ def train_attributes(
                 "heldout_subjects": eval_index.subjects,
                 "annotated_labels": annotated,
             },
-            training={**asdict(config), "steps_done": steps_done, "seconds": time.monotonic() - t0},
+            training={**asdict(config), "steps_done": steps_done, "seconds": run.seconds},
             metrics=metrics,
         )
     return metrics

@@ -16,13 +16,11 @@ Each step, in this order (pix2pix style, explicit):
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from forensics_app.errors import InputError
 from forensics_app.uunet import losses as L
@@ -34,14 +32,14 @@ from forensics_app.uunet.checkpoint import (
     rng_state,
     save_checkpoint,
 )
-from forensics_app.uunet.data import Augment, SequenceTriplets, scan_faces
+from forensics_app.uunet.data import Augment, SequenceTriplets
 from forensics_app.uunet.export import export_model, load_model
 from forensics_app.uunet.identity import distillation_loss
 from forensics_app.uunet.networks import build_network
 
 
 @dataclass
-class UUNetConfig:
+class UUNetConfig(runtime.TrainConfig):
     """Resolved phase-2 configuration (saved as config.json beside the outputs)."""
 
     encoder: dict = field(
@@ -76,14 +74,9 @@ class UUNetConfig:
     steps: int = 2000
     lr_g: float = 2e-4
     lr_d: float = 2e-4
-    holdout: float = 0.15
-    seed: int = 0
-    max_frames_per_sequence: int = 40
-    device: str = "auto"
     log_every: int = 10
     checkpoint_every: int = 100
     snapshot_every: int = 0  # >0: also export ue/ud to out/snapshots/<step>/ every N steps
-    max_minutes: float = 0.0  # 0 = no time limit
     grad_clip: float = 0.0  # >0: clip the generators' gradient norm
     init_from: str = ""  # folder with ue/ud .safetensors + cards to start from
     init_roles: list[str] = field(default_factory=lambda: ["ue", "ud"])  # which of them
@@ -309,9 +302,6 @@ def train_uunet(
     quiet: bool = False,
 ) -> dict:
     """Train U_e/U_d; export ``out/ue.*`` and ``out/ud.*``; return throughput figures."""
-    dist = runtime.setup_dist(config.device)
-    runtime.seed_everything(config.seed)
-    out = Path(out)
     if attributes is None:
         raise InputError(
             "phase 2 needs a trained D_a: pass --attributes DIR (from 'train attributes')"
@@ -319,10 +309,10 @@ def train_uunet(
     matcher, da_card = load_model(Path(attributes) / "da.safetensors", "attribute_matcher")
     # resolved means complete: overrides merged into the paper's weights (cards show all)
     config.weights = {**L.DEFAULT_WEIGHTS, **config.weights}
-    if dist.main:
-        runtime.save_resolved(config, out)
-    index = scan_faces(Path(data), config.max_frames_per_sequence)
-    train_index, eval_index = index.split(config.holdout, config.seed)
+    run = runtime.TrainRun(config, data, out)
+    dist, out = run.dist, run.out
+    run.save_config()
+    train_index, eval_index = run.split()
     dataset = SequenceTriplets(train_index, Augment() if config.augment else None, config.seed)
     identity, id_card, teacher = None, None, None
     if config.identity:
@@ -363,29 +353,20 @@ def train_uunet(
     }
     if id_card is not None:
         data_info["identity_model_sha256"] = id_card["sha256"]
-    log = runtime.JsonLog(out / "train_log.jsonl", dist.main)
-    bar = tqdm(total=config.steps, initial=start, disable=quiet or not dist.main, desc="UU-Net")
-    t0, images, step = time.monotonic(), 0, start
-    for step, epoch, batch in runtime.iterate_steps(
-        dataset, config.batch_size, config.seed, start, dist
-    ):
-        if step >= config.steps or (
-            config.max_minutes and time.monotonic() - t0 > 60 * config.max_minutes
-        ):
-            break
+    images = 0
+    for step, epoch, batch in run.steps("UU-Net", quiet, dataset, start):
         values = p2.step(batch)
         images += 3 * config.batch_size * dist.world
-        bar.update(1)
-        bar.set_postfix({k: f"{values[k]:.3f}" for k in ("mse", "ano", "dis", "critic")})
+        run.show(**{k: values[k] for k in ("mse", "ano", "dis", "critic")})
         if step % config.log_every == 0 or "dlib_xa" in values:
-            log.write({"phase": "uunet", "step": step, "epoch": epoch, **values})
+            run.log.write({"phase": "uunet", "step": step, "epoch": epoch, **values})
         if dist.main and (step + 1) % config.checkpoint_every == 0:
             _save(ckpt_path, p2, config, step + 1, epoch)
         if dist.main and config.snapshot_every and (step + 1) % config.snapshot_every == 0:
             snapshot = out / "snapshots" / f"{step + 1:06d}"
             _export(p2, config, snapshot, data_info, {"steps_done": step + 1})
-    bar.close()
-    seconds = time.monotonic() - t0
+    seconds = run.seconds
+    step = run.next_step
     figures = {
         "steps_done": step,
         "seconds": round(seconds, 1),
