@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,41 +213,57 @@ def build_demo(
     media.mkdir()
     public = media / "demo_public.mkv"
 
-    cache = demo_cache_dir()
-    key = public_stream_key(source, frames) if cache is not None else ""
-    if cache is not None and _from_cache(cache, key, public):
-        report(f"public stream reused from the cache ({cache})", 0.65)
-    else:
-        report("making the public stream from the sample clip", 0.05)
+    done = {"fraction": 0.05}  # the public stream sets the pace; the keys fit inside it
+
+    def step(text: str, fraction: float | None = None) -> None:
+        if fraction is not None:
+            done["fraction"] = max(done["fraction"], fraction)
+        report(text, done["fraction"])
+
+    def make_public_stream() -> None:
+        cache = demo_cache_dir()
+        key = public_stream_key(source, frames) if cache is not None else ""
+        if cache is not None and _from_cache(cache, key, public):
+            step(f"public stream reused from the cache ({cache})", 0.85)
+            return
+        step("making the public stream from the sample clip")
         deidentify_video(
             source,
             public,
             FaceEncoder.from_file(encoder_path),
             config=ProducerConfig(max_frames=frames, stream_id=DEMO_STREAM_ID),
-            progress=lambda done, total: report(
-                f"de-identifying frame {done}/{total}", 0.05 + 0.6 * done / max(total, 1)
+            progress=lambda n, total: step(
+                f"de-identifying frame {n}/{total}", 0.05 + 0.8 * n / max(total, 1)
             ),
         )
         if cache is not None:
             _to_cache(cache, key, public)
 
-    report("creating users", 0.7)
-    with Workspace.open(root, create=True, db=db, app_role=app_role, password=password) as ws:
-        admin_name = DEMO_USERS[0][0]
-        add_user(ws, admin_name, "admin", demo_passphrase(admin_name))
-        admin = login(ws, admin_name, demo_passphrase(admin_name))
-        for name, role in DEMO_USERS[1:]:
-            add_user(ws, name, role, demo_passphrase(name), by=admin)
-        report("sealing the decoder for bob and dave", 0.8)
-        sealed = seal_model(
-            ws,
-            decoder_path,
-            read_card(decoder_path.with_suffix(".json")),
-            list(DEMO_HOLDERS),
-            admin,
-        )
-        admin.close()
-        report("opening case DEMO-1", 0.9)
+    # the producer and the users' key derivation (Argon2id) run side by side
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-producer") as pool,
+        Workspace.open(root, create=True, db=db, app_role=app_role, password=password) as ws,
+    ):
+        making = pool.submit(make_public_stream)
+        try:
+            step("creating users")
+            admin_name = DEMO_USERS[0][0]
+            add_user(ws, admin_name, "admin", demo_passphrase(admin_name))
+            admin = login(ws, admin_name, demo_passphrase(admin_name))
+            for name, role in DEMO_USERS[1:]:
+                add_user(ws, name, role, demo_passphrase(name), by=admin)
+            step("sealing the decoder for bob and dave")
+            sealed = seal_model(
+                ws,
+                decoder_path,
+                read_card(decoder_path.with_suffix(".json")),
+                list(DEMO_HOLDERS),
+                admin,
+            )
+            admin.close()
+        finally:
+            making.result()  # the producer's error, if any, is the one that matters
+        step("opening case DEMO-1", 0.9)
         alice = login(ws, "alice", demo_passphrase("alice"))
         create_case(ws, alice, DEMO_CASE, title="Demo: pedestrian street (OpenCV vtest sample)")
         record = add_evidence(ws, alice, DEMO_CASE, public)
