@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from forensics_app import MODELS_DIR
+from forensics_app.core.face_geometry import Rect
 from forensics_app.errors import DetectionError, InputError
 
 Backend = Literal["auto", "cv2", "onnxruntime"]
@@ -44,7 +45,12 @@ def _round(value: float) -> int:
 
 @dataclass(frozen=True)
 class Box:
-    """An axis-aligned box in integer pixels, with the detector's confidence."""
+    """An axis-aligned box in integer pixels, with the detector's confidence.
+
+    The detector's and tracker's box. Where only the pixels matter (ROI messages, the
+    producer's plans, a reveal's faces) a box is a plain ``(x, y, w, h)`` tuple,
+    :data:`~forensics_app.core.face_geometry.Rect`, which :meth:`as_tuple` gives.
+    """
 
     x: int
     y: int
@@ -84,8 +90,8 @@ class Box:
     def center(self) -> tuple[float, float]:
         return (self.x + self.w / 2.0, self.y + self.h / 2.0)
 
-    def as_tuple(self) -> tuple[int, int, int, int]:
-        """``(x, y, w, h)``: the form ROI messages and JSON carry."""
+    def as_tuple(self) -> Rect:
+        """``(x, y, w, h)``: the form ROI messages and JSON carry (a plain :data:`Rect`)."""
         return (self.x, self.y, self.w, self.h)
 
     def iou(self, other: Box) -> float:

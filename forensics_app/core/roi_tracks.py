@@ -32,6 +32,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from forensics_app.core.face_geometry import Rect
 from forensics_app.errors import InputError
 
 #: Name and version of the linking rule; signed into track-scoped requests and grants.
@@ -45,8 +46,6 @@ MAX_STEP = 1.5
 MAX_SCALE = 2.0
 #: Frames a track may go unseen (no matching box) and still continue.
 MAX_GAP = 5
-
-Box = tuple[int, int, int, int]
 
 
 def iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -72,12 +71,12 @@ def _size(box: Sequence[float]) -> float:
 @dataclass
 class _Live:
     track_id: int
-    box: Box
+    box: Rect
     last_frame: int
     vx: float = 0.0  # centre movement per frame, from the last two boxes
     vy: float = 0.0
 
-    def cost(self, frame: int, box: Box) -> float | None:
+    def cost(self, frame: int, box: Rect) -> float | None:
         """How far ``box`` is from this track's prediction, in allowed steps (None: no match)."""
         dt = frame - self.last_frame
         a, b = _size(self.box), _size(box)
@@ -92,7 +91,7 @@ class _Live:
         distance = math.hypot(bx - px, by - py)
         return distance / allowed if distance <= allowed else None
 
-    def move(self, frame: int, box: Box) -> None:
+    def move(self, frame: int, box: Rect) -> None:
         dt = frame - self.last_frame
         (cx, cy), (bx, by) = _centre(self.box), _centre(box)
         self.vx, self.vy = (bx - cx) / dt, (by - cy) / dt
@@ -142,7 +141,7 @@ class TrackLinker:
         return [int(i) for i in ids if i is not None]
 
 
-def _box(box: Sequence[int]) -> Box:
+def _box(box: Sequence[int]) -> Rect:
     x, y, w, h = (int(v) for v in box)
     return x, y, w, h
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from forensics_app.core.face_geometry import Rect
+from forensics_app.core.stego.scan import ScanSummary
 from forensics_app.errors import OperationCancelled
 
 BATCH_FRAMES = 10
@@ -23,21 +25,8 @@ class FrameMark:
 
     index: int
     status: str  # "ok" | "none" | "damaged"
-    boxes: tuple[tuple[int, int, int, int], ...] = ()
+    boxes: tuple[Rect, ...] = ()
     detail: str = ""
-
-
-@dataclass
-class ScanSummary:
-    """Counts of a finished scan."""
-
-    frames: int = 0
-    ok: int = 0
-    none: int = 0
-    damaged: int = 0
-    faces: int = 0
-    seconds: float = 0.0
-    marks: dict[int, FrameMark] = field(default_factory=dict)
 
 
 def mark_frame(index: int, bgr, key: bytes | None = None) -> FrameMark:
@@ -45,7 +34,7 @@ def mark_frame(index: int, bgr, key: bytes | None = None) -> FrameMark:
     from forensics_app.core.stego import extract
 
     result = extract(bgr, key=key)
-    boxes: tuple[tuple[int, int, int, int], ...] = ()
+    boxes: tuple[Rect, ...] = ()
     if result.status == "ok" and result.message is not None:
         boxes = tuple(tuple(int(v) for v in box) for box in result.message.boxes)
     return FrameMark(index, result.status, boxes, str(getattr(result, "detail", "") or ""))
@@ -59,7 +48,8 @@ def scan_video(
     key: bytes | None = None,
 ) -> ScanSummary:
     """Scan every frame of ``path`` with core ``stego.scan.scan_video`` (as ``forensics
-    roi``); batches of marks go to ``partial`` as they are read."""
+    roi``); batches of marks go to ``partial`` as they are read, the counts (core's
+    :class:`ScanSummary`, the one ``forensics roi`` prints) come back at the end."""
     from forensics_app.core.stego.scan import scan_video as core_scan
     from forensics_app.core.video import probe
 
@@ -72,15 +62,11 @@ def scan_video(
         if cancel():
             raise OperationCancelled("ROI scan cancelled")
         result = row.result
-        boxes: tuple[tuple[int, int, int, int], ...] = ()
+        boxes: tuple[Rect, ...] = ()
         if result.status == "ok" and result.message is not None:
             boxes = tuple(tuple(int(v) for v in box) for box in result.message.boxes)
-        mark = FrameMark(row.frame, result.status, boxes, str(result.detail or ""))
-        summary.marks[mark.index] = mark
-        summary.frames += 1
-        setattr(summary, mark.status, getattr(summary, mark.status, 0) + 1)
-        summary.faces += len(mark.boxes)
-        batch.append(mark)
+        summary.add(row)
+        batch.append(FrameMark(row.frame, result.status, boxes, str(result.detail or "")))
         now = time.perf_counter()
         if len(batch) >= BATCH_FRAMES or now - last_flush > BATCH_SECONDS:
             partial(batch)

@@ -28,9 +28,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from forensics_app.core.face_geometry import crop_face
 from forensics_app.errors import InputError
 
-SIZE = 64
 MARS_NAME = re.compile(r"^(?P<pid>\d{4}|00-1)C(?P<cam>\d)T(?P<trk>\d{4})F(?P<frame>\d{3})\.jpg$")
 PDESTRE_LABELS = (
     "gender", "age", "height", "body_volume", "ethnicity", "hair_colour", "hairstyle",
@@ -45,9 +45,7 @@ def head_crop(body: np.ndarray, fraction: float = 0.22) -> np.ndarray | None:
     if side < 4:
         return None
     x0 = (w - side) // 2
-    crop = body[0:side, x0 : x0 + side]
-    interp = cv2.INTER_AREA if side > SIZE else cv2.INTER_LINEAR
-    return cv2.resize(crop, (SIZE, SIZE), interpolation=interp)
+    return crop_face(body, (x0, 0, side, side))
 
 
 def import_mars(

@@ -23,10 +23,11 @@ import av
 import cv2
 import numpy as np
 
+from forensics_app.core.face_geometry import FACE_SIZE as SIZE
+from forensics_app.core.face_geometry import crop_face
 from forensics_app.errors import InputError, VideoError
 from forensics_app.uunet.data import UNKNOWN, read_attributes
 
-SIZE = 64
 REPO = Path(__file__).resolve().parents[2]
 FULL_CLIP = REPO.parent / "shared" / "data" / "vtest.avi"
 SAMPLE_CLIP = REPO / "resources" / "samples" / "vtest_cut.avi"
@@ -57,9 +58,7 @@ def square_crop(image: np.ndarray, x: int, y: int, w: int, h: int) -> np.ndarray
     x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
     if x0 < 0 or y0 < 0 or x0 + side > image.shape[1] or y0 + side > image.shape[0]:
         return None
-    crop = image[y0 : y0 + side, x0 : x0 + side]
-    interp = cv2.INTER_AREA if side > SIZE else cv2.INTER_LINEAR
-    return cv2.resize(crop, (SIZE, SIZE), interpolation=interp)
+    return crop_face(image, (x0, y0, side, side))
 
 
 def track_heads(

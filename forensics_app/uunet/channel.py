@@ -4,7 +4,9 @@ In deployment ``a`` is resized to its head box (often 10–40 px), pasted into t
 overlaid with the hidden ROI message and re-encoded; the reveal crops the box again and
 upscales it to 64×64. :class:`Channel` simulates that in training, differentiably:
 
-* down-scaling to a random box (``area``) and back (``bilinear``), via ``F.interpolate``;
+* down-scaling to a random box (``area``) and back (``bilinear``), via ``F.interpolate``:
+  what deployment does with ``core.face_geometry.paste_face`` (the producer) and
+  ``crop_face`` (the reveal); tests/test_face_geometry.py checks that the two agree;
 * additive Gaussian noise (stands in for the stego overlay and sensor noise);
 * real JPEG (OpenCV) applied straight-through: the forward pass sees the true codec
   output, the backward pass treats the codec as identity, so gradients reach U_e;

@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from forensics_app.core.face_geometry import FACE_SIZE as SIZE
 from forensics_app.errors import InputError
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp"}
-SIZE = 64
 UNKNOWN = {"", "?", "unknown", "na", "n/a", "-1"}
 
 

@@ -18,12 +18,11 @@ import numpy as np
 import torch
 
 from forensics_app import MODELS_DIR
+from forensics_app.core.face_geometry import FACE_SIZE
 from forensics_app.errors import InputError
 from forensics_app.uunet.donors import donor_index
 from forensics_app.uunet.export import load_model, module_from_bytes
 from forensics_app.uunet.gender import setup_gender_control
-
-FACE_SIZE = 64
 
 
 def _check_faces(faces: np.ndarray) -> np.ndarray:

@@ -27,18 +27,18 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-import cv2
 import numpy as np
 
 from forensics_app.core import stego
 from forensics_app.core.detect import Box, FaceDetector, default_detector
+from forensics_app.core.face_geometry import ENCODER_GROW, crop_face, face_size, paste_face
 from forensics_app.core.heads import default_head_detector
 from forensics_app.core.obscure import OBSCURE_MARGIN, obscure_frame, obscure_halo, obscure_head
 from forensics_app.core.track import TrackedBox, detect_and_track
 from forensics_app.core.video import Frame, VideoReader
 from forensics_app.core.video_writer import VideoWriter
 from forensics_app.errors import InputError
-from forensics_app.uunet.inference import FACE_SIZE, FaceEncoder, default_encoder_path
+from forensics_app.uunet.inference import FaceEncoder, default_encoder_path
 
 #: libx264 settings for the producer's own H.264 output: no B-frames, and no zeroing of
 #: small residuals in P-frames, so the hidden ROI message survives the encoder (B-frames
@@ -157,23 +157,6 @@ def track_seed(stream_id: int, track_id: int) -> int:
     """The noise seed of one track of one stream (stable, and different across streams)."""
     digest = hashlib.sha256(f"uunet-track/{stream_id}/{track_id}".encode()).digest()
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
-
-
-def crop_to_face(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """The box's pixels resized to the networks' 64×64 input."""
-    x, y, w, h = box
-    crop = image[y : y + h, x : x + w]
-    shrink = w > FACE_SIZE or h > FACE_SIZE
-    interp = cv2.INTER_AREA if shrink else cv2.INTER_CUBIC
-    return cv2.resize(crop, (FACE_SIZE, FACE_SIZE), interpolation=interp)
-
-
-def paste_face(image: np.ndarray, box: tuple[int, int, int, int], face: np.ndarray) -> None:
-    """Resize a 64×64 face back to the box and write it into ``image`` in place."""
-    x, y, w, h = box
-    shrink = w < FACE_SIZE or h < FACE_SIZE
-    interp = cv2.INTER_AREA if shrink else cv2.INTER_CUBIC
-    image[y : y + h, x : x + w] = cv2.resize(face, (w, h), interpolation=interp)
 
 
 FrameBoxes = list[tuple[int, tuple[int, int, int, int]]]
@@ -455,11 +438,12 @@ def _encode_batch(
     """
     crops: list[np.ndarray] = []
     seeds: list[int] = []
+    size = face_size(encoder.card)
     for (frame, _, _), plan in zip(batch, plans, strict=True):
         if plan.whole_frame:
             continue
         for track_id, box in plan.carried:
-            crops.append(crop_to_face(frame.image, box))
+            crops.append(crop_face(frame.image, box, size, ENCODER_GROW))
             seeds.append(track_seed(stream_id, track_id))
             seen_tracks.add(track_id)
     surrogates = encoder.encode(np.stack(crops), seeds) if crops else None

@@ -31,10 +31,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from forensics_app.core.face_geometry import FACE_SIZE as SIZE
 from forensics_app.errors import InputError
 from forensics_app.uunet.codecs import h264
 
-SIZE = 64
 PREFIX = "syn_"
 HEAD_SCALE = 1.5
 PROVENANCE = (

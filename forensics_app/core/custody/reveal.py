@@ -47,6 +47,13 @@ from forensics_app.core.custody.unlock import (
 )
 from forensics_app.core.custody.users import UserSession
 from forensics_app.core.custody.workspace import Workspace
+from forensics_app.core.face_geometry import (
+    FACE_SIZE,
+    Rect,
+    crop_face,
+    face_size,
+    paste_face,
+)
 from forensics_app.core.marking import (
     MarkedImage,
     Marking,
@@ -64,7 +71,6 @@ from forensics_app.core.outputs import (
 from forensics_app.core.roi_tracks import TrackLinker
 from forensics_app.errors import InputError, PermissionDenied, VerificationError
 
-FACE_SIZE = 64
 #: reveal.json version 3: marked reconstructions plus unmarked evidence copies, faces
 #: numbered from 1 (version 2 numbered them from 0; readers add 1 to its ``face``).
 REVEAL_VERSION = 3
@@ -78,7 +84,6 @@ UNMARKED = "unmarked"
 REVEAL_BATCH_FRAMES = 8
 #: Threads encoding and writing a reveal's PNGs (OpenCV and zlib release the GIL).
 WRITE_THREADS = 2
-Box = tuple[int, int, int, int]
 
 
 class Decoder(Protocol):
@@ -99,7 +104,7 @@ class RevealedFace:
     and the public and reconstructed crops."""
 
     index: int
-    box: Box
+    box: Rect
     public_crop: np.ndarray
     reconstructed_crop: np.ndarray
     #: The face's track id under a track-scoped grant (linked from its first frame), else None.
@@ -122,7 +127,7 @@ class RevealedFrame:
     withheld: int = 0
 
 
-def _clip(box: Any, width: int, height: int) -> Box | None:
+def _clip(box: Any, width: int, height: int) -> Rect | None:
     x, y, w, h = (int(v) for v in box)
     x0, y0 = max(0, x), max(0, y)
     x1, y1 = min(width, x + w), min(height, y + h)
@@ -176,6 +181,7 @@ class RevealSession:
         self._stego_key = stego_key
         self._ws, self._session = ws, session
         self._decoder: Decoder | None = None
+        self._face_size = FACE_SIZE
         grant_id = grant if isinstance(grant, str) else grant.id
         row = ws.store.get_grant(grant_id)
         with ws.audit.refusals(
@@ -254,6 +260,7 @@ class RevealSession:
             data_key = session.unwrap(self.grant.doc["wrapped_key"], self.grant.wrap_context())
             weights = model.decrypt(data_key)
             self._decoder = decoder_factory(weights, model.card)
+            self._face_size = face_size(model.card)
             del weights, data_key
 
     @property
@@ -436,7 +443,7 @@ class RevealSession:
         public: np.ndarray,
         roi: tuple[str, Any, str],
         allowed: set[int] | None,
-    ) -> tuple[int, str, np.ndarray, list[tuple[int, Box, int | None]], int]:
+    ) -> tuple[int, str, np.ndarray, list[tuple[int, Rect, int | None]], int]:
         """The boxes of one frame that U_d may see: ``(index, status, public, chosen,
         withheld)``; a message failing the camera key is a logged refusal."""
         status, message, detail = roi
@@ -454,7 +461,7 @@ class RevealSession:
         ids: list[int | None] = [None] * len(boxes)
         if self.tracks is not None:
             ids = list(self.track_ids(index, boxes))
-        chosen: list[tuple[int, Box, int | None]] = []
+        chosen: list[tuple[int, Rect, int | None]] = []
         withheld = 0
         for k, (box, track) in enumerate(zip(boxes, ids, strict=True), FIRST_FACE):
             clipped = _clip(box, width, height)
@@ -467,15 +474,14 @@ class RevealSession:
         return index, status, public, chosen, withheld
 
     def _reconstruct_many(
-        self, picked: list[tuple[int, str, np.ndarray, list[tuple[int, Box, int | None]], int]]
+        self, picked: list[tuple[int, str, np.ndarray, list[tuple[int, Rect, int | None]], int]]
     ) -> list[RevealedFrame]:
         """U_d on the chosen boxes of several frames in one call, each pasted back."""
         crops = [
-            cv2.resize(public[y : y + h, x : x + w], (FACE_SIZE, FACE_SIZE),
-                       interpolation=cv2.INTER_LINEAR)
+            crop_face(public, box, self._face_size)
             for _, _, public, chosen, _ in picked
-            for _, (x, y, w, h), _ in chosen
-        ]  # fmt: skip
+            for _, box, _ in chosen
+        ]
         out: np.ndarray | list = []
         if crops:
             assert self._decoder is not None
@@ -485,10 +491,8 @@ class RevealSession:
             recon = public.copy()
             faces = []
             for k, (x, y, w, h), track in chosen:
-                interp = cv2.INTER_AREA if w < FACE_SIZE else cv2.INTER_LINEAR
-                crop = cv2.resize(out[n], (w, h), interpolation=interp)
+                crop = paste_face(recon, (x, y, w, h), out[n])
                 n += 1
-                recon[y : y + h, x : x + w] = crop
                 public_crop = public[y : y + h, x : x + w].copy()
                 faces.append(RevealedFace(k, (x, y, w, h), public_crop, crop, track))
             frames.append(RevealedFrame(index, status, public, recon, faces, withheld=withheld))
@@ -685,7 +689,7 @@ def _png(
     frame: int,
     kind: str,
     face: int | None = None,
-    box: Box | None = None,
+    box: Rect | None = None,
 ) -> dict[str, Any]:
     try:
         write_private(out / name, data)
@@ -709,7 +713,7 @@ def _marked(
     kind: str,
     marking: Marking,
     face: int | None = None,
-    box: Box | None = None,
+    box: Rect | None = None,
 ) -> dict[str, Any]:
     """Write a marked image and describe it, marking and geometry included."""
     entry = _png(out, name, image.png, frame, kind, face, box)

@@ -30,6 +30,7 @@ from typing import Literal
 
 import numpy as np
 
+from forensics_app.core.face_geometry import Rect
 from forensics_app.errors import StegoError
 
 #: Version of the message layout and of the embedding (bump both together).
@@ -45,7 +46,6 @@ _MAC_CONTEXT = b"UUNF-ROI-MAC/v2"
 _U32 = 0xFFFFFFFF
 _U16 = 0xFFFF
 
-Box = tuple[int, int, int, int]
 Status = Literal["ok", "none", "damaged"]
 
 
@@ -55,13 +55,13 @@ class RoiMessage:
 
     stream_id: int
     frame_index: int
-    boxes: tuple[Box, ...] = ()
+    boxes: tuple[Rect, ...] = ()
 
     def __post_init__(self) -> None:
         for name, value in (("stream_id", self.stream_id), ("frame_index", self.frame_index)):
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _U32:
                 raise StegoError(f"{name} must be an integer in 0..{_U32}, got {value!r}")
-        boxes: list[Box] = []
+        boxes: list[Rect] = []
         for box in self.boxes:
             try:
                 x, y, w, h = (int(v) for v in box)
@@ -82,13 +82,13 @@ class ExtractResult:
     detail: str = ""
 
 
-def clip_boxes(boxes: tuple[Box, ...], width: int, height: int) -> tuple[Box, ...]:
+def clip_boxes(boxes: tuple[Rect, ...], width: int, height: int) -> tuple[Rect, ...]:
     """Clip boxes to a ``width`` x ``height`` frame, as :func:`embed` stores them.
 
     A box partly outside the frame keeps only its inside part; an empty box or one wholly
     outside the frame is an error (there is nothing of it to hide).
     """
-    clipped: list[Box] = []
+    clipped: list[Rect] = []
     for x, y, w, h in boxes:
         if w <= 0 or h <= 0:
             raise StegoError(f"box {(x, y, w, h)} has no area (w and h must be positive)")
@@ -128,7 +128,7 @@ def _field_shifts(n_boxes: int, width: int, height: int) -> np.ndarray:
     return np.repeat(ends, widths) - 1 - np.arange(int(ends[-1]) if n_boxes else 0)
 
 
-def _pack_boxes(boxes: tuple[Box, ...], width: int, height: int) -> bytes:
+def _pack_boxes(boxes: tuple[Rect, ...], width: int, height: int) -> bytes:
     values = np.array([(x, y, w - 1, h - 1) for x, y, w, h in boxes], np.int64).reshape(-1)
     bx, by = box_bits(width, height)
     widths = np.tile([bx, by, bx, by], len(boxes))
@@ -136,7 +136,7 @@ def _pack_boxes(boxes: tuple[Box, ...], width: int, height: int) -> bytes:
     return np.packbits(bits.astype(np.uint8)).tobytes()
 
 
-def _unpack_boxes(data: bytes, n_boxes: int, width: int, height: int) -> tuple[Box, ...] | None:
+def _unpack_boxes(data: bytes, n_boxes: int, width: int, height: int) -> tuple[Rect, ...] | None:
     """The boxes packed in ``data``; None if the padding bits are not zero."""
     shifts = _field_shifts(n_boxes, width, height)
     bits = np.unpackbits(np.frombuffer(data, np.uint8)).astype(np.int64)

@@ -41,12 +41,38 @@ class FrameRois:
 
 @dataclass
 class ScanSummary:
-    """Counts of each status over a scan."""
+    """What a scan found: frames of each status, the boxes of the messages that read ok,
+    and the seconds it took (set by the caller that timed it).
+
+    The one summary of a scan: ``forensics roi`` prints its :meth:`line`, the GUI's
+    background scan (``gui/scan.py``) returns it when done.
+    """
 
     counts: dict[str, int] = field(default_factory=lambda: {"ok": 0, "none": 0, "damaged": 0})
+    faces: int = 0
+    seconds: float = 0.0
 
     def add(self, row: FrameRois) -> None:
+        """Count one frame's message (and its boxes, when it reads ok)."""
         self.counts[row.result.status] += 1
+        if row.result.status == "ok" and row.result.message is not None:
+            self.faces += len(row.result.message.boxes)
+
+    @property
+    def frames(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def ok(self) -> int:
+        return self.counts["ok"]
+
+    @property
+    def none(self) -> int:
+        return self.counts["none"]
+
+    @property
+    def damaged(self) -> int:
+        return self.counts["damaged"]
 
     def line(self) -> str:
         total = sum(self.counts.values())

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from forensics_app.core.evidence import sha256_file
+from forensics_app.core.face_geometry import crop_face
 from forensics_app.errors import InputError, ModelError
 from forensics_app.uunet.data import IMAGE_EXTS, load_face, read_attributes, scan_faces
 from forensics_app.uunet.evaluation.attacker import AttackerEmbedder, train_attacker
@@ -270,7 +270,8 @@ def box_resolution(
         ("h264 crf23", h264(a_box, 23)),
         ("h264 crf28", h264(a_box, 28)),
     ):
-        r = dec.decode(resize_faces(passed, 64, cv2.INTER_LINEAR))
+        grown = np.stack([crop_face(f, (0, 0, side, side)) for f in passed])  # as the reveal
+        r = dec.decode(grown)
         r_box = resize_faces(r, side)
         figures[name] = _rounded(image_quality(x_box, r_box))
         if name == "h264 crf23":
