@@ -450,7 +450,7 @@ def _shape_free_value(value_info: bytes) -> bytes:
 
 def _shape_free_graph(graph: bytes) -> bytes:
     fields = _fields(graph)
-    inits = set()
+    inits: set[bytes] = set()
     for num, payload, _ in fields:
         if num == 5 and payload is not None:
             inits.update(bytes(p) for n, p, _ in _fields(payload) if n == 8 and p is not None)

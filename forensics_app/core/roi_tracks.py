@@ -133,10 +133,10 @@ class TrackLinker:
             ids[j] = track_id
             used.add(track_id)
             track.move(frame, given[j])
-        for j, box in enumerate(boxes):
+        for j, box in enumerate(given):
             if ids[j] is None:
                 ids[j] = self.next_id
-                self._live.append(_Live(self.next_id, _box(box), frame))
+                self._live.append(_Live(self.next_id, box, frame))
                 self.next_id += 1
         return [int(i) for i in ids if i is not None]
 

@@ -661,9 +661,10 @@ class RevealSession:
         return files
 
     def close(self) -> None:
-        """Drop the decoder (and with it the plain weights) and the video reader."""
+        """Drop the decoder (and with it the plain weights) and close the video reader
+        (idempotent; a read after it is the reader's "closed" error, not an AttributeError)."""
         self._decoder = None
-        reader, self._reader = getattr(self, "_reader", None), None
+        reader = getattr(self, "_reader", None)  # absent when the checks refused the grant
         if reader is not None:
             reader.close()
 
