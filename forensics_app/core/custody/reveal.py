@@ -23,9 +23,7 @@ import os
 import queue
 import shutil
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -82,8 +80,6 @@ UNMARKED = "unmarked"
 #: Frames whose faces :meth:`RevealSession.reveal_range` hands to U_d in one call (and the
 #: live check's stride: a revocation stops a range reveal within this many frames).
 REVEAL_BATCH_FRAMES = 8
-#: Threads encoding and writing a reveal's PNGs (OpenCV and zlib release the GIL).
-WRITE_THREADS = 2
 
 
 class Decoder(Protocol):
@@ -543,36 +539,14 @@ class RevealSession:
         statuses: list[dict[str, Any]] = []
         (work / UNMARKED).mkdir(mode=PRIVATE_DIR)
         total = b - a + 1
-        # the PNGs (marking, zlib) cost more than the reveal itself: encode them on a pool,
-        # a few frames behind the reveal, and collect them in frame order
-        pending: deque[Future[list[dict[str, Any]]]] = deque()
-        done = 0
-
-        def collect(keep: int) -> None:
-            nonlocal done
-            while len(pending) > keep:
-                files.extend(pending.popleft().result())
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-
-        with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
-            try:
-                for frame in self.reveal_range(a, b):
-                    status = {
-                        "frame": frame.index,
-                        "status": frame.status,
-                        "faces": len(frame.faces),
-                    }
-                    if self.tracks is not None:
-                        status["withheld"] = frame.withheld
-                    statuses.append(status)
-                    pending.append(pool.submit(self._frame_files, work, frame))
-                    collect(2 * WRITE_THREADS)
-                collect(0)
-            finally:
-                for future in pending:
-                    future.cancel()
+        for n, frame in enumerate(self.reveal_range(a, b)):
+            files += self._frame_files(work, frame)
+            status = {"frame": frame.index, "status": frame.status, "faces": len(frame.faces)}
+            if self.tracks is not None:
+                status["withheld"] = frame.withheld
+            statuses.append(status)
+            if progress is not None:
+                progress(n + 1, total)
         created, _ = now_times()
         manifest = {
             "type": "uunet-reveal",
