@@ -132,8 +132,13 @@ class RevealPanel(QWidget):
         self.scroll = scroll
         # the grant on a row of its own, the buttons below: the panel stays narrow enough
         # for the whole window to fit a 1366-pixel screen (issue #15 item 9)
+        # the countdown beside the grant, not on the options row: there it widened the
+        # panel past what a 1366-pixel window leaves it once a reveal was open
         top = QVBoxLayout()
-        top.addWidget(self.grant_combo)
+        grant_row = QHBoxLayout()
+        grant_row.addWidget(self.grant_combo, 1)
+        grant_row.addWidget(self.countdown_label)
+        top.addLayout(grant_row)
         buttons = QHBoxLayout()
         buttons.addWidget(self.unlock_button)
         buttons.addWidget(self.save_button)
@@ -147,7 +152,6 @@ class RevealPanel(QWidget):
         options.addSpacing(12)
         options.addWidget(self.whole_check)
         options.addStretch(1)
-        options.addWidget(self.countdown_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
@@ -377,6 +381,8 @@ class RevealPanel(QWidget):
                 widget.deleteLater()
 
     def _image_label(self, bgr: np.ndarray, caption: str, reconstructed: bool) -> QWidget:
+        """A picture (marked as a reconstruction when ``reconstructed``) over its caption;
+        the caption wraps at the picture's width so it never widens the panel."""
         image = bgr_to_qimage(bgr)
         if reconstructed:
             image = mark_reconstruction(image)
@@ -389,6 +395,8 @@ class RevealPanel(QWidget):
         column.addWidget(picture)
         text = QLabel(caption)
         text.setStyleSheet("font-size: 8pt; color: gray;")
+        text.setWordWrap(True)
+        text.setMaximumWidth(max(image.width(), 120))
         column.addWidget(text)
         return box
 
@@ -423,7 +431,11 @@ class RevealPanel(QWidget):
         self.grid.addWidget(QLabel("<b>reconstructed</b>"), 0, 1)
         flags = self._frame_flags(frame.index)
         self.flag_buttons = {}
-        for row, face in enumerate(frame.faces, start=1):
+        # per face: the two pictures side by side, then the caption (wrapped, in full) and
+        # the flag button on a row of their own across both columns, so the panel keeps
+        # to two crops' width (a third column for the button was cut off at 1366 px)
+        for k, face in enumerate(frame.faces):
+            row = 1 + 2 * k
             x, y, w, h = face.box
             flag = flags.get(face.index)
             # the ROI message carries boxes only: the detector's confidence is not known here
@@ -441,19 +453,25 @@ class RevealPanel(QWidget):
             )
             button.clicked.connect(lambda _=False, n=face.index: self.flag_face(n))
             self.flag_buttons[face.index] = button
-            self.grid.addWidget(button, row, 2)
-            self.grid.addWidget(
-                self._image_label(enlarge(face.public_crop, CROP_HEIGHT, smooth), caption, False),
-                row,
-                0,
+            public = enlarge(face.public_crop, CROP_HEIGHT, smooth)
+            recon = enlarge(face.reconstructed_crop, CROP_HEIGHT, smooth)
+            pair = (
+                self._image_label(public, f"face {face.index} · public", False),
+                self._image_label(recon, f"face {face.index} · model output", True),
             )
-            self.grid.addWidget(
-                self._image_label(
-                    enlarge(face.reconstructed_crop, CROP_HEIGHT, smooth), caption, True
-                ),
-                row,
-                1,
-            )
+            for column, picture in enumerate(pair):
+                self.grid.addWidget(picture, row, column)
+            text = QLabel(caption)
+            text.setWordWrap(True)
+            text.setStyleSheet("font-size: 8pt;")
+            under = QHBoxLayout()
+            under.setContentsMargins(2, 0, 2, 8)
+            under.addWidget(text, 1)
+            under.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
+            holder = QWidget()
+            holder.setLayout(under)
+            holder.setMaximumWidth(public.shape[1] + recon.shape[1] + 24)
+            self.grid.addWidget(holder, row + 1, 0, 1, 2)
 
     # -- flags -----------------------------------------------------------------------
     def _frame_flags(self, frame: int) -> dict[int, BoxFlag]:

@@ -80,8 +80,12 @@ class FrameView(QGraphicsView):
         pen = QPen(colour, 0)  # cosmetic: one screen pixel whatever the zoom
         pen.setCosmetic(True)
         pen.setWidthF(2.0)
+        # 9 pt bold on a dark plate: the 7 pt yellow labels alone could not be read over
+        # light pavement in the 1366×768 screenshots (issue #15, "Must show")
         font = QFont()
-        font.setPointSizeF(7.0)
+        font.setPointSizeF(9.0)
+        font.setBold(True)
+        plate_brush = QBrush(QColor(0, 0, 0, 170))
         strong = QPen(QColor(255, 255, 255), 0)
         strong.setCosmetic(True)
         strong.setWidthF(3.5)
@@ -96,12 +100,23 @@ class FrameView(QGraphicsView):
             label = QGraphicsSimpleTextItem(f"{number} · T{track}" if track else str(number))
             label.setBrush(QBrush(QColor(255, 255, 255) if is_picked else colour))
             label.setFont(font)
-            label.setFlag(QGraphicsSimpleTextItem.GraphicsItemFlag.ItemIgnoresTransformations)
-            label.setPos(x, max(0, y - 12 / max(self.zoom, 0.01)))
-            label.setZValue(3)
+            # the plate ignores the zoom (so does its child, the label): anchored at the
+            # box's corner, it sits just above the box, the same size on screen at any zoom
+            # (a box at the very top gets its label inside, below the corner)
+            text = label.boundingRect()
+            above = y >= text.height()
+            top = -text.height() - 1 if above else 1
+            label.setPos(2, top)
+            plate = QGraphicsRectItem(QRectF(0, top, text.width() + 4, text.height()))
+            plate.setBrush(plate_brush)
+            plate.setPen(QPen(Qt.PenStyle.NoPen))
+            plate.setFlag(QGraphicsRectItem.GraphicsItemFlag.ItemIgnoresTransformations)
+            label.setParentItem(plate)
+            plate.setPos(x, y)
+            plate.setZValue(3)
             scene.addItem(rect)
-            scene.addItem(label)
-            self._box_items += [rect, label]
+            scene.addItem(plate)
+            self._box_items += [rect, plate]
         self.viewport().update()
 
     def set_overlay(self, text: str, status: str = "") -> None:

@@ -91,6 +91,7 @@ class ApprovalDialog(QDialog):
         self.decision_task = None
         self.request_list = QListWidget()
         self.request_list.setMaximumWidth(260)
+        self.request_list.setMinimumWidth(220)  # request ids readable in full
         self.request_list.currentRowChanged.connect(self._show_request)
         self.details = QLabel()
         self.details.setWordWrap(True)
@@ -216,13 +217,27 @@ class ApprovalDialog(QDialog):
             self.thumbs.addWidget(QLabel(str(error)))
             return
         path, frames = Path(record.path), info.request.frames
+        request_id = info.request.id
         self.thumb_task = self.runner.start(
             "loading frames in scope", lambda p, c: scope_thumbnails(path, frames)
         )
-        self.thumb_task.signals.result.connect(self._show_thumbs)
-        self.thumb_task.signals.error.connect(lambda text: self.thumbs.addWidget(QLabel(text)))
+        self.thumb_task.signals.result.connect(lambda thumbs: self._show_thumbs(thumbs, request_id))
+        self.thumb_task.signals.error.connect(
+            lambda text: self._is_selected(request_id) and self.thumbs.addWidget(QLabel(text))
+        )
 
-    def _show_thumbs(self, thumbs: list) -> None:
+    def _is_selected(self, request_id: str) -> bool:
+        """Whether ``request_id`` is the request shown now (a late worker result is not)."""
+        info = self.selected
+        return info is not None and info.request.id == request_id
+
+    def _show_thumbs(self, thumbs: list, request_id: str) -> None:
+        """Show the thumbnails of ``request_id`` if it is still the one selected: a request
+        picked while another's thumbnails load must not show both sets (the frames of the
+        wrong request, and a dialog wider than a 1366-pixel screen)."""
+        if not self._is_selected(request_id):
+            return
+        self._clear_thumbs()
         for index, image in thumbs:
             label = QLabel()
             label.setPixmap(QPixmap.fromImage(image))
