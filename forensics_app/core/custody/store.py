@@ -37,6 +37,51 @@ TABLES = (
     "meta", "users", "cases", "evidence", "sealed_models", "requests", "grants", "audit",
     "checkpoints",
 )  # fmt: skip
+#: The version-1 tables, the same in both stores; ``{int}`` is the 64-bit integer type
+#: (SQLite INTEGER, PostgreSQL BIGINT). Each store adds its own append-only guard.
+TABLES_V1 = """
+CREATE TABLE users (
+    name TEXT PRIMARY KEY, role TEXT NOT NULL, created TEXT NOT NULL,
+    ed25519_public TEXT NOT NULL, x25519_public TEXT NOT NULL, key_id TEXT NOT NULL,
+    private_blob TEXT NOT NULL, created_by TEXT
+);
+CREATE TABLE cases (
+    case_id TEXT PRIMARY KEY, title TEXT NOT NULL, created TEXT NOT NULL,
+    created_by TEXT NOT NULL REFERENCES users(name)
+);
+CREATE TABLE evidence (
+    case_id TEXT NOT NULL REFERENCES cases(case_id), sha256 TEXT NOT NULL,
+    path TEXT NOT NULL, size {int} NOT NULL, ingested TEXT NOT NULL,
+    ingested_by TEXT NOT NULL REFERENCES users(name), details TEXT NOT NULL,
+    PRIMARY KEY (case_id, sha256)
+);
+CREATE TABLE sealed_models (
+    model_sha256 TEXT PRIMARY KEY, file_sha256 TEXT NOT NULL, path TEXT NOT NULL,
+    header TEXT NOT NULL, created TEXT NOT NULL
+);
+CREATE TABLE requests (
+    id TEXT PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(case_id),
+    evidence_sha256 TEXT NOT NULL, requester TEXT NOT NULL REFERENCES users(name),
+    created TEXT NOT NULL, doc TEXT NOT NULL, status TEXT NOT NULL,
+    decision_doc TEXT
+);
+CREATE TABLE grants (
+    id TEXT PRIMARY KEY, request_id TEXT NOT NULL REFERENCES requests(id),
+    case_id TEXT NOT NULL, approver TEXT NOT NULL, requester TEXT NOT NULL,
+    expires TEXT NOT NULL, doc TEXT NOT NULL, revoked TEXT, revocation_doc TEXT
+);
+CREATE TABLE audit (
+    seq {int} PRIMARY KEY, time TEXT NOT NULL, local_offset TEXT NOT NULL,
+    actor TEXT NOT NULL, role TEXT NOT NULL,
+    action TEXT NOT NULL, case_id TEXT, object TEXT, object_sha256 TEXT,
+    justification TEXT, outcome TEXT NOT NULL, details TEXT NOT NULL,
+    prev_hash TEXT NOT NULL, entry_hash TEXT NOT NULL, signature TEXT NOT NULL,
+    key_id TEXT NOT NULL
+);
+CREATE TABLE checkpoints (
+    size {int} PRIMARY KEY, root TEXT NOT NULL, time TEXT NOT NULL, key_id TEXT NOT NULL,
+    signature TEXT NOT NULL, doc TEXT NOT NULL
+);"""
 #: Tables that only ever grow: no UPDATE or DELETE, by trigger and (PostgreSQL) by grants.
 APPEND_ONLY = ("audit", "checkpoints")
 

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from forensics_app.core.custody.store import APPEND_ONLY, SCHEMA_VERSION, TABLES, Store
+from forensics_app.core.custody.store import APPEND_ONLY, SCHEMA_VERSION, TABLES, TABLES_V1, Store
 from forensics_app.errors import StoreError
 
 if TYPE_CHECKING:  # optional at run time (the postgresql extra): imported by _psycopg()
@@ -40,49 +40,9 @@ _APP_INSERT_ONLY = ("users", "cases", "evidence", *APPEND_ONLY)
 
 _META = "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 
-_V1 = """
-CREATE TABLE users (
-    name TEXT PRIMARY KEY, role TEXT NOT NULL, created TEXT NOT NULL,
-    ed25519_public TEXT NOT NULL, x25519_public TEXT NOT NULL, key_id TEXT NOT NULL,
-    private_blob TEXT NOT NULL, created_by TEXT
-);
-CREATE TABLE cases (
-    case_id TEXT PRIMARY KEY, title TEXT NOT NULL, created TEXT NOT NULL,
-    created_by TEXT NOT NULL REFERENCES users(name)
-);
-CREATE TABLE evidence (
-    case_id TEXT NOT NULL REFERENCES cases(case_id), sha256 TEXT NOT NULL,
-    path TEXT NOT NULL, size BIGINT NOT NULL, ingested TEXT NOT NULL,
-    ingested_by TEXT NOT NULL REFERENCES users(name), details TEXT NOT NULL,
-    PRIMARY KEY (case_id, sha256)
-);
-CREATE TABLE sealed_models (
-    model_sha256 TEXT PRIMARY KEY, file_sha256 TEXT NOT NULL, path TEXT NOT NULL,
-    header TEXT NOT NULL, created TEXT NOT NULL
-);
-CREATE TABLE requests (
-    id TEXT PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(case_id),
-    evidence_sha256 TEXT NOT NULL, requester TEXT NOT NULL REFERENCES users(name),
-    created TEXT NOT NULL, doc TEXT NOT NULL, status TEXT NOT NULL,
-    decision_doc TEXT
-);
-CREATE TABLE grants (
-    id TEXT PRIMARY KEY, request_id TEXT NOT NULL REFERENCES requests(id),
-    case_id TEXT NOT NULL, approver TEXT NOT NULL, requester TEXT NOT NULL,
-    expires TEXT NOT NULL, doc TEXT NOT NULL, revoked TEXT, revocation_doc TEXT
-);
-CREATE TABLE audit (
-    seq BIGINT PRIMARY KEY, time TEXT NOT NULL, local_offset TEXT NOT NULL,
-    actor TEXT NOT NULL, role TEXT NOT NULL,
-    action TEXT NOT NULL, case_id TEXT, object TEXT, object_sha256 TEXT,
-    justification TEXT, outcome TEXT NOT NULL, details TEXT NOT NULL,
-    prev_hash TEXT NOT NULL, entry_hash TEXT NOT NULL, signature TEXT NOT NULL,
-    key_id TEXT NOT NULL
-);
-CREATE TABLE checkpoints (
-    size BIGINT PRIMARY KEY, root TEXT NOT NULL, time TEXT NOT NULL, key_id TEXT NOT NULL,
-    signature TEXT NOT NULL, doc TEXT NOT NULL
-);
+_V1 = (
+    TABLES_V1.format(int="BIGINT")
+    + """
 CREATE FUNCTION forensics_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION '% is append-only', TG_TABLE_NAME;
@@ -97,6 +57,7 @@ CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON checkpoints
     FOR EACH STATEMENT EXECUTE FUNCTION forensics_append_only();
 CREATE INDEX audit_object ON audit (object, action);
 """
+)
 
 # v2: user names are case-insensitive identities ("Alice" and "alice" are one user).
 _V2 = """

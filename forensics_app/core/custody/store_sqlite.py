@@ -14,55 +14,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from forensics_app.core.custody.store import SCHEMA_VERSION, Store
+from forensics_app.core.custody.store import SCHEMA_VERSION, TABLES_V1, Store
 from forensics_app.errors import StoreError
 
 #: SQLite result codes of a file that is not (or no longer) a sound database.
 _DAMAGED_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 
-_V1 = """
-CREATE TABLE users (
-    name TEXT PRIMARY KEY, role TEXT NOT NULL, created TEXT NOT NULL,
-    ed25519_public TEXT NOT NULL, x25519_public TEXT NOT NULL, key_id TEXT NOT NULL,
-    private_blob TEXT NOT NULL, created_by TEXT
-);
-CREATE TABLE cases (
-    case_id TEXT PRIMARY KEY, title TEXT NOT NULL, created TEXT NOT NULL,
-    created_by TEXT NOT NULL REFERENCES users(name)
-);
-CREATE TABLE evidence (
-    case_id TEXT NOT NULL REFERENCES cases(case_id), sha256 TEXT NOT NULL,
-    path TEXT NOT NULL, size INTEGER NOT NULL, ingested TEXT NOT NULL,
-    ingested_by TEXT NOT NULL REFERENCES users(name), details TEXT NOT NULL,
-    PRIMARY KEY (case_id, sha256)
-);
-CREATE TABLE sealed_models (
-    model_sha256 TEXT PRIMARY KEY, file_sha256 TEXT NOT NULL, path TEXT NOT NULL,
-    header TEXT NOT NULL, created TEXT NOT NULL
-);
-CREATE TABLE requests (
-    id TEXT PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(case_id),
-    evidence_sha256 TEXT NOT NULL, requester TEXT NOT NULL REFERENCES users(name),
-    created TEXT NOT NULL, doc TEXT NOT NULL, status TEXT NOT NULL,
-    decision_doc TEXT
-);
-CREATE TABLE grants (
-    id TEXT PRIMARY KEY, request_id TEXT NOT NULL REFERENCES requests(id),
-    case_id TEXT NOT NULL, approver TEXT NOT NULL, requester TEXT NOT NULL,
-    expires TEXT NOT NULL, doc TEXT NOT NULL, revoked TEXT, revocation_doc TEXT
-);
-CREATE TABLE audit (
-    seq INTEGER PRIMARY KEY, time TEXT NOT NULL, local_offset TEXT NOT NULL,
-    actor TEXT NOT NULL, role TEXT NOT NULL,
-    action TEXT NOT NULL, case_id TEXT, object TEXT, object_sha256 TEXT,
-    justification TEXT, outcome TEXT NOT NULL, details TEXT NOT NULL,
-    prev_hash TEXT NOT NULL, entry_hash TEXT NOT NULL, signature TEXT NOT NULL,
-    key_id TEXT NOT NULL
-);
-CREATE TABLE checkpoints (
-    size INTEGER PRIMARY KEY, root TEXT NOT NULL, time TEXT NOT NULL, key_id TEXT NOT NULL,
-    signature TEXT NOT NULL, doc TEXT NOT NULL
-);
+_V1 = (
+    TABLES_V1.format(int="INTEGER")
+    + """
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
@@ -72,6 +32,7 @@ CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
 CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
     BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
 """
+)
 
 # v2: user names are case-insensitive identities ("Alice" and "alice" are one user); the
 # index makes the database refuse a second spelling even if a caller skipped the check.
