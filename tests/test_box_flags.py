@@ -78,7 +78,7 @@ def test_flag_is_audited_and_honoured_by_report_and_export(case, tmp_path: Path)
         (1, 2, "flagged: not a person (traffic cone)")
     ]
     assert "frame 1 face 2: flagged: not a person (traffic cone)" in readme
-    assert "faces/frame_000001_face_1_public.png" in names
+    assert f"reveals/1_{case.grant_id}/faces/frame_000001_face_1_public.png" in names
     assert not any("_face_0_" in n for n in names)
     verify_export(result.path)  # the flag does not break the bundle's checks
 

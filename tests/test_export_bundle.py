@@ -23,6 +23,11 @@ from forensics_app.errors import InputError, VerificationError
 FRAME = "frames/frame_000001_public.png"
 
 
+def _in_reveal(case: Case, name: str) -> str:
+    """Where ``name`` of the case's one reveal lies in the bundle (its own folder)."""
+    return f"reveals/1_{case.grant_id}/{name}"
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Case, Path]:
     case = shared_case(tmp_path_factory)
@@ -71,8 +76,9 @@ def test_export_verifies_and_is_logged_with_recipient(exported) -> None:
     assert summary.audit_rows >= 8
     names = set(_files(bundle))
     assert {"report/report.pdf", "custody/audit_excerpt.json", "keys/public_keys.json",
-            f"custody/grant_{case.grant_id}.json", "frames/frame_000002_side_by_side.png",
-            "faces/frame_000000_face_2_reconstructed.png"} <= names  # fmt: skip
+            f"custody/grant_{case.grant_id}.json",
+            _in_reveal(case, "frames/frame_000002_side_by_side.png"),
+            _in_reveal(case, "faces/frame_000000_face_2_reconstructed.png")} <= names  # fmt: skip
     with case.open() as ws:
         row = list(ws.audit.entries())[-1]
     assert row["action"] == "disclosure" and row["object"].startswith("export:")
@@ -81,12 +87,14 @@ def test_export_verifies_and_is_logged_with_recipient(exported) -> None:
 
 
 def test_changed_frame_byte(exported, tmp_path: Path) -> None:
-    def flip(files: dict[str, bytes]) -> None:
-        blob = bytearray(files[FRAME])
-        blob[100] ^= 0xFF
-        files[FRAME] = bytes(blob)
+    frame = _in_reveal(exported[0], FRAME)
 
-    with pytest.raises(VerificationError, match=f"file {FRAME} does not match its sha256"):
+    def flip(files: dict[str, bytes]) -> None:
+        blob = bytearray(files[frame])
+        blob[100] ^= 0xFF
+        files[frame] = bytes(blob)
+
+    with pytest.raises(VerificationError, match=f"file {frame} does not match its sha256"):
         verify_export(_tampered(exported[1], tmp_path, flip))
 
 
@@ -165,11 +173,13 @@ def test_inner_checks_catch_a_dishonest_exporter(exported, tmp_path: Path) -> No
         with pytest.raises(VerificationError, match="not the report recorded in the audit log"):
             verify_export(_tampered(bundle, tmp_path, report_swap))
 
+        frame = _in_reveal(case, FRAME)
+
         def frame_swap(files: dict[str, bytes]) -> None:
-            files[FRAME] = files["frames/frame_000002_public.png"]
+            files[frame] = files[_in_reveal(case, "frames/frame_000002_public.png")]
             _resign(files, alice.sign)
 
-        with pytest.raises(VerificationError, match=f"{FRAME} is not the image its reveal"):
+        with pytest.raises(VerificationError, match=f"{frame} is not the image its reveal"):
             verify_export(_tampered(bundle, tmp_path, frame_swap))
 
 
@@ -184,12 +194,13 @@ def test_export_needs_recipient_and_existing_folder(exported, tmp_path: Path) ->
 
 
 def test_cli_verify_export(exported, tmp_path: Path, capsys) -> None:
-    _, bundle = exported
+    case, bundle = exported
     assert main(["verify-export", str(bundle)]) == 0
     assert "VERIFIED, no problem found" in capsys.readouterr().out
-    bad = _tampered(bundle, tmp_path, lambda f: f.pop(FRAME))
+    frame = _in_reveal(case, FRAME)
+    bad = _tampered(bundle, tmp_path, lambda f: f.pop(frame))
     assert main(["verify-export", str(bad)]) == 1
-    assert f"missing: {FRAME}" in capsys.readouterr().err
+    assert f"missing: {frame}" in capsys.readouterr().err
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
     assert main(["verify-export", str(tmp_path / "junk.zip")]) == 1
     assert "not a readable zip" in capsys.readouterr().err
@@ -201,8 +212,8 @@ def test_unpacked_folder_verifies_and_symlinks_are_refused(exported, tmp_path: P
     with zipfile.ZipFile(bundle) as z:
         z.extractall(folder)
     assert verify_export(folder).frames == 4
-    (folder / "frames" / "link.png").symlink_to(folder / "README.txt")
-    with pytest.raises(VerificationError, match="symbolic link in bundle: 'frames/link.png'"):
+    (folder / "report" / "link.png").symlink_to(folder / "README.txt")
+    with pytest.raises(VerificationError, match="symbolic link in bundle: 'report/link.png'"):
         verify_export(folder)
 
 
@@ -360,3 +371,31 @@ def test_a_failed_export_leaves_no_disclosure_row_and_no_partial(exported, tmp_p
         assert list(folder.iterdir()) == []  # no zip, no partial, and the stale one is gone
         with pytest.raises(InputError, match="is a folder; name the .zip"):
             export_case(ws, alice, case.case_id, folder, "Court")
+
+
+def test_bundle_of_the_older_flat_layout_still_verifies(exported, tmp_path: Path) -> None:
+    """Bundles made before each reveal had its own folder (no ``reveals`` list, images at
+    the top level) still verify; a ``reveals`` list that misnames the folder is reported."""
+    case, bundle = exported
+    top = _in_reveal(case, "")
+    with case.open() as ws:
+        alice = login(ws, "alice", PASS["alice"])
+
+    def flatten(files: dict[str, bytes]) -> None:
+        for name in [n for n in files if n.startswith(top)]:
+            files[name.removeprefix(top)] = files.pop(name)
+        manifest = json.loads(files[MANIFEST])
+        del manifest["reveals"]
+        files[MANIFEST] = json.dumps(manifest).encode()
+        _resign(files, alice.sign)
+
+    assert verify_export(_tampered(bundle, tmp_path, flatten)).frames == 4
+
+    def misname(files: dict[str, bytes]) -> None:
+        manifest = json.loads(files[MANIFEST])
+        manifest["reveals"][0]["grant_id"] = "GRT-0"
+        files[MANIFEST] = json.dumps(manifest).encode()
+        _resign(files, alice.sign)
+
+    with pytest.raises(VerificationError, match=f"manifest does not say that {top} holds"):
+        verify_export(_tampered(bundle, tmp_path, misname))

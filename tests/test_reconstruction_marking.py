@@ -141,11 +141,12 @@ def test_a_stripped_marking_is_refused_by_report_and_verifier(case, tmp_path: Pa
     for view in (n for n in files if n.endswith("_side_by_side.png")):  # the court's view too
         image = cv2.imdecode(np.frombuffer(files[view], np.uint8), cv2.IMREAD_COLOR)
         assert image.shape[0] > 576 and (image[576:, 776:] == RED_BGR).all(axis=2).any()
-    assert f"unmarked/{name}" in files and f"faces/{name}" in files
+    top = f"reveals/1_{case.grant_id}/"  # the reveal's own folder in the bundle
+    assert f"{top}unmarked/{name}" in files and f"{top}faces/{name}" in files
     summary = verify_export(bundle)
     assert summary.unmarked == 4 + 12
     assert any("RECONSTRUCTION band" in line for line in summary.lines())
-    files[f"faces/{name}"] = files[f"unmarked/{name}"]
+    files[f"{top}faces/{name}"] = files[f"{top}unmarked/{name}"]
     with zipfile.ZipFile(tmp_path / "stripped.zip", "w") as z:
         for n, blob in files.items():
             z.writestr(n, blob)

@@ -131,10 +131,11 @@ def test_verify_export_explains_keys_and_lists_every_problem(case, tmp_path, cap
     assert "not the key id you expected (0123456789abcdef)" in capsys.readouterr().err
     with zipfile.ZipFile(bundle) as z:  # three independent faults in one bundle
         files = {n: z.read(n) for n in z.namelist()}
-    files.pop("frames/frame_000001_public.png")
-    blob = bytearray(files["faces/frame_000002_face_1_reconstructed.png"])
+    top = f"reveals/1_{case.grant_id}/"
+    files.pop(f"{top}frames/frame_000001_public.png")
+    blob = bytearray(files[f"{top}faces/frame_000002_face_1_reconstructed.png"])
     blob[200] ^= 0xFF
-    files["faces/frame_000002_face_1_reconstructed.png"] = bytes(blob)
+    files[f"{top}faces/frame_000002_face_1_reconstructed.png"] = bytes(blob)
     files["frames/added.png"] = b"x"
     with zipfile.ZipFile(tmp_path / "bad.zip", "w") as z:
         for name, data in files.items():
@@ -143,6 +144,8 @@ def test_verify_export_explains_keys_and_lists_every_problem(case, tmp_path, cap
         verify_export(tmp_path / "bad.zip")
     problems = caught.value.problems
     assert "file not listed in the manifest (added): frames/added.png" in problems
-    assert "file listed in the manifest is missing: frames/frame_000001_public.png" in problems
+    assert (
+        f"file listed in the manifest is missing: {top}frames/frame_000001_public.png" in problems
+    )
     assert any("face_1_reconstructed.png does not match its sha256" in p for p in problems)
     assert str(caught.value).startswith(f"bad.zip FAILED verification: {len(problems)} problem")

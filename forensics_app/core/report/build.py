@@ -301,6 +301,47 @@ def reveal_outputs(
     return outputs, gone
 
 
+def frame_ranges(frames: Sequence[int]) -> str:
+    """``[36, 37, 38, 40]`` as ``"36–38, 40"``."""
+    out: list[str] = []
+    ordered = sorted(set(frames))
+    start = prev = ordered[0] if ordered else 0
+    for f in [*ordered[1:], None]:
+        if f is not None and f == prev + 1:
+            prev = f
+            continue
+        out.append(f"{start}–{prev}" if prev > start else str(start))
+        if f is not None:
+            start = prev = f
+    return ", ".join(out) if ordered else ""
+
+
+def _first_reveal_only(
+    candidates: list[int], sha: str, grant_id: str, first_by: dict[tuple[str, int], str]
+) -> tuple[list[int], list[str]]:
+    """The candidate frames no earlier reveal of the same evidence made, and a note per
+    earlier grant naming the frames left to it, so that each frame is an exhibit once.
+
+    ``first_by`` is updated with this reveal's new frames."""
+    repeated: dict[str, list[int]] = {}
+    fresh = []
+    for f in candidates:
+        earlier = first_by.get((sha, f))
+        if earlier is None:
+            fresh.append(f)
+        else:
+            repeated.setdefault(earlier, []).append(f)
+    for f in fresh:
+        first_by[(sha, f)] = grant_id
+    notes = [
+        f"Frames {frame_ranges(fs)} were reconstructed under grant {earlier} and again under "
+        f"grant {grant_id}; each is shown once, as reconstructed under grant {earlier} (both "
+        "reveals are in the court export, each in its own folder)."
+        for earlier, fs in repeated.items()
+    ]
+    return fresh, notes
+
+
 def build_report_data(
     ws: Workspace,
     case_id: str,
@@ -327,6 +368,8 @@ def build_report_data(
     notes: list[str] = []
     flags = box_flags(ws, case_id)
     outputs, gone = reveal_outputs(ws, rows, reveal_dirs)
+    #: (evidence sha256, frame) -> the grant of the first reveal that reconstructed it
+    first_by: dict[tuple[str, int], str] = {}
     for done, (reveal, logged) in enumerate(outputs, 1):
         if reveal.manifest.get("case_id") != case_id:
             raise InputError(
@@ -334,11 +377,13 @@ def build_report_data(
             )
         if not logged:
             notes.append(f"The reveal at {reveal.folder} is not recorded in this workspace's log.")
+        sha = str(reveal.manifest.get("evidence_sha256"))
         candidates = reveal.frames_with_faces()
         if frames is not None:
             candidates = [f for f in candidates if frames[0] <= f <= frames[1]]
+        candidates, overlap = _first_reveal_only(candidates, sha, reveal.grant_id, first_by)
+        notes += overlap
         chosen = select_frames(candidates, max_exhibits - len(exhibits))
-        sha = str(reveal.manifest.get("evidence_sha256"))
         rate = fps.get(sha, 0.0)
         exhibits += exhibits_from_reveal(
             reveal, chosen, rate, first_number=len(exhibits) + 1, flags=flag_texts(flags, sha)

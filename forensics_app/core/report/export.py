@@ -5,17 +5,23 @@ Layout (docs/FORMATS.md "Court export")::
     manifest.json                         every other file with sha256 + size, signed (Ed25519)
     README.txt                            what is inside and how to verify it
     report/report.pdf                     the forensic report (its sha256 is in the log)
-    frames/frame_NNNNNN_public.png        as published (bytes as the reveal wrote them)
-    frames/frame_NNNNNN_reconstructed.png model output, marked (caption band burnt in)
-    frames/frame_NNNNNN_side_by_side.png  public | marked reconstruction, boxes outlined
-    faces/frame_NNNNNN_face_K_public.png  the box-sized public crop
-    faces/frame_NNNNNN_face_K_reconstructed.png  enlarged, marked
-    unmarked/frame_NNNNNN_reconstructed.png, unmarked/frame_NNNNNN_face_K_reconstructed.png
-                                          the lossless unmarked evidence copies
+    reveals/N_GRANT/                      one folder per reveal (N its number, GRANT its grant)
+      frames/frame_NNNNNN_public.png        as published (bytes as the reveal wrote them)
+      frames/frame_NNNNNN_reconstructed.png model output, marked (caption band burnt in)
+      frames/frame_NNNNNN_side_by_side.png  public | marked reconstruction, boxes outlined
+      faces/frame_NNNNNN_face_K_public.png  the box-sized public crop
+      faces/frame_NNNNNN_face_K_reconstructed.png  enlarged, marked
+      unmarked/frame_NNNNNN_reconstructed.png, unmarked/frame_NNNNNN_face_K_reconstructed.png
+                                            the lossless unmarked evidence copies
     custody/reveal_N.json                 the reveal manifests (sha256 in the log)
     custody/request_ID.json, grant_ID.json  signed unlock documents
     custody/audit_excerpt.json            the case's log rows, a signed checkpoint, proofs
     keys/public_keys.json                 the log key and the users' public keys
+
+Each reveal keeps its own folder because two reveals may cover the same frames (two grants,
+or an every-face grant and a track-scoped one): their images share names but not always
+pixels, and each must stay attributable to the grant it was made under. The manifest's
+``reveals`` lists every folder with its reveal manifest, grant, frames and tracks.
 
 Every name is generated from integers and ids the software made, never from user input.
 The export is logged as a ``disclosure`` naming the recipient, in the same transaction as
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 import zipfile
 from collections.abc import Callable, Sequence
@@ -73,10 +80,11 @@ Case {case_id}; exported by {exporter} for {recipient} on {created}.
 
 manifest.json lists every other file with its SHA-256 and size and is signed (Ed25519) by
 the exporting user, whose public key is in keys/public_keys.json (key id {key_id}).
-report/report.pdf is the forensic report{reused}; frames/ and faces/ hold the public
-images and the reconstructions. Every reconstruction there carries a burnt-in band that
+report/report.pdf is the forensic report{reused}. Each reconstruction run (reveal) has a
+folder of its own under reveals/, named by its number and the grant it was made under; its
+frames/ and faces/ hold the public images and the reconstructions. Every reconstruction there carries a burnt-in band that
 says "RECONSTRUCTION — model output, not an optical record" (faces are enlarged, by the
-integer factor written in the band, nearest neighbour). unmarked/ holds the same model
+integer factor written in the band, nearest neighbour). Its unmarked/ holds the same model
 output without the band, lossless, for measurement only: it is not a photograph either.
 custody/ holds the signed unlock request and grant, the reveal
 manifests and an excerpt of the audit log with a signed Merkle checkpoint and one
@@ -96,6 +104,9 @@ the reveal and the grant are the ones recorded in the log, and lists every probl
 finds. A key id is the short fingerprint of a public key: the bundle carries its own keys,
 so it proves only that whoever holds key {key_id} made it. That key id must match the one
 the lab publishes, or the check says nothing about who made the bundle.
+
+Reveals in this bundle:
+{reveals}
 {flagged}"""
 
 FLAGGED_README = """
@@ -169,19 +180,33 @@ def audit_excerpt_doc(ws: Workspace, rows: list[dict[str, Any]]) -> dict[str, An
     }
 
 
-def bundle_path(entry: dict[str, Any]) -> str:
-    """Where a reveal.json file entry lives in a court export (``frames/``, ``faces/``,
-    ``unmarked/``); the verifier maps entries the same way."""
+#: What a grant id may look like in a folder name (the software makes them: ``GRT-<hex>``).
+_GRANT_ID = re.compile(r"^GRT-[0-9a-f]{1,64}$")
+
+
+def reveal_folder(number: int, grant_id: str) -> str:
+    """The bundle folder of reveal ``number`` (1-based, as in ``custody/reveal_N.json``) made
+    under ``grant_id``: ``reveals/N_GRT-…/``. Raises if the grant id is not one we make."""
+    if not _GRANT_ID.match(grant_id):
+        raise VerificationError(f"reveal {number} names an unexpected grant id {grant_id!r}")
+    return f"reveals/{number}_{grant_id}/"
+
+
+def bundle_path(entry: dict[str, Any], folder: str = "") -> str:
+    """Where a reveal.json file entry lives in a court export: ``frames/``, ``faces/`` or
+    ``unmarked/`` under the reveal's ``folder`` (``""`` in bundles made before reveals had
+    folders of their own); the verifier maps entries the same way."""
     name = str(entry["file"])
     if name.startswith(f"{UNMARKED}/"):
-        return name
-    return f"{'faces' if entry.get('face') is not None else 'frames'}/{name}"
+        return folder + name
+    return f"{folder}{'faces' if entry.get('face') is not None else 'frames'}/{name}"
 
 
 def _frame_files(
     reveal, number: int, fps: float, flags: dict[tuple[int, int], str] | None = None
 ) -> list[tuple[str, bytes]]:
-    """(bundle name, bytes) of every frame of one reveal, its faces and side-by-side views.
+    """(bundle name, bytes) of every frame of one reveal, its faces and side-by-side views,
+    all under the reveal's own folder (:func:`reveal_folder`).
 
     Images are re-hashed against the reveal manifest as they are read; the side-by-side
     views are composed on two threads (OpenCV releases the GIL while encoding).
@@ -196,22 +221,38 @@ def _frame_files(
     exhibits = exhibits_from_reveal(reveal, frames, fps, flags=flags)
     with ThreadPoolExecutor(max_workers=2) as pool:
         views = list(pool.map(lambda ex: side_by_side(ex, fast=True), exhibits))
+    top = reveal_folder(number, reveal.grant_id)
     files: list[tuple[str, bytes]] = []
     for exhibit, view in zip(exhibits, views, strict=True):
         stem = f"frame_{exhibit.frame_index:06d}"
-        files.append((f"frames/{stem}_public.png", exhibit.public.png))
-        files.append((f"frames/{stem}_reconstructed.png", exhibit.reconstructed.png))
-        files.append((f"frames/{stem}_side_by_side.png", view))
+        files.append((f"{top}frames/{stem}_public.png", exhibit.public.png))
+        files.append((f"{top}frames/{stem}_reconstructed.png", exhibit.reconstructed.png))
+        files.append((f"{top}frames/{stem}_side_by_side.png", view))
         assert exhibit.unmarked is not None  # version 2, checked above
-        files.append((f"{UNMARKED}/{stem}_reconstructed.png", exhibit.unmarked.png))
+        files.append((f"{top}{UNMARKED}/{stem}_reconstructed.png", exhibit.unmarked.png))
         for face in exhibit.faces:  # under the reveal's own names (version 2: from face_0)
-            files.append((f"faces/{face.public.name}", face.public.png))
-            files.append((f"faces/{face.reconstructed.name}", face.reconstructed.png))
+            files.append((f"{top}faces/{face.public.name}", face.public.png))
+            files.append((f"{top}faces/{face.reconstructed.name}", face.reconstructed.png))
             if face.unmarked is not None:
-                files.append((face.unmarked.name, face.unmarked.png))
+                files.append((top + face.unmarked.name, face.unmarked.png))
     if len(files) != len({name for name, _ in files}):
-        raise InputError(f"reveal {number} repeats a frame already exported")
+        raise InputError(f"reveal {number} at {reveal.folder} lists a frame twice")
     return files
+
+
+def _reveal_entry(reveal, number: int) -> dict[str, Any]:
+    """The manifest's ``reveals`` item: which folder holds which reveal, grant and frames."""
+    manifest = reveal.manifest
+    tracks = manifest.get("tracks")
+    return {
+        "reveal": number,
+        "folder": reveal_folder(number, reveal.grant_id),
+        "manifest": f"custody/reveal_{number}.json",
+        "manifest_sha256": reveal.sha256,
+        "grant_id": reveal.grant_id,
+        "frames": [int(v) for v in manifest.get("frames", [])],
+        "tracks": "all" if tracks in (None, "all") else [int(t) for t in tracks],
+    }
 
 
 def export_case(
@@ -274,6 +315,7 @@ def _export(
     steps = len(outputs) + 2  # each reveal, the report, the zip
     progress(0, steps)
     files: list[tuple[str, bytes]] = []
+    reveal_entries: list[dict[str, Any]] = []
     frame_count = 0
     flags, shas = box_flags(ws, case_id), set()
     evidence_fps = {
@@ -293,6 +335,7 @@ def _export(
         if sha256_hex(reveal_json) != reveal.sha256:
             raise VerificationError(f"{reveal.folder / 'reveal.json'} changed during the export")
         files.append((f"custody/reveal_{number}.json", reveal_json))
+        reveal_entries.append(_reveal_entry(reveal, number))
         progress(number, steps)
     if reused is not None:
         report_id, report_sha, pdf = reused.report_id, reused.sha256, reused.pdf
@@ -340,6 +383,14 @@ def _export(
         export_id=export_id, case_id=case_id, exporter=session.name, recipient=recipient,
         created=created, key_id=session.user.key_id, name=out.name,
         reused=f" {report_id}, as written and logged before this export" if reused else "",
+        reveals="\n".join(
+            f"  {r['folder']}  frames {r['frames'][0]}–{r['frames'][-1]} under grant "
+            f"{r['grant_id']}, "
+            + ("every face" if r["tracks"] == "all" else
+               "only track " + ", ".join(str(t) for t in r["tracks"]))
+            + f" (manifest {r['manifest']})"
+            for r in reveal_entries
+        ) or "  none",
         flagged=FLAGGED_README.format(lines="\n".join(
             f"  frame {f['frame']} face {f['face']}: {f['flag']} — {f['by']}, {f['time']}"
             for f in flagged
@@ -362,6 +413,7 @@ def _export(
         "tool": {"name": "UU-Net Forensics", "version": __version__},
         "model_sha256": model_sha,
         "grants": [g.id for g in grants],
+        "reveals": reveal_entries,
         "flagged_boxes": flagged,
         "report": {
             "report_id": report_id,

@@ -93,7 +93,8 @@ def _exhibit(ex: Exhibit) -> list:
     half = (W - 12 * mm) / 2
     head = Paragraph(
         f"Exhibit {ex.number} — frame {ex.frame_index}, time {ex.timestamp_s:.3f} s "
-        f"from the start of the video, {len(ex.faces)} face(s)",
+        f"from the start of the video, {len(ex.faces)} face(s), reconstructed under grant "
+        f"{ex.grant_id}",
         S["h2"],
     )
     images = Table(

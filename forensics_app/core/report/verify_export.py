@@ -40,6 +40,7 @@ from forensics_app.core.report.export import (
     VERSION,
     _manifest_body,
     bundle_path,
+    reveal_folder,
 )
 from forensics_app.errors import ForensicsError, InputError, VerificationError
 
@@ -104,7 +105,7 @@ class ExportSummary:
         if self.unmarked:
             out.append(
                 f"  {ok} Reconstructions carry a burnt-in RECONSTRUCTION band; the {self.unmarked} "
-                "files under unmarked/ are the same model output without it, for measurement."
+                "files in unmarked/ folders are the same model output without it, for measurement."
             )
         out += [
             "",
@@ -481,22 +482,38 @@ def _cross_links(files, manifest, grants, rows, found: _Findings) -> tuple[int, 
         n
         for n in files
         if n in in_manifest
-        and n.startswith(("frames/", "faces/", "unmarked/"))
+        and n.startswith(("reveals/", "frames/", "faces/", "unmarked/"))
         and "_side_by_side" not in n
     }
+    # bundles made before each reveal had a folder of its own have no "reveals" list
+    folders = _reveal_folders(manifest) if "reveals" in manifest else None
     listed: set[str] = set()
     reveals = 0
     for name in sorted(n for n in files if n.startswith("custody/reveal_")):
         with found.check(name):
-            listed |= _reveal_links(files, name, reveal_shas, by_id, found)
+            listed |= _reveal_links(files, name, reveal_shas, by_id, found, folders)
             reveals += 1
+    if folders is not None:
+        for name in sorted(set(folders) - {n for n in files if n.startswith("custody/reveal_")}):
+            found.add(f"manifest lists reveal {name}, which is not in the bundle")
     for extra in sorted(frame_files - listed):
         found.add(f"{extra} belongs to no logged reveal")
     views = [n for n in files if n.endswith("_side_by_side.png")]
     for view in views:
         if view.replace("_side_by_side.png", "_public.png") not in listed:
             found.add(f"{view} has no public frame from a logged reveal")
-    return len(views), reveals, sum(1 for n in listed if n.startswith("unmarked/"))
+    return len(views), reveals, sum(1 for n in listed if "/unmarked/" in f"/{n}")
+
+
+def _reveal_folders(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The manifest's ``reveals`` list by reveal manifest name (each listed once)."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in manifest["reveals"]:
+        name = str(item["manifest"])
+        if name in out:
+            raise VerificationError(f"manifest lists reveal {name} twice")
+        out[name] = item
+    return out
 
 
 def _reveal_links(
@@ -505,8 +522,14 @@ def _reveal_links(
     reveal_shas: set[str],
     by_id: dict[str, UnlockGrant],
     found: _Findings,
+    folders: dict[str, dict[str, Any]] | None = None,
 ) -> set[str]:
-    """One reveal manifest: logged, under a bundled grant, and its images byte for byte."""
+    """One reveal manifest: logged, under a bundled grant, and its images byte for byte.
+
+    With ``folders`` (the manifest's ``reveals``) the images must lie in the reveal's own
+    folder, ``reveals/N_GRANT/``, and the manifest must name that folder and grant for it;
+    without (older bundles) they lie at the top level.
+    """
     if files.sha256(name) not in reveal_shas:
         raise VerificationError(f"{name} is not a reveal recorded in the audit log")
     reveal = json.loads(files[name])
@@ -515,6 +538,15 @@ def _reveal_links(
         raise VerificationError(
             f"{name}: made under grant {reveal.get('grant_id')}, not in the bundle"
         )
+    folder = ""
+    if folders is not None:
+        number = name.removeprefix("custody/reveal_").removesuffix(".json")
+        if not number.isdigit():
+            raise VerificationError(f"{name}: not a reveal manifest name (custody/reveal_N.json)")
+        folder = reveal_folder(int(number), grant.id)
+        item = folders.get(name)
+        if item is None or (item.get("folder"), item.get("grant_id")) != (folder, grant.id):
+            found.add(f"manifest does not say that {folder} holds {name} (grant {grant.id})")
     a, b = (int(v) for v in reveal.get("frames", [-1, -1]))
     if (reveal.get("model_sha256"), reveal.get("evidence_sha256")) != (
         grant.model_sha256, grant.evidence_sha256,
@@ -522,7 +554,7 @@ def _reveal_links(
         found.add(f"{name}: model, evidence or frames outside grant {grant.id}")
     listed = set()
     for entry in reveal.get("files", []):
-        bundle_name = bundle_path(entry)
+        bundle_name = bundle_path(entry, folder)
         if bundle_name not in files or files.sha256(bundle_name) != entry.get("sha256"):
             found.add(f"{bundle_name} is not the image its reveal recorded")
         listed.add(bundle_name)
