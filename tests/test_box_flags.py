@@ -8,9 +8,13 @@ README, and faces are numbered from 1 in reveal files, reveal.json, report and e
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from test_report_fixtures import PASS, build_case
 
@@ -18,6 +22,7 @@ from forensics_app.cli import main
 from forensics_app.core.custody import login
 from forensics_app.core.custody.flags import box_flags, flag_box, unflag_box
 from forensics_app.core.report.build import build_report_data
+from forensics_app.core.report.exhibits import FLAG_BGR, decode_png
 from forensics_app.core.report.export import export_case
 from forensics_app.core.report.render import render_pdf
 from forensics_app.core.report.sources import face_number
@@ -112,3 +117,48 @@ def test_cli_flag(case, monkeypatch, capsys) -> None:
         assert box_flags(ws, case.case_id)[(case.evidence_sha256, 0, 1)].by == "alice"
     with pytest.raises(SystemExit):  # no --reason: argparse refuses
         main([*argv[:-4], "--as", "alice"])
+
+
+def _pdf_images(pdf: bytes, folder: Path) -> list[np.ndarray]:
+    """Every image embedded in ``pdf``, decoded by poppler's pdfimages (as a reader sees it)."""
+    (folder / "r.pdf").write_bytes(pdf)
+    subprocess.run(["pdfimages", "-png", str(folder / "r.pdf"), str(folder / "img")], check=True)
+    return [cv2.imread(str(p)) for p in sorted(folder.glob("img-*.png"))]
+
+
+@pytest.mark.skipif(shutil.which("pdfimages") is None, reason="needs poppler's pdfimages")
+def test_flagged_box_shows_public_pixels_in_every_whole_frame(tmp_path: Path) -> None:
+    """Found on the demo: the exhibit said face 5's reconstruction was left out, but the
+    reconstructed whole frame in the report (and the export's side-by-side view) still
+    showed it restored. The pixels a reader sees in the flagged box are now the public ones."""
+    case = build_case(tmp_path / "case", frames=1)
+    with case.open() as ws:
+        alice = login(ws, "alice", PASS["alice"])
+        flag_box(ws, alice, case.case_id, case.evidence_sha256, 0, 2, "a traffic cone")
+        data = build_report_data(ws, case.case_id, alice)
+        pdf = render_pdf(data)
+        bundle = export_case(ws, alice, case.case_id, tmp_path / "b.zip", "Court").path
+    (ex,) = data.exhibits
+    public, recon = decode_png(ex.public.png), decode_png(ex.reconstructed.png)
+    flagged, kept = ex.faces[1], ex.faces[0]
+    assert flagged.flag and not kept.flag
+
+    def inside(image: np.ndarray, box: tuple[int, int, int, int], dx: int = 0) -> np.ndarray:
+        x, y, w, h = box
+        return image[y : y + h, dx + x : dx + x + w]
+
+    assert not np.array_equal(inside(recon, flagged.box), inside(public, flagged.box))
+    shown = [im for im in _pdf_images(pdf, tmp_path) if im.shape == recon.shape]
+    assert len(shown) == 1  # the reconstructed whole frame as the report draws it
+    assert np.array_equal(inside(shown[0], flagged.box), inside(public, flagged.box))
+    assert np.array_equal(inside(shown[0], kept.box), inside(recon, kept.box))
+    x, y, w, h = flagged.box
+    assert tuple(shown[0][y + h // 2, x - 3]) == FLAG_BGR  # outlined in magenta
+
+    with zipfile.ZipFile(bundle) as z:
+        view_png = z.read(f"reveals/1_{case.grant_id}/frames/frame_000000_side_by_side.png")
+    view = decode_png(view_png)
+    right = public.shape[1] + 8
+    assert np.array_equal(inside(view, flagged.box, right), inside(public, flagged.box))
+    assert np.array_equal(inside(view, kept.box, right), inside(recon, kept.box))
+    assert tuple(view[y + h // 2, right + x - 3]) == FLAG_BGR

@@ -12,10 +12,16 @@ import struct
 import cv2
 import numpy as np
 
-from forensics_app.core.report.model import Exhibit, ImageRef
+from forensics_app.core.report.model import Exhibit, FacePair, ImageRef
 from forensics_app.errors import InputError
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: Outline of a face box (BGR amber), outside the box so no face pixel is covered.
+BOX_BGR = (0, 200, 255)
+#: Outline and label of a box an analyst flagged as not a person (BGR magenta).
+FLAG_BGR = (255, 0, 255)
+#: The words drawn above a flagged box in every view a report or export derives.
+FLAG_LABEL = "not a person: public pixels"
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -66,25 +72,76 @@ def enlarge(png: bytes, min_side: int = 96) -> bytes:
     return encode_png(big)
 
 
+def flagged(exhibit: Exhibit) -> list[FacePair]:
+    """The exhibit's faces an analyst flagged as not a person."""
+    return [face for face in exhibit.faces if face.flag]
+
+
+def _outline(canvas: np.ndarray, box: tuple[int, int, int, int], dx: int, flag: bool) -> None:
+    """Outline ``box`` (shifted ``dx`` px right) just outside it; a flagged box in magenta,
+    two pixels thick, with :data:`FLAG_LABEL` on a dark plate above (or below) it."""
+    x, y, w, h = box
+    colour, thick = (FLAG_BGR, 2) if flag else (BOX_BGR, 1)
+    pad = 1 + thick
+    cv2.rectangle(
+        canvas, (dx + x - pad, y - pad), (dx + x + w + pad - 1, y + h + pad - 1), colour, thick
+    )
+    if not flag:
+        return
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.4
+    (tw, th), base = cv2.getTextSize(FLAG_LABEL, font, scale, 1)
+    top = y - pad - th - base - 4 if y - pad - th - base - 4 >= 0 else y + h + pad
+    left = max(0, min(dx + x - pad, canvas.shape[1] - tw - 4))
+    cv2.rectangle(canvas, (left, top), (left + tw + 3, top + th + base + 3), (0, 0, 0), -1)
+    cv2.putText(canvas, FLAG_LABEL, (left + 2, top + th + 1), font, scale, FLAG_BGR, 1,
+                cv2.LINE_AA)  # fmt: skip
+
+
+def _public_in_flagged(recon: np.ndarray, public: np.ndarray, exhibit: Exhibit) -> None:
+    """Put the public pixels back into every flagged box of ``recon`` (in place): a box an
+    analyst flagged as not a person is never shown reconstructed in a derived view."""
+    for face in flagged(exhibit):
+        x, y, w, h = face.box
+        recon[y : y + h, x : x + w] = public[y : y + h, x : x + w]
+
+
+def shown_reconstruction(exhibit: Exhibit) -> bytes:
+    """The reconstructed whole frame as a report shows it.
+
+    Without flagged faces: the stored PNG, byte for byte. With them: a derived image, the
+    stored frame with each flagged box holding its public pixels, outlined in magenta and
+    labelled :data:`FLAG_LABEL` (the frame's pixels sit at (0, 0), scale 1, in both the
+    marked and the plain reconstruction, so the box coordinates apply as they are).
+    """
+    if not flagged(exhibit):
+        return exhibit.reconstructed.png
+    recon = decode_png(exhibit.reconstructed.png)
+    _public_in_flagged(recon, decode_png(exhibit.public.png), exhibit)
+    for face in flagged(exhibit):
+        _outline(recon, face.box, 0, flag=True)
+    return encode_png(recon, 6)
+
+
 def side_by_side(exhibit: Exhibit, gap: int = 8, fast: bool = False) -> bytes:
     """PNG of the public frame (left) and the reconstructed frame (right), a white gap between.
 
     The two halves are the stored pixels, unscaled, so each half can be compared with its
-    own file; the face boxes are outlined on both halves in a colour outside the face.
+    own file; the face boxes are outlined on both halves in a colour outside the face. A box
+    flagged as not a person shows its public pixels on the right too, outlined in magenta and
+    labelled on both halves (its reveal file keeps the model output; the manifest lists the
+    flag).
     """
     public = decode_png(exhibit.public.png)
     recon = decode_png(exhibit.reconstructed.png)
+    _public_in_flagged(recon, public, exhibit)
     height = max(public.shape[0], recon.shape[0])
     canvas = np.full((height, public.shape[1] + gap + recon.shape[1], 3), 255, np.uint8)
     canvas[: public.shape[0], : public.shape[1]] = public
     offset = public.shape[1] + gap
     canvas[: recon.shape[0], offset : offset + recon.shape[1]] = recon
     for face in exhibit.faces:
-        x, y, w, h = face.box
         for dx in (0, offset):
-            cv2.rectangle(
-                canvas, (dx + x - 2, y - 2), (dx + x + w + 1, y + h + 1), (0, 200, 255), 1
-            )
+            _outline(canvas, face.box, dx, flag=bool(face.flag))
     return encode_png(canvas, 1 if fast else 3, fast=fast)
 
 

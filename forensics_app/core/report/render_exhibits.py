@@ -14,7 +14,12 @@ from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table
 
 from forensics_app.core.marking import INTERPOLATION
 from forensics_app.core.report import layout
-from forensics_app.core.report.exhibits import face_crop_strip, png_size
+from forensics_app.core.report.exhibits import (
+    face_crop_strip,
+    flagged,
+    png_size,
+    shown_reconstruction,
+)
 from forensics_app.core.report.flowables import S, W, heading, image, para, tight
 from forensics_app.core.report.model import Exhibit, ImageRef, ReportData
 
@@ -22,11 +27,24 @@ from forensics_app.core.report.model import Exhibit, ImageRef, ReportData
 MAX_FACES = 10
 
 
-def _caption(title: str, ref: ImageRef) -> Paragraph:
+def _caption(title: str, ref: ImageRef, note: str = "") -> Paragraph:
     return Paragraph(
         f"<b>{escape(title)}</b> — {escape(ref.name)}, {ref.width}×{ref.height} px<br/>"
-        f'<font name="{layout.FONT_MONO}" size="6.2">SHA-256 {ref.sha256}</font>',
+        f'<font name="{layout.FONT_MONO}" size="6.2">SHA-256 {ref.sha256}</font>'
+        + (f"<br/>{escape(note)}" if note else ""),
         S["small"],
+    )
+
+
+def _flag_note(ex: Exhibit) -> str:
+    """What the drawn reconstruction differs from its file in, when a box is flagged."""
+    faces = flagged(ex)
+    if not faces:
+        return ""
+    names = ", ".join(f"face {f.number}" for f in faces)
+    return (
+        f"Shown here with the public pixels in the box of {names} (flagged as not a person), "
+        "outlined in magenta; the file above keeps the model output."
     )
 
 
@@ -34,7 +52,8 @@ def _flagged_lines(ex: Exhibit) -> list:
     """One line per box an analyst flagged as not a person: it is named, never shown."""
     return [
         para(f"face {f.number} (box x={f.box[0]} y={f.box[1]}, {f.box[2]}×{f.box[3]} px): "
-             f"{f.flag}; its reconstruction is left out of this report.", "small")
+             f"{f.flag}; its reconstruction is left out of this report (the whole "
+             "frame shows its public pixels).", "small")
         for f in ex.faces
         if f.flag
     ]  # fmt: skip
@@ -99,9 +118,9 @@ def _exhibit(ex: Exhibit) -> list:
     )
     images = Table(
         [
-            [image(ex.public.png, half), image(ex.reconstructed.png, half)],
+            [image(ex.public.png, half), image(shown_reconstruction(ex), half)],
             [_caption("Public frame, as published", ex.public),
-             _caption("Reconstructed frame, model output", ex.reconstructed)],
+             _caption("Reconstructed frame, model output", ex.reconstructed, _flag_note(ex))],
         ],
         colWidths=[W / 2, W / 2],
     )  # fmt: skip
