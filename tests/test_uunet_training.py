@@ -33,6 +33,17 @@ def make_tree(root: Path, subjects: int = 5, seqs: int = 2, frames: int = 3) -> 
     return root
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _two_torch_threads():
+    """Float sums are grouped by thread count, so these short runs (D_a included) end
+    elsewhere on one thread than on two, and earlier tests in the same process (the GUI's
+    reveal worker) may have left one set: the module runs on two, as on a 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A tiny data tree and a D_a trained on it for a few steps."""

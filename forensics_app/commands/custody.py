@@ -16,6 +16,7 @@ from pathlib import Path
 
 from forensics_app.commands._common import add_passphrase_option, open_workspace, read_passphrase
 from forensics_app.core import custody as cu
+from forensics_app.core.custody.reveal import DecoderFactory
 from forensics_app.core.roi_tracks import parse_tracks
 from forensics_app.errors import InputError
 
@@ -242,19 +243,27 @@ def cmd_grant(args: argparse.Namespace) -> None:
 
 def cmd_reveal(args: argparse.Namespace) -> None:
     import torch
-    from tqdm import tqdm
 
     from forensics_app.uunet.inference import FaceDecoder  # torch only for this command
 
     # U_d is small; the reveal decodes the video on a thread of its own, and a second torch
     # thread fighting it for 2 cores made the range reveal 2.7x slower (0.27x plain decoding
     # against 0.75x with one thread, bench_custody --reveal on the public FFV1 stream)
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    try:
+        _reveal(args, FaceDecoder.from_bytes)
+    finally:
+        torch.set_num_threads(threads)  # a caller in the same process keeps its own setting
+
+
+def _reveal(args: argparse.Namespace, decoder: DecoderFactory) -> None:
+    from tqdm import tqdm
+
     frames = cu.parse_frames(args.frames) if args.frames else None
     out = cu.check_output_folder(args.out)  # before the login and the consultation are logged
     with _ws(args) as ws:
         session = _login(ws, args)
-        decoder = FaceDecoder.from_bytes
         with cu.RevealSession(ws, session, args.grant_id, decoder, frames=frames) as reveal:
             with tqdm(total=0, unit="frame", desc="revealing", file=sys.stderr) as bar:
 
