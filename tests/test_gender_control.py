@@ -224,7 +224,7 @@ def test_deidentify_refuses_a_gender_flip_it_cannot_do_in_one_line(
 
 
 def test_a_probe_whose_width_does_not_fit_its_features_is_refused() -> None:
-    from forensics_app.uunet.gender import FEATURES, GenderProbe
+    from forensics_app.uunet.networks import FEATURES, GenderProbe
 
     assert GenderProbe(FEATURES["descriptor"], "descriptor").features == "descriptor"
     with pytest.raises(ModelError, match="do not have 128 values"):

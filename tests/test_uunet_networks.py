@@ -17,6 +17,7 @@ def _seed() -> None:
 def test_registry_names_and_unknown_name() -> None:
     assert network_names() == [
         "attribute_matcher",
+        "gender_probe",
         "identity_embedder",
         "patch_critic",
         "unet_decoder",

@@ -338,3 +338,29 @@ class IdentityEmbedder(nn.Module):
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable parameters (for model cards)."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+@register_network("gender_probe")
+class GenderProbe(nn.Module):
+    """A linear read-out of gender from E_id's features (logit > 0: female).
+
+    ``features``: ``"descriptor"`` reads E_id's 128-D descriptor; ``"layers"`` (the
+    default, 512-D) reads the descriptor, the 256-D hidden layer and the mean-pooled last
+    convolution, each scaled to unit length: the descriptor alone is a student of dlib's
+    *identity* space and drops part of what tells gender in small, blurred faces.
+    """
+
+    def __init__(self, dim: int = 512, features: str = "layers") -> None:
+        super().__init__()
+        if features not in FEATURES or FEATURES[features] != dim:
+            raise ModelError(f"gender_probe: features {features!r} do not have {dim} values")
+        self.features = features
+        self.linear = nn.Linear(dim, 1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits ``N`` of "female" for features ``N×dim`` (:func:`_features`)."""
+        return self.linear(features).squeeze(1)
+
+
+#: The E_id read-outs a probe can use, and their width.
+FEATURES = {"descriptor": 128, "layers": 512}
