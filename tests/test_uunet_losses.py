@@ -121,3 +121,17 @@ def test_gradient_flows_through_distribution_loss() -> None:
         stepped = a - 0.5 * a.grad / a.grad.abs().max() * 0.05
     assert float(L.distribution_loss(x, stepped)) < float(loss.detach())
     assert not math.isnan(float(loss.detach()))
+
+
+def test_chroma_loss_sees_hue_not_brightness() -> None:
+    """L_chroma (ours): the code U_e adds to its donor transfer may change brightness but
+    not hue, so it does not show as false colour."""
+    torch.manual_seed(0)
+    a0 = torch.rand(4, 3, 16, 16)
+    assert L.chroma(torch.full((1, 3, 4, 4), 0.3)).abs().max() < 1e-6  # grey has no chroma
+    assert L.chroma_loss(a0, a0) == 0
+    brighter = (a0 + 0.1).clamp(0, 1)  # the same shift on R, G and B: luma only
+    bluer = a0.clone()
+    bluer[:, 2] = (bluer[:, 2] + 0.1).clamp(0, 1)
+    assert L.chroma_loss(bluer, a0) > 5 * L.chroma_loss(brighter, a0)
+    assert "chroma" in L.GENERATOR_LOSSES and L.DEFAULT_WEIGHTS["chroma"] == 0.0

@@ -15,11 +15,11 @@ from forensics_app.errors import InputError
 
 #: Names of the generator loss terms, in the order they are logged. ``id`` is ours, not the
 #: paper's: it is used only when phase 2 is given an identity embedder (identity.py).
-GENERATOR_LOSSES = ("mse", "adv", "ano", "con", "div", "dis", "id", "idz")
+GENERATOR_LOSSES = ("mse", "adv", "ano", "con", "div", "dis", "id", "idz", "chroma")
 #: Paper §IV-A weights, plus the weight of ``id`` when it is enabled.
 DEFAULT_WEIGHTS = {
     "mse": 50.0, "adv": 1.0, "ano": 1.0, "con": 1.0, "div": 1.0, "dis": 1.0, "id": 1.0,
-    "idz": 1.0,
+    "idz": 1.0, "chroma": 0.0,
 }  # fmt: skip
 
 
@@ -161,3 +161,21 @@ def donor_identity_loss(emb_z: torch.Tensor, emb_a: torch.Tensor, margin: float)
         raise InputError(f"the donor margin must be positive, got {margin}")
     distance = (emb_z - emb_a).pow(2).sum(dim=1).clamp_min(1e-12).sqrt()
     return F.relu(distance - margin).mean() / margin
+
+
+def chroma(rgb: torch.Tensor) -> torch.Tensor:
+    """The Cb and Cr planes (BT.601, full range) of ``N×3×H×W`` RGB in [0, 1]."""
+    r, g, b = rgb[:, 0], rgb[:, 1], rgb[:, 2]
+    cb = -0.168736 * r - 0.331264 * g + 0.5 * b
+    cr = 0.5 * r - 0.418688 * g - 0.081312 * b
+    return torch.stack([cb, cr], dim=1)
+
+
+def chroma_loss(a: torch.Tensor, a0: torch.Tensor) -> torch.Tensor:
+    """Ours: keep the surrogate's colour that of its donor transfer ``a0``.
+
+    ``mean |chroma(a) − chroma(a0)|``: the residual U_e adds to ``a0`` (what U_d needs) may
+    change brightness but not hue, so the code hidden in ``a`` does not show as false
+    colour (weight ``chroma``, 0 by default).
+    """
+    return (chroma(a) - chroma(a0)).abs().mean()

@@ -233,6 +233,10 @@ class Phase2:
                 with torch.no_grad():
                     e_z = self.idnet(self.ue.donor(index[:n]))
                 parts["idz"] = L.donor_identity_loss(e_z, e_a, self.config.donor_margin)
+        if self.virtual and w.get("chroma", 0.0) > 0:
+            with torch.no_grad():
+                a0 = self.ue.start(x, self.ue.donor(index))
+            parts["chroma"] = L.chroma_loss(a, a0)
         total = sum(w[k] * v for k, v in parts.items())
         self.opt_g.zero_grad(set_to_none=True)
         total.backward()
