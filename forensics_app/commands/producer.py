@@ -50,7 +50,8 @@ def _print_rois(args: argparse.Namespace) -> int:
 
 
 def _tracks(args: argparse.Namespace) -> int:
-    """Print the tracks of frames A-B linked from A: the ids a track-scoped request names."""
+    """Print the tracks seen in frames A-B, linked from frame 0 (the GUI lanes' numbers):
+    the ids a track-scoped request names (core.roi_tracks.LINKER)."""
     from forensics_app.core.custody.unlock import parse_frames
 
     key = read_key_file(args.key_file) if args.key_file else None
@@ -59,16 +60,18 @@ def _tracks(args: argparse.Namespace) -> int:
     for row in scan_video(args.video, key):
         if last is not None and row.frame > last:
             break
-        if row.frame >= first and row.result.status == "ok" and row.result.message:
+        if row.result.status == "ok" and row.result.message:
             boxes[row.frame] = list(row.result.message.boxes)
-    tracks = tracks_of(link_tracks(boxes, start=first, stop=last))
+    linked = link_tracks(boxes, start=0, stop=last)
+    tracks = tracks_of({f: ids for f, ids in linked.items() if f >= first})
     if args.json:
         for t in tracks:
             faces = [[frame, k] for frame, k in t.faces]
             row = {"track": t.track_id, "first": t.first, "last": t.last, "faces": faces}
             print(json.dumps(row))
         return 0
-    print(f"tracks linked from frame {first} by {LINKER}: {len(tracks)}")
+    print(f"tracks in frames {first}-{last if last is not None else 'end'}, linked from frame 0 "
+          f"by {LINKER}: {len(tracks)}")  # fmt: skip
     for t in tracks:
         print(f"track {t.track_id:>3}  frames {t.first}-{t.last}  {t.count} boxes")
     return 0
@@ -98,9 +101,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "tracks",
         help="list the tracks the analyst side links from the ROI boxes",
         description=(
-            "Link the ROI boxes of frames A-B into tracks (overlap of consecutive boxes; the "
-            "stream carries no tracker ids) and list them. Ids count from frame A: they are "
-            "the ids 'request --frames A-B --tracks ID' names."
+            "Link the ROI boxes into tracks from frame 0 (overlap of consecutive boxes; the "
+            "stream carries no tracker ids) and list those seen in frames A-B. Ids count "
+            "from frame 0, as the GUI's lanes: they are the ids "
+            "'request --frames A-B --tracks ID' names."
         ),
     )
     parser.add_argument("video", help="the video file (read-only)")

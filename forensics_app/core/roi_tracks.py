@@ -7,9 +7,14 @@ reads: a deterministic greedy linker on box positions. The same function runs in
 the timeline), in the CLI and in the custody core, where a track-scoped grant is enforced
 (:mod:`forensics_app.core.custody.reveal`), so an id means the same thing everywhere.
 
-**What an id means.** Ids are *relative to a start frame*: linking starts at the first frame
-of a range, ids are handed out 1, 2, 3 … in order of first appearance (frame, then face
-number), and a grant's ids are those of linking from the grant's first frame. A box
+**What an id means.** Ids are handed out 1, 2, 3 … in order of first appearance (frame,
+then face number) from an *origin* frame. Under the current rule (:data:`LINKER`) the
+origin is frame 0 of the evidence, for the GUI's lanes, the CLI and a track-scoped
+request or grant alike, so one person has one number on the lanes, the box labels, the
+request, the approval, the grant, the reveal and the report (:func:`link_origin`). Under
+the first rule (:data:`LINKER_FROM_RANGE`, still read: documents signed with it stay
+valid and mean what they said) the origin was the first frame of the document's range,
+which renumbered a person who was already in view when the range began. A box
 continues a track seen at most :data:`MAX_GAP` frames before when it overlaps the track's
 last box (IoU ≥ :data:`MIN_IOU`) or its centre lies near where the track's last movement
 predicts (within :data:`MAX_STEP` box sizes, half a size more per missed frame) and its
@@ -23,7 +28,9 @@ can read ("track 2 of frames 100–400"), not an identification; the reveal show
 boxes a track holds so the analyst can see what was linked.
 
 The rule is versioned (:data:`LINKER`): a signed request or grant names it, and a document
-naming another rule is refused rather than re-interpreted.
+naming a rule not in :data:`LINKERS` is refused rather than re-interpreted. The linking
+itself is causal (a frame's ids depend only on the frames before it), so ids linked from
+frame 0 up to a range's last frame are the ids of any longer linking from frame 0.
 """
 
 from __future__ import annotations
@@ -35,8 +42,14 @@ from dataclasses import dataclass, field
 from forensics_app.core.face_geometry import Rect
 from forensics_app.errors import InputError
 
-#: Name and version of the linking rule; signed into track-scoped requests and grants.
-LINKER = "uunet-roi-link/1"
+#: Name and version of the linking rule new track-scoped requests and grants are signed
+#: with: the rule below, ids linked from frame 0 of the evidence (the GUI lanes' numbers).
+LINKER = "uunet-roi-link/2"
+#: The first rule, still read: the same linking, ids linked from the first frame of the
+#: document's ``frames`` (version-2 documents signed before the numbers were unified).
+LINKER_FROM_RANGE = "uunet-roi-link/1"
+#: Every rule a signed document may name; any other is refused.
+LINKERS = (LINKER, LINKER_FROM_RANGE)
 #: Intersection-over-union at which two boxes are the same track whatever the motion.
 MIN_IOU = 0.3
 #: Largest distance, in box sizes (the geometric mean of the two boxes' sqrt(w*h)), from the
@@ -46,6 +59,16 @@ MAX_STEP = 1.5
 MAX_SCALE = 2.0
 #: Frames a track may go unseen (no matching box) and still continue.
 MAX_GAP = 5
+
+
+def link_origin(linker: str, frames: tuple[int, int]) -> int:
+    """The frame a document's track ids are linked from: 0 under :data:`LINKER`, the first
+    frame of ``frames`` under :data:`LINKER_FROM_RANGE` (ValueError for any other rule)."""
+    if linker == LINKER:
+        return 0
+    if linker == LINKER_FROM_RANGE:
+        return int(frames[0])
+    raise ValueError(f"unknown track linking rule {linker!r}")
 
 
 def iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -205,9 +228,10 @@ def tracks_covering(
 ) -> list[int]:
     """The ids, in one linking, of the tracks holding any of ``faces`` ((frame, face K) pairs).
 
-    How a track picked in one linking (the GUI's lanes, linked from the first frame) is named
-    in another (a request's range, linked from its first frame): the two agree except where
-    a track lived across the range's start, so the boxes, not the numbers, are carried over.
+    How a track picked in one linking is named in another, by its boxes rather than its
+    number: the GUI's lanes and a request under :data:`LINKER` are both linked from frame 0
+    and agree, but a linking from a range's first frame (:data:`LINKER_FROM_RANGE`) numbers
+    a track that lived across the range's start differently.
     """
     found: set[int] = set()
     for frame, k in faces:
@@ -215,6 +239,16 @@ def tracks_covering(
         if ids is not None and 1 <= k <= len(ids):
             found.add(int(ids[k - 1]))
     return sorted(found)
+
+
+def track_words(tracks: Sequence[int], origin: int | None = 0) -> str:
+    """A document's track scope as every view and the report print it: ``"track 3"``,
+    ``"tracks 3, 5"``; ``origin`` (the frame the ids are linked from) is named only when
+    it is not frame 0, i.e. for a document under :data:`LINKER_FROM_RANGE`, whose numbers
+    are not the lanes'."""
+    ids = ", ".join(str(int(t)) for t in tracks)
+    words = f"track{'s' if len(tracks) != 1 else ''} {ids}"
+    return words if not origin else f"{words} (numbered from frame {origin})"
 
 
 def parse_tracks(text: str) -> tuple[int, ...]:

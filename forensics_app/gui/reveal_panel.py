@@ -45,6 +45,7 @@ from forensics_app.core.custody.unlock import (
     list_requests,
     usable_grants,
 )
+from forensics_app.core.roi_tracks import track_words
 from forensics_app.errors import ForensicsError
 from forensics_app.gui.context import AppContext
 from forensics_app.gui.frame_source import bgr_to_qimage
@@ -202,7 +203,7 @@ class RevealPanel(QWidget):
     def request_status(self, info: RequestInfo) -> str:
         """One line for a request: "pending since…", "denied: reason" or "approved by…"."""
         r = info.request
-        tracks = "" if r.tracks is None else ", tracks " + ",".join(map(str, r.tracks))
+        tracks = "" if r.tracks is None else ", " + track_words(r.tracks, r.track_origin)
         head = f"{r.id} (frames {r.frames[0]}–{r.frames[1]}{tracks})"
         decision = info.decision or {}
         if info.status == "pending":
@@ -239,7 +240,7 @@ class RevealPanel(QWidget):
         for g in grants:
             self.grant_combo.addItem(
                 f"{g.id} · frames {g.frames[0]}–{g.frames[1]}"
-                + ("" if g.tracks is None else " · tracks " + ",".join(map(str, g.tracks)))
+                + ("" if g.tracks is None else " · " + track_words(g.tracks, g.track_origin))
                 + f" · by {g.approver}",
                 g.id,
             )
@@ -289,7 +290,7 @@ class RevealPanel(QWidget):
             + (
                 ""
                 if self.grant.tracks is None
-                else f" · <b>track {', '.join(map(str, self.grant.tracks))} only</b>"
+                else f" · <b>{track_words(self.grant.tracks, self.grant.track_origin)} only</b>"
             )
             + f" · approved by {self.grant.approver}<br>"
             f"authority: {self.grant.doc.get('authority', '')}"

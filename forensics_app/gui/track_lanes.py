@@ -27,6 +27,12 @@ MIN_TICK_PX = 64
 DRAG_PX = 3
 
 
+def lane_label(track: Track, picked: bool = False) -> str:
+    """A lane's label, ``track N · count``: N is the number every view, the request, the
+    grant and the report give that person (ids linked from frame 0, core.roi_tracks)."""
+    return f"{'▶ ' if picked else ''}track {track.track_id} · {track.count}"
+
+
 def lane_colour(track_id: int) -> QColor:
     """A distinct, stable hue per track id (golden-angle steps around the wheel)."""
     return QColor.fromHsv(int(track_id * 137.508) % 360, 170, 235)
@@ -237,7 +243,7 @@ class TrackLanes(QWidget):
         painter.drawText(
             QRectF(6, top, LABEL_WIDTH - 10, LANE_HEIGHT),
             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-            f"{'▶ ' if picked else ''}track {track.track_id} · {track.count}",
+            lane_label(track, picked),
         )
         frames = [frame for frame, _ in track.faces]
         start = prev = frames[0]

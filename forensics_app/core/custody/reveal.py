@@ -9,10 +9,13 @@ Each frame: read the hidden ROI message, crop each box, resize to 64×64, U_d, r
 paste. Plain weights never touch the disk.
 
 A track-scoped grant (``tracks``, issue #15 item 8) is enforced here, not in the GUI: the
-session links the ROI boxes of the granted frames from the grant's first frame with
-:class:`~forensics_app.core.roi_tracks.TrackLinker` (the rule the grant names) and hands
-U_d only the crops of the granted tracks; every other box keeps its public surrogate pixels,
-and asking for another track is a logged refusal.
+session links the ROI boxes with :class:`~forensics_app.core.roi_tracks.TrackLinker` from
+the frame the grant's rule names (frame 0 of the evidence under ``uunet-roi-link/2``, so the
+ids are the GUI lanes' numbers; the grant's first frame under ``uunet-roi-link/1``) and
+hands U_d only the crops of the granted tracks; every other box keeps its public surrogate
+pixels, and asking for another track is a logged refusal. Linking from frame 0 reads the
+public ROI messages of the frames before the range (never their faces): about 19 ms a
+frame on the demo's 768×576 FFV1 clip, once per session.
 """
 
 from __future__ import annotations
@@ -103,7 +106,8 @@ class RevealedFace:
     box: Rect
     public_crop: np.ndarray
     reconstructed_crop: np.ndarray
-    #: The face's track id under a track-scoped grant (linked from its first frame), else None.
+    #: The face's track id under a track-scoped grant (the grant's numbering: linked from
+    #: frame 0 under the current rule, the lanes' number), else None.
     track: int | None = None
 
 
@@ -216,6 +220,9 @@ class RevealSession:
         self.frame_count = len(self._reader)
         self._linker = TrackLinker()
         self._track_ids: dict[int, list[int]] = {}
+        origin = self.grant.track_origin
+        #: The last frame linked so far (the linking starts at the grant's origin frame).
+        self._linked_to = (self.grant.frames[0] if origin is None else origin) - 1
         try:
             self.requested = self._clip_to_video(frames or self.grant.frames)
         except BaseException:
@@ -270,7 +277,7 @@ class RevealSession:
 
     @property
     def tracks(self) -> tuple[int, ...] | None:
-        """The grant's track ids (linked from its first frame), or None for every face."""
+        """The grant's track ids (linked from ``grant.track_origin``), or None for every face."""
         return self.grant.tracks
 
     def _roi(self, public: np.ndarray) -> tuple[str, Any, str]:
@@ -284,22 +291,31 @@ class RevealSession:
         )
 
     def track_ids(self, index: int, boxes: list[Any] | None = None) -> list[int]:
-        """The track id of each box of frame ``index`` (face order), linked from the grant's
-        first frame; frames not yet linked are read on the way (``boxes``: frame ``index``'s
-        own, when the caller has just read them). Frames whose message is missing or
-        damaged (a MAC failure included) link as frames without boxes."""
-        first = self.grant.frames[0]
-        if index < first:
+        """The track id of each box of frame ``index`` (face order) in the grant's numbering,
+        linked from ``grant.track_origin`` (frame 0 under the current rule); frames not yet
+        linked are read on the way, those before the range in one sequential pass
+        (``boxes``: frame ``index``'s own, when the caller has just read them). Frames whose
+        message is missing or damaged (a MAC failure included) link as frames without boxes.
+        A frame before the grant's range is refused: its ids are linked, never handed out."""
+        if index < self.grant.frames[0]:
             raise PermissionDenied(f"frame {index} is outside grant {self.grant.id}")
-        start = first if self._linker.last_frame is None else self._linker.last_frame + 1
-        for f in range(start, index + 1):
-            if f == index and boxes is not None:
-                found = boxes
-            else:
-                status, message, _ = self._roi(self._reader.read(f).image)
-                found = list(message.boxes) if status == "ok" and message is not None else []
-            self._track_ids[f] = self._linker.feed(f, found) if found else []
+        if index > self._linked_to:
+            if index - 1 > self._linked_to:
+                for decoded in self._reader.frames(self._linked_to + 1, index):
+                    self._link(decoded.index, self._boxes_of(decoded.image))
+            self._link(index, self._boxes_of(self._reader.read(index).image) if boxes is None
+                       else list(boxes))  # fmt: skip
         return self._track_ids.get(index, [])
+
+    def _boxes_of(self, public: np.ndarray) -> list[Any]:
+        """The boxes of a frame's ROI message ([] when it is missing or damaged)."""
+        status, message, _ = self._roi(public)
+        return list(message.boxes) if status == "ok" and message is not None else []
+
+    def _link(self, index: int, boxes: list[Any]) -> None:
+        """Feed one frame to the linker (frames in increasing order) and remember its ids."""
+        self._track_ids[index] = self._linker.feed(index, boxes) if boxes else []
+        self._linked_to = index
 
     def _allowed_tracks(self, tracks: tuple[int, ...] | list[int] | None) -> set[int] | None:
         """The track ids to reconstruct (None: every face); refuses ids outside the grant."""
@@ -377,8 +393,10 @@ class RevealSession:
             self._still_valid(first)
             self._still_valid(last)
             allowed = self._allowed_tracks(tracks)
-        if self.tracks is not None and first > self.grant.frames[0]:
-            self.track_ids(first - 1)  # link up to the range before the reader is shared
+        if self.tracks is not None and first - 1 > self._linked_to:
+            # link up to the range (from the grant's origin) before the reader is shared
+            for decoded in self._reader.frames(self._linked_to + 1, first):
+                self._link(decoded.index, self._boxes_of(decoded.image))
         ahead: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=2 * batch_frames)
         stop = threading.Event()
 

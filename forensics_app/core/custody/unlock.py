@@ -29,7 +29,7 @@ from forensics_app.core.custody.crypto import (
 )
 from forensics_app.core.custody.users import User, UserSession, get_user
 from forensics_app.core.custody.workspace import Workspace
-from forensics_app.core.roi_tracks import LINKER
+from forensics_app.core.roi_tracks import LINKER, LINKERS, link_origin
 from forensics_app.errors import (
     AuthError,
     InputError,
@@ -43,8 +43,9 @@ DENIAL_TYPE = "uunet-unlock-denial"
 REVOCATION_TYPE = "uunet-grant-revocation"
 #: Version of a request or grant that reveals every face in its frames (read and written).
 VERSION_ALL_FACES = 1
-#: Version of a track-scoped request or grant: ``tracks`` (ids from ``track_linker``, linked
-#: from the first frame of ``frames``) restricts it to those tracks' faces. A reader that
+#: Version of a track-scoped request or grant: ``tracks`` (ids under ``track_linker``:
+#: linked from frame 0 of the evidence under ``uunet-roi-link/2``, from the first frame of
+#: ``frames`` under ``uunet-roi-link/1``) restricts it to those tracks' faces. A reader that
 #: knows only version 1 refuses it instead of revealing every face.
 VERSION_TRACKS = 2
 #: Most track ids one request may name.
@@ -156,9 +157,22 @@ class _SignedDocument:
         tracks = self.doc.get("tracks")
         return None if tracks is None else tuple(int(t) for t in tracks)
 
+    @property
+    def track_linker(self) -> str | None:
+        """The linking rule the track ids are under (``core.roi_tracks.LINKERS``), or None."""
+        linker = self.doc.get("track_linker")
+        return None if linker is None else str(linker)
+
+    @property
+    def track_origin(self) -> int | None:
+        """The frame the track ids are linked from (0 under the current rule, the first frame
+        of ``frames`` under ``uunet-roi-link/1``), or None for every face."""
+        linker = self.track_linker
+        return None if self.tracks is None or linker is None else link_origin(linker, self.frames)
+
     def _check_track_scope(self) -> None:
         """Version 1 names no tracks; version 2 names 1..MAX_TRACKS sorted, distinct ids
-        from 1 under the linking rule this code implements (raises VerificationError)."""
+        from 1 under a linking rule this code implements (raises VerificationError)."""
         version, tracks = self.doc.get("version"), self.doc.get("tracks")
         if version == VERSION_ALL_FACES:
             if "tracks" in self.doc or "track_linker" in self.doc:
@@ -171,10 +185,11 @@ class _SignedDocument:
             or tracks != sorted(set(tracks))
         ):
             raise VerificationError(f"{self.LABEL} has a malformed track list")
-        if self.doc.get("track_linker") != LINKER:
+        if self.doc.get("track_linker") not in LINKERS:
+            known = " or ".join(repr(rule) for rule in LINKERS)
             raise VerificationError(
                 f"{self.LABEL} links tracks by {self.doc.get('track_linker')!r}, "
-                f"not {LINKER!r} as this version does"
+                f"not {known} as this version does"
             )
 
     def to_json(self) -> bytes:
@@ -282,8 +297,9 @@ def create_request(
     """File a signed unlock request (analysts only); logged as ``request``.
 
     ``tracks`` limits the request to the faces of those track ids (``core.roi_tracks``,
-    linked from frame ``frames[0]``); the document is then version 2 and names the linking
-    rule, and the reveal under its grant reconstructs no other face. None asks for every
+    linked from frame 0 of the evidence, :data:`~forensics_app.core.roi_tracks.LINKER`: the
+    numbers of the GUI's lanes); the document is then version 2 and names the linking rule,
+    and the reveal under its grant reconstructs no other face. None asks for every
     face in the frames (version 1, as before).
     """
     if session.role != "analyst":
@@ -331,14 +347,17 @@ def create_request(
                 "evidence_sha256": evidence_sha256,
                 "frames": [a, b],
                 "duration_s": duration_s,
-                **_track_details(request.tracks),
+                **_track_details(request),
             },
         )
     return request
 
 
-def _track_fields(tracks: tuple[int, ...] | list[int] | None) -> dict[str, Any]:
-    """The ``tracks`` and ``track_linker`` fields of a track-scoped document ({} for none)."""
+def _track_fields(
+    tracks: tuple[int, ...] | list[int] | None, linker: str = LINKER
+) -> dict[str, Any]:
+    """The ``tracks`` and ``track_linker`` fields of a track-scoped document ({} for none);
+    a new request names the current rule, a grant its request's rule (ids mean the same)."""
     if tracks is None:
         return {}
     try:
@@ -349,14 +368,14 @@ def _track_fields(tracks: tuple[int, ...] | list[int] | None) -> dict[str, Any]:
         raise InputError("a track-scoped request names track ids from 1")
     if len(ids) > MAX_TRACKS:
         raise InputError(f"a request may name at most {MAX_TRACKS} tracks")
-    return {"tracks": ids, "track_linker": LINKER}
+    return {"tracks": ids, "track_linker": linker}
 
 
-def _track_details(tracks: tuple[int, ...] | None) -> dict[str, Any]:
-    """What the audit row says of the scope: the ids and rule, or every face."""
-    if tracks is None:
+def _track_details(document: _SignedDocument) -> dict[str, Any]:
+    """What the audit row says of a document's scope: the ids and rule, or every face."""
+    if document.tracks is None:
         return {"tracks": "all"}
-    return {"tracks": list(tracks), "track_linker": LINKER}
+    return {"tracks": list(document.tracks), "track_linker": document.track_linker}
 
 
 def check_frames_exist(
@@ -486,7 +505,7 @@ def _approve(
         raise InputError("grant expiry must be between 1 s and 30 days")
     issued = datetime.now(UTC)
     grant_id = "GRT-" + uuid.uuid4().hex[:16]
-    scope = _track_fields(request.tracks)
+    scope = _track_fields(request.tracks, request.track_linker or LINKER)
     doc = {
         "type": GRANT_TYPE,
         "version": VERSION_TRACKS if scope else VERSION_ALL_FACES,
@@ -527,7 +546,7 @@ def _approve(
                 "expires": grant.expires,
                 "model_sha256": model.model_sha256,
                 "recipients": [request.requester],
-                **_track_details(grant.tracks),
+                **_track_details(grant),
                 **({"approval_reason": reason} if reason else {}),
             },
         )
@@ -710,12 +729,14 @@ def check_grant(
 
 
 def check_track_scope(grant: UnlockGrant, request: UnlockRequest) -> None:
-    """A grant for a track-scoped request names a subset of its tracks and starts at its
-    first frame (the ids are linked from there); raises VerificationError. Used by
-    :func:`check_grant` and by the court export's verifier, so both judge alike."""
+    """A grant for a track-scoped request names a subset of its tracks under the same
+    linking rule and starts at its first frame (under ``uunet-roi-link/1`` the ids are
+    linked from there); raises VerificationError. Used by :func:`check_grant` and by the
+    court export's verifier, so both judge alike."""
     if request.tracks is not None and (
         grant.tracks is None
         or not set(grant.tracks) <= set(request.tracks)
+        or grant.track_linker != request.track_linker
         or grant.frames[0] != request.frames[0]
     ):
         raise VerificationError(f"grant {grant.id} exceeds the tracks of its request")

@@ -44,6 +44,7 @@ from forensics_app.core.custody.unlock import (
     parse_duration,
 )
 from forensics_app.core.custody.users import get_user, login
+from forensics_app.core.roi_tracks import track_words
 from forensics_app.errors import ForensicsError
 from forensics_app.gui.context import AppContext
 from forensics_app.gui.frame_source import bgr_to_qimage
@@ -160,7 +161,7 @@ class ApprovalDialog(QDialog):
             r = info.request
             QListWidgetItem(
                 f"{r.id}\n{r.requester} · {r.case_id} · frames {r.frames[0]}–{r.frames[1]}"
-                + ("" if r.tracks is None else " · tracks " + ",".join(map(str, r.tracks))),
+                + ("" if r.tracks is None else " · " + track_words(r.tracks, r.track_origin)),
                 self.request_list,
             )
         if self.infos:
@@ -193,8 +194,10 @@ class ApprovalDialog(QDialog):
             + (
                 "faces: <b>every face in these frames</b><br>"
                 if r.tracks is None
-                else f"faces: <b>track {', '.join(map(str, r.tracks))} only</b> (boxes linked "
-                f"from frame {r.frames[0]}; no other face is reconstructed)<br>"
+                else f"faces: <b>{track_words(r.tracks, r.track_origin)} only</b> (boxes "
+                f"linked across frames from frame {r.track_origin}"
+                f"{', the numbers of the lanes' if r.track_origin == 0 else ''}; no other face "
+                "is reconstructed)<br>"
             )
             + f"why: {r.reason}<br>legal authority: <b>{r.authority}</b>"
         )

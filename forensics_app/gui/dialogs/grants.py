@@ -34,6 +34,7 @@ from forensics_app.core.custody.unlock import (
     revocation,
     revoke,
 )
+from forensics_app.core.roi_tracks import track_words
 from forensics_app.errors import ForensicsError
 from forensics_app.gui.context import AppContext
 
@@ -120,7 +121,9 @@ class GrantsDialog(QDialog):
         for r, (grant, status, _revoked) in enumerate(self.shown):
             a, b = grant.frames
             scope = f"{a}–{b}" + (
-                "" if grant.tracks is None else " · tracks " + ",".join(map(str, grant.tracks))
+                ""
+                if grant.tracks is None
+                else " · " + track_words(grant.tracks, grant.track_origin)
             )
             values = (grant.id, grant.case_id, scope, grant.requester, grant.approver,
                       grant.issued[:19], grant.expires[:19], status)  # fmt: skip

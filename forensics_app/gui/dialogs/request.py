@@ -2,9 +2,12 @@
 
 It files the request with the same ``create_request`` the CLI uses and shows, before
 anything is signed, the audit entry that will be written. The scope is a frame range and,
-when a track is picked on the timeline's lanes, optionally that track alone: the dialog
-names it by the ids of the range's own linking (``core.roi_tracks``, linked from the
-range's first frame, as the reveal will link it), carried over by the track's boxes.
+when a track is picked on the timeline's lanes, optionally that track alone, by the lane's
+own number: a request's ids are linked from frame 0 (``core.roi_tracks.LINKER``), as the
+lanes are and as the reveal will link them, so the person is "track N" on the lanes, the
+boxes, here, in the approval, the grant, the reveal and the report. The id is still taken
+from the scan's boxes in the range (linked from frame 0 up to the range's end), so a track
+with no box in the range cannot be requested.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ class RequestDialog(QDialog):
         self.scope_combo.addItem("every face in these frames", False)
         if track is not None:
             self.scope_combo.addItem(
-                f"only the picked track (lane {track.track_id}, {track.count} boxes)", True
+                f"only the picked track (track {track.track_id}, {track.count} boxes)", True
             )
             self.scope_combo.setCurrentIndex(1)
         self.scope_combo.setEnabled(track is not None)
@@ -137,12 +140,12 @@ class RequestDialog(QDialog):
 
     @property
     def tracks(self) -> tuple[int, ...] | None:
-        """The track ids to request (linked from the range's first frame), or None for every
-        face; an empty tuple when the picked track has no box in the range."""
+        """The track ids to request (linked from frame 0: the lane's number), or None for
+        every face; an empty tuple when the picked track has no box in the range."""
         if self.track is None or not self.scope_combo.currentData():
             return None
         a, b = self.frames
-        ids = link_tracks(self.boxes_by_frame, start=a, stop=b)
+        ids = link_tracks(self.boxes_by_frame, start=0, stop=b)
         return tuple(tracks_covering(ids, [f for f in self.track.faces if a <= f[0] <= b]))
 
     def _duration_s(self) -> int | None:
@@ -168,8 +171,8 @@ class RequestDialog(QDialog):
         else:
             ids = ", ".join(map(str, tracks))
             self.tracks_label.setText(
-                f"requests track {ids} of frames {a}–{b} (ids counted from frame {a}); "
-                "the reveal reconstructs no other face"
+                f"requests track {ids} of frames {a}–{b} (numbered from frame 0, as on the "
+                "lanes); the reveal reconstructs no other face"
             )
             scope = f"[{ids}]"
         self.preview.setText(
