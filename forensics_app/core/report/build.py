@@ -128,8 +128,9 @@ def _named(ws: Workspace, name: str) -> str:
     return f"{person.name} ({person.role})"
 
 
-def _track_scope(tracks: tuple[int, ...] | None, first: int) -> str:
-    """How a judge reads a track-scoped range: which faces, and what a track is here."""
+def _track_scope(tracks: tuple[int, ...] | None, first: int | None) -> str:
+    """How a judge reads a track-scoped range: which faces, and what a track is here
+    (``first``: the frame the ids are linked from, the document's ``track_origin``)."""
     if tracks is None:
         return ""
     ids = ", ".join(str(t) for t in tracks)
@@ -151,7 +152,7 @@ def _unlocks(ws: Workspace, case_id: str) -> list[UnlockRecord]:
             reason=req.reason,
             legal_authority=req.authority,
             evidence_sha256=req.evidence_sha256,
-            frames=f"{req.frames[0]}–{req.frames[1]}{_track_scope(req.tracks, req.frames[0])}",
+            frames=f"{req.frames[0]}–{req.frames[1]}{_track_scope(req.tracks, req.track_origin)}",
         )
         grant = grants.get(req.id)
         if grant is not None:
@@ -165,7 +166,7 @@ def _unlocks(ws: Workspace, case_id: str) -> list[UnlockRecord]:
                     approver=_named(ws, grant.approver),
                     decided_at=_when(grant.issued),
                     expires_at=_when(grant.expires),
-                    frames_granted=f"{a}–{b}{_track_scope(grant.tracks, a)}",
+                    frames_granted=f"{a}–{b}{_track_scope(grant.tracks, grant.track_origin)}",
                     decision_note=f"grant document sha256 {grant.sha256}",
                 )
             )
