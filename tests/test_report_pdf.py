@@ -16,7 +16,13 @@ from forensics_app.core.report.environment import (
     load_model_card,
     model_info_from_card,
 )
-from forensics_app.core.report.exhibits import encode_png, enlarge, image_ref, png_size
+from forensics_app.core.report.exhibits import (
+    encode_png,
+    enlarge,
+    image_ref,
+    numbered_frame,
+    png_size,
+)
 from forensics_app.core.report.model import (
     AuditExcerpt,
     AuditRow,
@@ -188,7 +194,8 @@ def test_png_helpers(sample_video: Path) -> None:
 
 
 def test_embedded_pixels_are_exactly_the_png_pixels(pdf_with_exhibits) -> None:
-    """PNG data is passed through (Flate + PNG predictor): the PDF shows the file's pixels."""
+    """PNG data is passed through (Flate + PNG predictor): the PDF shows the PNG's pixels
+    (the whole frames as drawn: the stored pixels with numbered outlines outside each box)."""
     data, pdf = pdf_with_exhibits
     frames = [
         obj.get_object()
@@ -198,9 +205,9 @@ def test_embedded_pixels_are_exactly_the_png_pixels(pdf_with_exhibits) -> None:
     ][:2]  # un-predicting in pure Python is slow: two full frames are enough
     assert len(frames) == 2
     expected = {
-        cv2.imdecode(np.frombuffer(ref.png, np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1].tobytes()
+        cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1].tobytes()
         for ex in data.exhibits
-        for ref in (ex.public, ex.reconstructed)
+        for png in (numbered_frame(ex, False), numbered_frame(ex, True))
     }
     for obj in frames:
         assert obj["/DecodeParms"]["/Predictor"] == 15

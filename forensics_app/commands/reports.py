@@ -27,6 +27,27 @@ def _frames(text: str | None) -> tuple[int, int] | None:
     return first, last
 
 
+def parse_faces(text: str | None) -> tuple[tuple[int, int], ...] | None:
+    """``"40:5,38:2"`` as ((40, 5), (38, 2)): the frames and face numbers (from 1, as the
+    GUI and the files number them) the examiner chose for the report's exhibits."""
+    if text is None:
+        return None
+    out = []
+    for item in text.split(","):
+        frame, sep, face = item.strip().partition(":")
+        try:
+            pair = (int(frame), int(face))
+        except ValueError:
+            pair = (-1, 0)
+        if not sep or pair[0] < 0 or pair[1] < 1:
+            raise InputError(
+                f"bad face {item.strip()!r} in --faces: use FRAME:FACE,... with face numbers "
+                "from 1, e.g. 40:5,38:2"
+            )
+        out.append(pair)
+    return tuple(out)
+
+
 def _session(args: argparse.Namespace):
     from forensics_app.core import custody as cu
 
@@ -47,12 +68,15 @@ def cmd_report(args: argparse.Namespace) -> None:
 
     if args.max_exhibits < 0:
         raise InputError("--max-exhibits must be 0 or more")
+    faces = parse_faces(args.faces)
+    if faces is not None and args.frames:
+        raise InputError("give either --faces (chosen exhibits) or --frames (a range), not both")
     ws, session = _session(args)
     try:
         data = build_report_data(
             ws, args.case_id, session, [Path(p) for p in args.reveal or []],
             max_exhibits=args.max_exhibits, frames=_frames(args.frames),
-            lab=args.lab, agency=args.agency or "",
+            lab=args.lab, agency=args.agency or "", faces=faces,
         )  # fmt: skip
         digest = write_report(ws, session, data, Path(args.out))
     finally:
@@ -107,7 +131,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     report = sub.add_parser("report", help="write the forensic PDF report of a case")
     _common(report)
-    report.add_argument("--frames", metavar="A-B", help="only exhibits from these frames")
+    report.add_argument(
+        "--frames", metavar="A-B", help="only exhibits from these frames (sampled evenly)"
+    )
+    report.add_argument(
+        "--faces", metavar="FRAME:FACE,...",
+        help="the exhibits, chosen: these frames, each showing the enlarged pairs of these "
+        "faces (numbered from 1 as in the GUI), e.g. 40:5,38:2; --max-exhibits not applied",
+    )  # fmt: skip
     report.set_defaults(handler=cmd_report)
 
     export = sub.add_parser("export", help="write a signed court export bundle (zip)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -343,6 +343,26 @@ def _first_reveal_only(
     return fresh, notes
 
 
+def _keep_chosen(exhibits: list[Exhibit], picked: dict[int, tuple[int, ...]]) -> list[Exhibit]:
+    """The exhibits in frame order, numbered from 1, each with its chosen face numbers;
+    raises InputError for a chosen frame no reveal made or a face its frame lacks."""
+    by_frame = {e.frame_index: e for e in exhibits}
+    out = []
+    for number, frame in enumerate(sorted(picked), 1):
+        ex = by_frame.get(frame)
+        if ex is None:
+            raise InputError(f"frame {frame} is in no reveal of this case with a face to show")
+        present = {f.number for f in ex.faces}
+        for face in picked[frame]:
+            if face not in present:
+                raise InputError(
+                    f"frame {frame} has no face {face} (faces "
+                    f"{', '.join(str(n) for n in sorted(present))})"
+                )
+        out.append(replace(ex, number=number, chosen=tuple(sorted(set(picked[frame])))))
+    return out
+
+
 def build_report_data(
     ws: Workspace,
     case_id: str,
@@ -354,8 +374,15 @@ def build_report_data(
     lab: str = DEFAULT_LAB,
     agency: str = "",
     progress: Callable[[int, int], None] | None = None,
+    faces: Sequence[tuple[int, int]] | None = None,
 ) -> ReportData:
     """Everything the report of ``case_id`` states, gathered and checked from ``ws``.
+
+    Exhibits are sampled evenly from the reconstructed frames (``frames``: only from that
+    range; at most ``max_exhibits``) unless the examiner chose them: ``faces`` lists
+    (frame, face number) pairs, and then exactly those frames are exhibits (in frame order,
+    ``max_exhibits`` not applied), each showing the enlarged pairs of its chosen faces only.
+    A chosen frame no reveal made, or a face number its frame lacks, is an InputError.
 
     ``progress(done, total)`` is called after each reveal's exhibits are read (the slow
     part: their images are decoded and checked), for the GUI's percentage."""
@@ -371,6 +398,11 @@ def build_report_data(
     outputs, gone = reveal_outputs(ws, rows, reveal_dirs)
     #: (evidence sha256, frame) -> the grant of the first reveal that reconstructed it
     first_by: dict[tuple[str, int], str] = {}
+    picked: dict[int, tuple[int, ...]] | None = None
+    if faces is not None:
+        picked = {}
+        for frame, face in faces:
+            picked[int(frame)] = (*picked.get(int(frame), ()), int(face))
     for done, (reveal, logged) in enumerate(outputs, 1):
         if reveal.manifest.get("case_id") != case_id:
             raise InputError(
@@ -382,15 +414,27 @@ def build_report_data(
         candidates = reveal.frames_with_faces()
         if frames is not None:
             candidates = [f for f in candidates if frames[0] <= f <= frames[1]]
+        if picked is not None:
+            candidates = [f for f in candidates if f in picked]
         candidates, overlap = _first_reveal_only(candidates, sha, reveal.grant_id, first_by)
         notes += overlap
-        chosen = select_frames(candidates, max_exhibits - len(exhibits))
+        if picked is not None:
+            chosen = candidates
+        else:
+            chosen = select_frames(candidates, max_exhibits - len(exhibits))
         rate = fps.get(sha, 0.0)
         exhibits += exhibits_from_reveal(
             reveal, chosen, rate, first_number=len(exhibits) + 1, flags=flag_texts(flags, sha)
         )
         if progress is not None:
             progress(done, len(outputs))
+    if picked is not None:
+        exhibits = _keep_chosen(exhibits, picked)
+        notes.append(
+            "The exhibits were chosen by the examiner (frame and face numbers); each shows "
+            "the enlarged pairs of the chosen faces only, and every box of the frame numbered "
+            "in the whole frames."
+        )
     for folder in gone:
         notes.append(
             f"The reconstruction the audit log records in {folder} is no longer available "

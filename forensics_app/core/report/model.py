@@ -161,6 +161,9 @@ class Exhibit:
     faces: list[FacePair] = field(default_factory=list)
     #: The lossless unmarked evidence copy of the reconstructed frame (v2), else None.
     unmarked: ImageRef | None = None
+    #: Face numbers the examiner chose for this exhibit (``report --faces``): only their
+    #: enlarged pairs are shown; None when the exhibit was sampled (every face shown).
+    chosen: tuple[int, ...] | None = None
 
     @property
     def marked(self) -> bool:

@@ -17,8 +17,8 @@ from forensics_app.core.report import layout
 from forensics_app.core.report.exhibits import (
     face_crop_strip,
     flagged,
+    numbered_frame,
     png_size,
-    shown_reconstruction,
 )
 from forensics_app.core.report.flowables import S, W, heading, image, para, tight
 from forensics_app.core.report.model import Exhibit, ImageRef, ReportData
@@ -36,16 +36,23 @@ def _caption(title: str, ref: ImageRef, note: str = "") -> Paragraph:
     )
 
 
-def _flag_note(ex: Exhibit) -> str:
-    """What the drawn reconstruction differs from its file in, when a box is flagged."""
-    faces = flagged(ex)
-    if not faces:
+def _drawn_note(ex: Exhibit, reconstructed: bool) -> str:
+    """How the drawn frame differs from its file: the numbered outlines (and, in the
+    reconstruction, the public pixels of flagged boxes)."""
+    if not ex.faces:
         return ""
-    names = ", ".join(f"face {f.number}" for f in faces)
-    return (
-        f"Shown here with the public pixels in the box of {names} (flagged as not a person), "
-        "outlined in magenta; the file above keeps the model output."
+    note = (
+        "Boxes outlined and numbered (as the face pairs below) outside each box, for this "
+        "report; the file has no outlines."
     )
+    faces = flagged(ex) if reconstructed else []
+    if faces:
+        names = ", ".join(f"face {f.number}" for f in faces)
+        note += (
+            f" The box of {names} (flagged as not a person, magenta) shows the public pixels; "
+            "the file keeps the model output."
+        )
+    return note
 
 
 def _flagged_lines(ex: Exhibit) -> list:
@@ -68,10 +75,22 @@ def _face_strip(ex: Exhibit) -> list:
     detection is never presented as a reconstructed face.
     """
     flagged = _flagged_lines(ex)
+    others = ""
+    if ex.chosen is not None:
+        left = [f.number for f in ex.faces if f.number not in ex.chosen and not f.flag]
+        if left:
+            others = (
+                f"Not chosen for this report: face {', '.join(map(str, left))} (numbered in "
+                "the whole frames; their pairs are in the court export)."
+            )
+        ex = replace(ex, faces=[f for f in ex.faces if f.number in ex.chosen])
     ex = replace(ex, faces=[f for f in ex.faces if not f.flag])
     crops = face_crop_strip(ex, min_side=96, limit=MAX_FACES)
     if not crops:
-        return flagged or [para("No face was found in this frame's hidden message.", "small")]
+        lead = [para(others, "small")] if others else []
+        return lead + (
+            flagged or [para("No face was found in this frame's hidden message.", "small")]
+        )
     per_row = 3
     cell = W / per_row - 3 * mm
     cells = []
@@ -105,6 +124,8 @@ def _face_strip(ex: Exhibit) -> list:
         out.append(
             para(f"{len(ex.faces) - MAX_FACES} further face(s) are in the court export.", "small")
         )
+    if others:
+        out.append(para(others, "small"))
     return out + flagged
 
 
@@ -118,9 +139,10 @@ def _exhibit(ex: Exhibit) -> list:
     )
     images = Table(
         [
-            [image(ex.public.png, half), image(shown_reconstruction(ex), half)],
-            [_caption("Public frame, as published", ex.public),
-             _caption("Reconstructed frame, model output", ex.reconstructed, _flag_note(ex))],
+            [image(numbered_frame(ex, False), half), image(numbered_frame(ex, True), half)],
+            [_caption("Public frame, as published", ex.public, _drawn_note(ex, False)),
+             _caption("Reconstructed frame, model output", ex.reconstructed,
+                      _drawn_note(ex, True))],
         ],
         colWidths=[W / 2, W / 2],
     )  # fmt: skip
