@@ -31,7 +31,30 @@ def status_code(status: str, n_boxes: int) -> int:
     return STATUS_CODES.get(status, UNSCANNED)
 
 
-class Timeline(QWidget):
+class FrameAxis:
+    """Frames along a widget's bar (``_bar()``) and back: the timeline and the track lanes
+    share one axis, so a frame sits at the same x in both."""
+
+    frame_count: int
+
+    def _bar(self) -> QRectF:
+        raise NotImplementedError
+
+    def frame_at(self, x: float) -> int:
+        """The frame under horizontal position ``x`` (clamped to the clip)."""
+        if self.frame_count <= 0:
+            return 0
+        bar = self._bar()
+        fraction = (x - bar.left()) / bar.width()
+        return int(max(0, min(self.frame_count - 1, fraction * self.frame_count)))
+
+    def x_of(self, index: float) -> float:
+        """The horizontal position of frame ``index`` (fractions allowed)."""
+        bar = self._bar()
+        return bar.left() + bar.width() * (index / max(1, self.frame_count))
+
+
+class Timeline(FrameAxis, QWidget):
     """Frame scrubber with scan marks, playhead, selection and grant band."""
 
     position_changed = Signal(int)
@@ -91,18 +114,6 @@ class Timeline(QWidget):
     # -- geometry --------------------------------------------------------------------
     def _bar(self) -> QRectF:
         return QRectF(6, 14, max(1, self.width() - 12), self.height() - 22)
-
-    def frame_at(self, x: float) -> int:
-        """The frame under horizontal position ``x`` (clamped to the clip)."""
-        if self.frame_count <= 0:
-            return 0
-        bar = self._bar()
-        fraction = (x - bar.left()) / bar.width()
-        return int(max(0, min(self.frame_count - 1, fraction * self.frame_count)))
-
-    def x_of(self, index: float) -> float:
-        bar = self._bar()
-        return bar.left() + bar.width() * (index / max(1, self.frame_count))
 
     # -- mouse -----------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:

@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPaintEvent, QPe
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from forensics_app.core.roi_tracks import Track
+from forensics_app.gui.timeline import FrameAxis
 
 LANE_HEIGHT = 16
 HEADER_HEIGHT = 18
@@ -58,7 +59,7 @@ def tick_label(seconds: float, step: float) -> str:
     return text
 
 
-class TrackLanes(QWidget):
+class TrackLanes(FrameAxis, QWidget):
     """One lane per track: presence bars, ``track N · count`` labels, ticks, selection."""
 
     position_changed = Signal(int)
@@ -131,17 +132,6 @@ class TrackLanes(QWidget):
     # -- geometry --------------------------------------------------------------------
     def _bar(self) -> QRectF:
         return QRectF(LABEL_WIDTH, 0, max(1, self.width() - LABEL_WIDTH - 6), self.height())
-
-    def x_of(self, index: float) -> float:
-        bar = self._bar()
-        return bar.left() + bar.width() * (index / max(1, self.frame_count))
-
-    def frame_at(self, x: float) -> int:
-        if self.frame_count <= 0:
-            return 0
-        bar = self._bar()
-        fraction = (x - bar.left()) / bar.width()
-        return int(max(0, min(self.frame_count - 1, fraction * self.frame_count)))
 
     def lane_at(self, y: float) -> int:
         """The lane index under ``y`` (-1 above the lanes or past the last one)."""
