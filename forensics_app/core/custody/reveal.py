@@ -334,17 +334,23 @@ class RevealSession:
         a, b = self.grant.frames
         return a <= index <= b
 
-    def _still_valid(self, index: int) -> None:
+    def _still_valid(self, index: int, close_if_lapsed: bool = True) -> None:
+        """The live check of frame ``index``; a revoked or expired grant closes the session
+        (``close_if_lapsed=False``: the caller closes it once its decoding thread stopped)."""
         if self._decoder is None:
             raise PermissionDenied("this reveal session is closed")
         try:
             check_grant_live(self._ws, self.grant, frames=(index, index))
         except PermissionDenied:
-            if grant_status(self._ws, self.grant) != "active":
+            if close_if_lapsed and self._lapsed():
                 self.close()  # revoked or expired: the decoder goes; a frame outside scope keeps it
             raise
         if not 0 <= index < self.frame_count:
             raise InputError(f"frame {index} is past the end of the video ({self.frame_count})")
+
+    def _lapsed(self) -> bool:
+        """True once the grant is revoked or expired (not merely out of scope)."""
+        return grant_status(self._ws, self.grant) != "active"
 
     def reveal_frame(
         self, index: int, tracks: tuple[int, ...] | list[int] | None = None
@@ -418,6 +424,7 @@ class RevealSession:
 
         worker = threading.Thread(target=decode_ahead, name="reveal-decode", daemon=True)
         worker.start()
+        lapsed = False
         try:
             expected = first
             while expected <= last:
@@ -427,8 +434,13 @@ class RevealSession:
                     self._session, "consultation",
                     case_id=self.grant.case_id, object=f"grant:{self.grant.id}",
                 ):  # fmt: skip
-                    self._still_valid(expected)
-                    self._still_valid(end)
+                    try:
+                        # not closed here: the decoding thread still reads the video
+                        self._still_valid(expected, close_if_lapsed=False)
+                        self._still_valid(end, close_if_lapsed=False)
+                    except PermissionDenied:
+                        lapsed = self._decoder is not None and self._lapsed()
+                        raise
                 while expected <= end:
                     item = ahead.get()
                     if item[0] == "error":
@@ -450,6 +462,8 @@ class RevealSession:
                 with contextlib.suppress(queue.Empty):
                     ahead.get(timeout=0.05)
             worker.join()
+            if lapsed:  # revoked or expired mid-range: the decoder goes, now that no thread reads
+                self.close()
 
     def _pick(
         self,
