@@ -24,7 +24,9 @@ from PySide6.QtWidgets import (
 from forensics_app import __version__
 from forensics_app.core.custody.cases import EvidenceRecord
 from forensics_app.errors import ForensicsError
+from forensics_app.gui import scan as scan_mod
 from forensics_app.gui.audit_view import AuditView
+from forensics_app.gui.bookmarks import Bookmark, BookmarksPanel, BookmarkStore
 from forensics_app.gui.context import AppContext
 from forensics_app.gui.evidence_panel import EvidencePanel
 from forensics_app.gui.reveal_panel import RevealPanel
@@ -60,8 +62,12 @@ class MainWindow(WorkflowMixin, QMainWindow):
         self.evidence.confirm_other_exhibit = lambda question: self.confirm(question)
         self.reveal = RevealPanel(self.context, self)
         self.audit = AuditView(self.context, self.runner, self)
+        self.bookmarks = BookmarksPanel(self)
         self.evidence_dock = self._dock(
             "Cases and evidence", self.evidence, Qt.DockWidgetArea.LeftDockWidgetArea
+        )
+        self.bookmarks_dock = self._dock(
+            "Report bookmarks", self.bookmarks, Qt.DockWidgetArea.LeftDockWidgetArea
         )
         self.reveal_dock = self._dock(
             "Reveal (side by side)", self.reveal, Qt.DockWidgetArea.RightDockWidgetArea
@@ -75,6 +81,10 @@ class MainWindow(WorkflowMixin, QMainWindow):
         self.evidence.evidence_opened.connect(self.open_evidence)
         self.video.frame_changed.connect(self.reveal.show_frame)
         self.reveal.scope_changed.connect(self.video.timeline.set_grant_range)
+        self.reveal.bookmark_face.connect(self.bookmark_face)
+        self.bookmarks.bookmark_frame_requested.connect(self.bookmark_frame)
+        self.bookmarks.remove_requested.connect(self.remove_bookmark)
+        self.bookmarks.seek_requested.connect(self.video.seek)
         self.context.user_changed.connect(self.update_title)
         self.context.user_changed.connect(self._update_actions)
         self.context.workspace_changed.connect(self._update_actions)
@@ -164,7 +174,18 @@ class MainWindow(WorkflowMixin, QMainWindow):
         self.export_request_action = a("Export request file…", self.export_request_file)
         self.import_request_action = a("Import request file…", lambda: self.import_file("request"))
         self.import_grant_action = a("Import grant file…", lambda: self.import_file("grant"))
-        self.report_action = a("&Report (PDF)…", self.write_report)
+        self.report_action = a(
+            "&Report (PDF)…",
+            self.write_report,
+            tip="Write the case's PDF report; its exhibits are the bookmarked frames and "
+            "faces when there are any, else sampled",
+        )
+        self.bookmark_action = a(
+            "&Bookmark frame for report",
+            self.bookmark_frame,
+            "B",
+            "Bookmark the current frame (all its faces) as a report exhibit",
+        )
         self.export_action = a("Court &export…", self.export_case)
         self.scan_action = a(
             "&Scan ROIs", self.video.toggle_scan, "Ctrl+R", "Read every frame's hidden ROI message"
@@ -192,6 +213,9 @@ class MainWindow(WorkflowMixin, QMainWindow):
         case_menu = bar.addMenu("&Case")
         for action in (self.new_case_action, self.add_evidence_action):
             case_menu.addAction(action)
+        case_menu.addSeparator()
+        case_menu.addAction(self.bookmark_action)
+        case_menu.addAction(self.bookmarks_dock.toggleViewAction())
         case_menu.addSeparator()
         for action in (self.report_action, self.export_action):
             case_menu.addAction(action)
@@ -258,6 +282,7 @@ class MainWindow(WorkflowMixin, QMainWindow):
         self.import_request_action.setEnabled(role == "supervisor")
         self.import_grant_action.setEnabled(role == "analyst")
         self.scan_action.setEnabled(self.video.path is not None)
+        self.bookmark_action.setEnabled(self.current_evidence is not None)
         self.user_label.setText(self.context.user_text)
         self._update_waiting()
 
@@ -295,6 +320,7 @@ class MainWindow(WorkflowMixin, QMainWindow):
             self.current_evidence = None
             self.reveal.set_evidence(None)
             self.open_video(Path(path))
+            self.refresh_bookmarks()
 
     def open_video(self, path: Path) -> bool:
         """Open a video in the panel; errors are shown, never raised."""
@@ -307,6 +333,68 @@ class MainWindow(WorkflowMixin, QMainWindow):
         self._update_actions()
         self._apply_pending_start()
         return True
+
+    # -- report bookmarks ------------------------------------------------------------
+    def bookmark_store(self) -> BookmarkStore | None:
+        """The open workspace's report bookmarks (None without a workspace)."""
+        return BookmarkStore(self.context.root) if self.context.root is not None else None
+
+    def evidence_bookmarks(self) -> list[Bookmark]:
+        """The open evidence's report bookmarks (none without case evidence open)."""
+        store, record = self.bookmark_store(), self.current_evidence
+        if store is None or record is None:
+            return []
+        return store.load(record.case_id, record.sha256)
+
+    def refresh_bookmarks(self) -> None:
+        """Show the open evidence's bookmarks in the Report bookmarks panel."""
+        record = self.current_evidence
+        self.bookmarks.set_bookmarks(
+            self.evidence_bookmarks(), Path(record.path).name if record else None
+        )
+        self.bookmark_action.setEnabled(record is not None)
+
+    def _save_bookmarks(self, marks: list[Bookmark]) -> None:
+        store, record = self.bookmark_store(), self.current_evidence
+        if store is not None and record is not None:
+            store.save(record.case_id, record.sha256, marks)
+        self.refresh_bookmarks()
+
+    def bookmark_frame(self) -> Bookmark | None:
+        """Bookmark the current frame: every face its hidden ROI message lists."""
+        player = self.video.player
+        if self.current_evidence is None or player is None or player.current is None:
+            self.show_error("open a case's evidence first (Case panel ▸ Verify & open)")
+            return None
+        index = player.current.index
+        mark = self.video.marks.get(index) or player.current.mark
+        boxes = mark.boxes if isinstance(mark, scan_mod.FrameMark) and mark.status == "ok" else ()
+        if not boxes:
+            self.show_error(f"frame {index} has no face in its hidden message: nothing to bookmark")
+            return None
+        bookmark = Bookmark(index, None, len(boxes))
+        # a whole-frame bookmark replaces that frame's single-face ones (it covers them)
+        kept = [b for b in self.evidence_bookmarks() if b.frame != index]
+        self._save_bookmarks([*kept, bookmark])
+        self.statusBar().showMessage(f"bookmarked for the report: {bookmark.text()}", 10000)
+        return bookmark
+
+    def bookmark_face(self, frame: int, face: int) -> Bookmark | None:
+        """Bookmark face ``face`` (from 1) of ``frame`` (the reveal panel's face rows)."""
+        if self.current_evidence is None:
+            return None
+        marks = self.evidence_bookmarks()
+        if any(b.frame == frame and b.face in (None, face) for b in marks):
+            self.statusBar().showMessage(f"frame {frame} face {face} is already bookmarked", 10000)
+            return None
+        bookmark = Bookmark(frame, face)
+        self._save_bookmarks([*marks, bookmark])
+        self.statusBar().showMessage(f"bookmarked for the report: {bookmark.text()}", 10000)
+        return bookmark
+
+    def remove_bookmark(self, bookmark: Bookmark) -> None:
+        """Drop one bookmark of the open evidence."""
+        self._save_bookmarks([b for b in self.evidence_bookmarks() if b != bookmark])
 
     # -- start-up --------------------------------------------------------------------
     def start(self, args: argparse.Namespace) -> None:

@@ -72,6 +72,7 @@ class RevealPanel(QWidget):
     error = Signal(str)
     locked = Signal(str)
     scope_changed = Signal(object)  # (first, last) of the open grant, or None
+    bookmark_face = Signal(int, int)  # (frame, face number from 1): a report exhibit
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -85,6 +86,8 @@ class RevealPanel(QWidget):
         self.ask_reason: Callable[[str], tuple[str, bool]] = self._ask_reason
         #: The "Not a person…" buttons of the faces shown now, by face number.
         self.flag_buttons: dict[int, QPushButton] = {}
+        #: The "Bookmark" buttons (a face as a report exhibit) of the faces shown now.
+        self.bookmark_buttons: dict[int, QPushButton] = {}
         self.last_reveal_ms: float | None = None
         self.last_written: Path | None = None
         self.lock_reason = "no evidence open"
@@ -103,6 +106,8 @@ class RevealPanel(QWidget):
         self.save_button.setEnabled(False)
         self.lock_button = QPushButton("Lock")
         self.lock_button.clicked.connect(lambda: self.lock("locked by the user"))
+        self.lock_button.setToolTip("Close the reveal and drop the decoder from memory")
+        self.lock_button.setEnabled(False)  # nothing to lock until a reveal is open
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
         self.requests_label = QLabel("")
@@ -298,6 +303,7 @@ class RevealPanel(QWidget):
         self.timer.start()
         self.tick()
         self.save_button.setEnabled(True)
+        self.lock_button.setEnabled(True)
         self.scope_changed.emit(self.grant.frames)
         self.context.data_changed.emit()  # the consultation is in the log now
         self.show_frame(self.index)
@@ -317,6 +323,7 @@ class RevealPanel(QWidget):
         self.grant = None
         self.current = None
         self.save_button.setEnabled(False)
+        self.lock_button.setEnabled(False)
         if worker is not None:
             worker.close()
             self.status_label.setText("")
@@ -432,6 +439,7 @@ class RevealPanel(QWidget):
         self.grid.addWidget(QLabel("<b>reconstructed</b>"), 0, 1)
         flags = self._frame_flags(frame.index)
         self.flag_buttons = {}
+        self.bookmark_buttons = {}
         # per face: the two pictures side by side, then the caption (wrapped, in full) and
         # the flag button on a row of their own across both columns, so the panel keeps
         # to two crops' width (a third column for the button was cut off at 1366 px)
@@ -454,6 +462,15 @@ class RevealPanel(QWidget):
             )
             button.clicked.connect(lambda _=False, n=face.index: self.flag_face(n))
             self.flag_buttons[face.index] = button
+            mark = QPushButton("Bookmark")
+            mark.setToolTip(
+                f"Bookmark face {face.index} of frame {frame.index} as a report exhibit "
+                "(listed in Report bookmarks)"
+            )
+            mark.clicked.connect(
+                lambda _=False, f=frame.index, n=face.index: self.bookmark_face.emit(f, n)
+            )
+            self.bookmark_buttons[face.index] = mark
             public = enlarge(face.public_crop, CROP_HEIGHT, smooth)
             recon = enlarge(face.reconstructed_crop, CROP_HEIGHT, smooth)
             pair = (
@@ -468,7 +485,11 @@ class RevealPanel(QWidget):
             under = QHBoxLayout()
             under.setContentsMargins(2, 0, 2, 8)
             under.addWidget(text, 1)
-            under.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
+            actions = QVBoxLayout()  # stacked: side by side they widened the panel
+            actions.setSpacing(2)
+            actions.addWidget(button)
+            actions.addWidget(mark)
+            under.addLayout(actions)
             holder = QWidget()
             holder.setLayout(under)
             holder.setMaximumWidth(public.shape[1] + recon.shape[1] + 24)

@@ -50,6 +50,7 @@ class WorkflowMixin:
         self.reveal.set_evidence(None)
         self.video.close_video()
         self.current_evidence = None
+        self.refresh_bookmarks()
         self.rebuild_recent_menu()
         self._update_actions()
         self.update_title()
@@ -131,6 +132,7 @@ class WorkflowMixin:
             return
         self.current_evidence = record
         self.reveal.set_evidence(record)
+        self.refresh_bookmarks()
         self.update_title()
 
     # -- unlock ----------------------------------------------------------------------
@@ -234,16 +236,24 @@ class WorkflowMixin:
         from forensics_app.core.report.build import build_report_data, write_report
         from forensics_app.core.report.export import export_case
 
-        def report(ws, session, case_id, out, progress):
+        def report(ws, session, case_id, out, progress, faces=None):
             # reading the reveals' exhibits: up to 60 %; rendering, logging, writing: the rest
             progress(0, 100)
             data = build_report_data(
-                ws, case_id, session, progress=lambda done, n: progress(60 * done // n, 100)
-            )
+                ws, case_id, session, faces=faces,
+                progress=lambda done, n: progress(60 * done // n, 100),
+            )  # fmt: skip
             progress(60, 100)
             sha = write_report(ws, session, data, out)
             progress(100, 100)
-            return f"report {data.report_id}, sha256 {sha}"
+            chosen = (
+                f"exhibits: the {len(faces)} bookmarked face(s)"
+                if faces
+                else "exhibits sampled (no bookmarks)"
+            )
+            return (
+                f"report {data.report_id}, {len(data.exhibits)} exhibit(s), {chosen}, sha256 {sha}"
+            )
 
         def export(ws, session, case_id, out, progress, recipient):
             result = export_case(ws, session, case_id, out, recipient, progress=progress)
@@ -262,17 +272,51 @@ class WorkflowMixin:
             self.show_error("select a case first (Cases and evidence panel)")
         return case
 
-    def write_report(self) -> None:
-        """Write the case's PDF report (core/report) on a worker; it is logged."""
+    def report_bookmarks(self, case_id: str) -> list[tuple[int, int]] | None:
+        """The case's bookmarked (frame, face) pairs for ``build_report_data(faces=)``; None
+        when nothing is bookmarked (the report samples, as before). Raises InputError when
+        the bookmarks lie on more than one evidence file: the report's frame numbers (as
+        ``report --faces``) cannot tell the files apart."""
+        from forensics_app.gui.bookmarks import report_faces
+
+        store = self.bookmark_store()
+        found = store.by_evidence(case_id) if store is not None else {}
+        if not found:
+            return None
+        if len(found) > 1:
+            raise InputError(
+                f"report bookmarks lie on {len(found)} evidence files of case {case_id}; the "
+                "report's frame numbers cannot tell them apart: keep the bookmarks of one file"
+            )
+        return report_faces(next(iter(found.values())))
+
+    def write_report(self, path: Path | None = None):
+        """Write the case's PDF report (core/report) on a worker; it is logged. Its exhibits
+        are the bookmarked faces (Report bookmarks panel) when there are any, else sampled;
+        the save dialog's title and the status line say which. ``path`` skips the dialog."""
         report, _ = self.report_functions()
         case = self._case_for_report()
         if case is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Write report", f"{case}-report.pdf", "PDF (*.pdf)"
+            return None
+        try:
+            faces = self.report_bookmarks(case)
+        except ForensicsError as error:
+            self.show_error(str(error))
+            return None
+        how = (
+            f"exhibits: {len(faces)} bookmarked face(s)"
+            if faces
+            else "exhibits sampled (no bookmarks)"
         )
-        if path:
-            self.run_report_task(f"writing {Path(path).name}", report, case, Path(path))
+        if path is None:
+            chosen, _ = QFileDialog.getSaveFileName(
+                self, f"Write report — {how}", f"{case}-report.pdf", "PDF (*.pdf)"
+            )
+            if not chosen:
+                return None
+            path = Path(chosen)
+        self.statusBar().showMessage(f"writing the report of {case}: {how}", 10000)
+        return self.run_report_task(f"writing {Path(path).name}", report, case, Path(path), faces)
 
     def export_case(self) -> None:
         """Write the signed court export (core/report/export) on a worker; it is logged."""
