@@ -174,6 +174,12 @@ def test_the_log_and_the_reveal_record_the_track_scope(world: World, tmp_path: P
     assert status[NO_MESSAGE] == (0, 0) and status[0] == (1, 1)
     faces = [f for f in manifest["files"] if f["kind"].startswith("face")]
     assert faces and {(f["face"], f["track"]) for f in faces} == {(2, 2)}
+    from forensics_app.core.marking import png_texts
+
+    marked = next(f for f in faces if f["kind"] == "face_reconstructed")
+    texts = png_texts((tmp_path / "reveal" / marked["file"]).read_bytes())
+    assert "face 2 · track 2" in texts["Description"]  # the burnt-in band names the track
+    assert json.loads(texts["uunet-marking"])["track"] == 2
     rows = {r["action"]: json.loads(r["details"] or "{}") for r in world.ws.audit.entries()}
     for action in ("request", "approval", "consultation", "reveal"):
         assert rows[action]["tracks"] == [2], action

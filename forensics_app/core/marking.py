@@ -58,6 +58,8 @@ class Marking:
     box: tuple[int, int, int, int] | None = None
     #: Integer enlargement of the model pixels in the marked image (1 = unscaled).
     scale: int = 1
+    #: The face's track under a track-scoped grant (None: the grant covers every face).
+    track: int | None = None
 
     def details(self) -> list[str]:
         """The band's lines after the title, each a short fact."""
@@ -65,6 +67,8 @@ class Marking:
         lines = [SUBTITLE, where]
         if self.face is not None:
             face = f"face {self.face}"
+            if self.track is not None:
+                face += f" · track {self.track}"
             if self.box is not None:
                 x, y, w, h = self.box
                 face += f" · box x={x} y={y}, {w}×{h} px"

@@ -650,7 +650,7 @@ class RevealSession:
         ]  # fmt: skip
         for face in frame.faces:
             k, box = face.index, face.box
-            fmark = replace(mark, face=k, box=box)
+            fmark = replace(mark, face=k, box=box, track=face.track)
             name = f"{stem}_face_{k}_reconstructed.png"
             marked = mark_face(face.reconstructed_crop, fmark)
             files += [
