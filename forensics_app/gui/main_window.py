@@ -104,6 +104,10 @@ class MainWindow(WorkflowMixin, QMainWindow):
         self.resizeDocks(
             [self.evidence_dock, self.reveal_dock], [270, 380], Qt.Orientation.Horizontal
         )
+        # the bookmarks list stays short under the cases: the case tree needs the height
+        self.resizeDocks(
+            [self.evidence_dock, self.bookmarks_dock], [480, 170], Qt.Orientation.Vertical
+        )
         self._update_actions()
         self.update_title()
 
