@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from forensics_app import SAMPLE_VIDEO, __version__
+from forensics_app import MODELS_DIR, SAMPLE_VIDEO, __version__
 from forensics_app.core.atomic import PUBLIC, atomic_open
 from forensics_app.core.custody import (
     Workspace,
@@ -137,12 +137,16 @@ def demo_cache_dir() -> Path | None:
 
 
 def _code_fingerprint() -> str:
-    """sha256 of the producer's own code (``core`` and ``uunet``): edited code, new stream."""
+    """sha256 of the producer's own code (``core`` and ``uunet``) and of every model file and
+    card it may read (a card's donor tags or the gender reader change the donors without
+    changing U_e's weights): edited code or models, new stream."""
     root = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in sorted([*root.glob("core/**/*.py"), *root.glob("uunet/**/*.py")]):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes())
+    code = sorted([*root.glob("core/**/*.py"), *root.glob("uunet/**/*.py")])
+    models = sorted(p for p in MODELS_DIR.rglob("*") if p.is_file())
+    for path in [*code, *models]:
+        digest.update(path.name.encode() + b"\0")
+        digest.update(sha256_file(path).encode())
     return digest.hexdigest()
 
 

@@ -160,3 +160,25 @@ def test_demo_cache_can_be_switched_off(tmp_path: Path, monkeypatch: pytest.Monk
     steps, _ = _build_logged(tmp_path / "a", 3)
     assert not any("cache" in s for s in steps)
     assert not (tmp_path / "xdg").exists()
+
+
+def test_a_changed_model_card_is_a_new_cached_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample_video: Path
+) -> None:
+    """The donor tags live in U_e's card, not its weights: a card edit must not reuse a
+    stream made under the old tags."""
+    import forensics_app.demo as demo
+
+    models = tmp_path / "models"
+    models.mkdir()
+    card = models / "ue.json"
+    card.write_text('{"donor_bank": {"gender": ["f", "m"]}}')
+    monkeypatch.setattr(demo, "MODELS_DIR", models)
+    sha = "0" * 64
+    before = demo.public_stream_key(sample_video, 4, sha)
+    assert demo.public_stream_key(sample_video, 4, sha) == before
+    card.write_text('{"donor_bank": {"gender": ["m", "f"]}}')
+    assert demo.public_stream_key(sample_video, 4, sha) != before
+    assert demo.public_stream_key(sample_video, 5, sha) != demo.public_stream_key(
+        sample_video, 4, sha
+    )
