@@ -94,7 +94,9 @@ def demo_fingerprint() -> str:
     for path in (default_encoder_path(), default_decoder_path()):
         try:
             parts.append(str(read_card(path.with_suffix(".json"))["sha256"]))
-        except ModelError:
+            # the card itself too: U_e's donor gender tags live there, not in the weights
+            parts.append(sha256_file(path.with_suffix(".json")))
+        except (ModelError, OSError):
             parts.append("missing")
     try:  # the head finder decides what the public stream hides: another one, another demo
         card = json.loads(default_people_card().read_text(encoding="utf-8"))
