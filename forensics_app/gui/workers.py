@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 from forensics_app.errors import ForensicsError, OperationCancelled
 
@@ -41,14 +41,17 @@ class TaskSignals(QObject):
     finished = Signal()
 
 
-class Task(QRunnable):
-    """One cancellable unit of background work."""
+class Task:
+    """One cancellable unit of background work.
+
+    A plain Python object handed to the pool as a callable, not a ``QRunnable``: a
+    ``QRunnable`` wrapper dropped (or collected) by Python deletes its C++ object, which the
+    pool's thread may still be finishing with — a crash seen once in the full suite.
+    """
 
     def __init__(self, name: str, fn: TaskFn, with_partial: bool = False) -> None:
-        super().__init__()
         self.with_partial = with_partial
         self.launched = False
-        self.setAutoDelete(False)
         self.name = name
         self.fn = fn
         self.signals = TaskSignals()
@@ -76,7 +79,8 @@ class Task(QRunnable):
         if not self._cancel.is_set():
             self.signals.partial.emit(value)
 
-    def run(self) -> None:  # QRunnable API
+    def run(self) -> None:
+        """The work itself, on a pool thread."""
         # The outcome is decided first and ``is_done`` is set before any terminal signal
         # goes out: a slot reacting to ``result`` must already see the task as done.
         outcome: tuple[Any, tuple[object, ...]]
@@ -149,7 +153,7 @@ class TaskRunner(QObject):
             task.signals.cancelled.emit()
             task.signals.finished.emit()
             return
-        self.pool.start(task)
+        self.pool.start(task.run)
 
     @property
     def busy(self) -> bool:
