@@ -136,11 +136,8 @@ def _ffmpeg_reason(error: BaseException) -> str:
     return " ".join(str(text).split()) or type(error).__name__
 
 
-def _open_container(path: Path, threads: bool | str = False) -> tuple[BinaryIO, Any, Any]:
-    """Open ``path`` read-only; return (file, container, first video stream).
-
-    ``threads``: False (one decoding thread), True (FFmpeg's choice: frame and slice
-    threads) or an FFmpeg thread type such as ``"SLICE"``."""
+def _open_container(path: Path, threads: bool = False) -> tuple[BinaryIO, Any, Any]:
+    """Open ``path`` read-only; return (file, container, first video stream)."""
     if not path.exists():
         raise _fail(path, "no such file")
     if path.is_dir():
@@ -165,7 +162,7 @@ def _open_container(path: Path, threads: bool | str = False) -> tuple[BinaryIO, 
     stream = streams[0]
     stream.codec_context.options = {"err_detect": ERR_DETECT}
     if threads:
-        stream.thread_type = "AUTO" if threads is True else threads
+        stream.thread_type = "AUTO"
     return handle, container, stream
 
 
@@ -457,13 +454,6 @@ class VideoReader:
         self._time_base = stream.time_base
         self.info = _media_info(container, stream, index)
         opened = (handle, container, stream)
-        if threads and index.pts and len(index.key_frames) >= index.count:
-            # every frame a keyframe (the public FFV1 stream): a seek decodes one frame, and
-            # frame threads would only add their pipeline's delay to it (47 ms against 17 ms
-            # per cold read, measured); sequential frames() keeps frame threads
-            container.close()
-            handle.close()
-            opened = _open_container(self.path, "SLICE")
         self._decoder = _Decoder(self.path, index, self.info.fps, threads, opened)
         self._live: list[_Decoder] = [self._decoder]
         self._cache: OrderedDict[int, _Decoded] = OrderedDict()
