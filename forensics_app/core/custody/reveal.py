@@ -334,19 +334,24 @@ class RevealSession:
         a, b = self.grant.frames
         return a <= index <= b
 
-    def _still_valid(self, index: int, close_if_lapsed: bool = True) -> None:
-        """The live check of frame ``index``; a revoked or expired grant closes the session
-        (``close_if_lapsed=False``: the caller closes it once its decoding thread stopped)."""
+    def _still_valid(
+        self, index: int, last: int | None = None, close_if_lapsed: bool = True
+    ) -> None:
+        """The live check of frame ``index`` (or of frames ``index..last``, in one look at
+        the store); a revoked or expired grant closes the session (``close_if_lapsed=False``:
+        the caller closes it once its decoding thread stopped)."""
+        last = index if last is None else last
         if self._decoder is None:
             raise PermissionDenied("this reveal session is closed")
         try:
-            check_grant_live(self._ws, self.grant, frames=(index, index))
+            check_grant_live(self._ws, self.grant, frames=(index, last))
         except PermissionDenied:
             if close_if_lapsed and self._lapsed():
                 self.close()  # revoked or expired: the decoder goes; a frame outside scope keeps it
             raise
-        if not 0 <= index < self.frame_count:
-            raise InputError(f"frame {index} is past the end of the video ({self.frame_count})")
+        for frame in (index, last):
+            if not 0 <= frame < self.frame_count:
+                raise InputError(f"frame {frame} is past the end of the video ({self.frame_count})")
 
     def _lapsed(self) -> bool:
         """True once the grant is revoked or expired (not merely out of scope)."""
@@ -396,8 +401,7 @@ class RevealSession:
         ):  # fmt: skip
             if last < first:
                 raise InputError(f"frames {first}-{last}: the last frame is before the first")
-            self._still_valid(first)
-            self._still_valid(last)
+            self._still_valid(first, last)
             allowed = self._allowed_tracks(tracks)
         if self.tracks is not None and first - 1 > self._linked_to:
             # link up to the range (from the grant's origin) before the reader is shared
@@ -436,8 +440,7 @@ class RevealSession:
                 ):  # fmt: skip
                     try:
                         # not closed here: the decoding thread still reads the video
-                        self._still_valid(expected, close_if_lapsed=False)
-                        self._still_valid(end, close_if_lapsed=False)
+                        self._still_valid(expected, end, close_if_lapsed=False)
                     except PermissionDenied:
                         lapsed = self._decoder is not None and self._lapsed()
                         raise
