@@ -36,6 +36,8 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.delenv("FORENSICS_WORKSPACE", raising=False)
+    # no seek copies built in the background of every GUI test; their own tests turn them on
+    monkeypatch.setenv("FORENSICS_SEEK_CACHE", "off")
     monkeypatch.delenv("FORENSICS_PASSPHRASE", raising=False)
 
 

@@ -517,6 +517,20 @@ class VideoReader:
             return  # cannot seek anyway
         decoder.start_at(key)
 
+    def read_cost(self, index: int) -> int:
+        """How many frames :meth:`read` would decode now to return frame ``index`` (0 when
+        it is cached): a caller with a faster source for far frames asks this first."""
+        index = int(index)
+        if index in self._cache:
+            return 0
+        key = self._key_at_or_before(index)
+        nxt = self._decoder.next_index
+        if nxt is not None and key < nxt <= index and index - nxt <= _FORWARD_LIMIT:
+            return index - nxt + 1
+        if nxt is not None and nxt <= index and not self._index.pts:
+            return index - nxt + 1
+        return index - key + 1
+
     def read(self, index: int) -> Frame:
         """Frame ``index`` (presentation order), exactly as sequential decoding yields it."""
         self._check_open()
@@ -554,6 +568,16 @@ class VideoReader:
 
     def frames(self, start: int = 0, stop: int | None = None) -> Iterator[Frame]:
         """Frames ``start <= index < stop`` in order; gaps from undecodable frames are warned."""
+        pictures = self.pictures(start, stop)
+        try:
+            for picture in pictures:
+                yield picture.frame()
+        finally:
+            pictures.close()  # closes its decoder now, not whenever the generator is collected
+
+    def pictures(self, start: int = 0, stop: int | None = None) -> Iterator[_Decoded]:
+        """As :meth:`frames`, but each frame as FFmpeg decoded it (``raw``: an
+        ``av.VideoFrame`` in the stream's own pixel format), for lossless copies."""
         self._check_open()
         n = len(self)
         stop = n if stop is None else min(int(stop), n)
@@ -580,7 +604,7 @@ class VideoReader:
                         f"{self.path}: frame {frame.index} is damaged (decoder concealed it)"
                     )
                 expected = frame.index + 1
-                yield frame.frame()
+                yield frame
             else:
                 if expected < stop:
                     warn_damage(f"{self.path}: frames {expected}..{stop - 1} could not be decoded")

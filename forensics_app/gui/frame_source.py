@@ -5,6 +5,12 @@ must stay on one thread). The UI asks for a frame with :meth:`FrameSource.reques
 latest request is served (scrubbing fast skips the frames in between), decoded frames are
 kept in a small LRU cache; the reader decodes forward instead of seeking when the next
 frame is asked for (playback).
+
+A video with long runs between keyframes (H.264 with a keyframe every 250 frames) gets a
+seek copy (:mod:`forensics_app.core.seek_copy`), built once on a thread of its own: a
+cold read far from the decoder's position then comes from the copy, each frame checked
+against the digest of the evidence's own, and when the user pauses on such a frame it is
+decoded from the evidence as well and compared; a mismatch drops the copy for good.
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from forensics_app.core.video import VideoReader
+from forensics_app.core import seek_copy
+from forensics_app.core.evidence import sha256_file
+from forensics_app.core.video import Frame, VideoReader
 from forensics_app.errors import ForensicsError
 
 log = logging.getLogger(__name__)
@@ -29,6 +37,9 @@ log = logging.getLogger(__name__)
 #: Memory for decoded frames (BGR, shared with their QImage); a clip that fits is decoded in the background
 #: once, after which every seek is a cache hit.
 CACHE_MB = 512
+#: Seconds without a new request before a frame shown from the seek copy is compared with
+#: the evidence's own decoding (which may take a long GOP's worth of decoding).
+CONFIRM_AFTER_S = 0.3
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,7 @@ class FrameSource(QObject):
 
     frame_ready = Signal(object)  # DisplayFrame
     failed = Signal(str)
+    notice = Signal(str)  # one line for the status bar (the seek copy's state)
 
     def __init__(
         self,
@@ -65,6 +77,7 @@ class FrameSource(QObject):
         annotate: Callable[[int, np.ndarray], object] | None = None,
         prefetch: bool = True,
         parent: QObject | None = None,
+        seek_copies: bool = True,
     ) -> None:
         super().__init__(parent)
         self.annotate = annotate
@@ -80,8 +93,22 @@ class FrameSource(QObject):
         self._cond = threading.Condition()
         self._wanted: int | None = None
         self._stop = False
+        # the seek copy: built on its own thread, opened and read on the decoder thread
+        self._copy: seek_copy.SeekCopy | None = None
+        self._copy_sha: str | None = None  # set when a verified copy is ready to open
+        self._copy_cancel = threading.Event()
+        self._unconfirmed: int | None = None  # last frame shown from the copy, not yet compared
+        self._shown_at = 0.0
+        self._builder: threading.Thread | None = None
+        why_not = seek_copy.worth_copying(self.reader) if seek_copies else "not asked for"
+        if why_not is None:
+            self._builder = threading.Thread(target=self._build_copy, name="seek-copy", daemon=True)
+        else:
+            log.debug("%s: no seek copy: %s", self.path.name, why_not)
         self._thread = threading.Thread(target=self._loop, name="frame-source", daemon=True)
         self._thread.start()
+        if self._builder is not None:
+            self._builder.start()
 
     # -- UI thread -------------------------------------------------------------------
     def request(self, index: int) -> None:
@@ -98,27 +125,75 @@ class FrameSource(QObject):
 
     def close(self) -> None:
         """Stop the decoder thread and release the file."""
+        self._copy_cancel.set()
         with self._cond:
             self._stop = True
             self._cond.notify()
         self._thread.join(timeout=5)
+        if self._builder is not None:
+            self._builder.join(timeout=5)
         try:
             self.reader.close()
+            if self._copy is not None:
+                self._copy.close()
         except Exception:  # closing must never raise into the UI
             log.debug("closing the video reader failed", exc_info=True)
+
+    @property
+    def seek_copy_ready(self) -> bool:
+        """True once a verified seek copy serves cold reads (or is about to)."""
+        with self._cond:
+            return self._copy_sha is not None
+
+    # -- seek copy thread ------------------------------------------------------------
+    def _build_copy(self) -> None:
+        """Find or build this video's seek copy; hand it to the decoder thread when ready."""
+        name = self.path.name
+        try:
+            sha = sha256_file(self.path)
+            try:
+                seek_copy.SeekCopy(sha, self.frame_count).close()  # one there already: checked
+            except seek_copy.SeekCopyError:
+                self.notice.emit(f"{name}: building a seek copy for fast random access…")
+                started = time.perf_counter()
+                seek_copy.build(self.path, sha, cancel=self._copy_cancel.is_set)
+                self.notice.emit(
+                    f"{name}: seek copy ready ({time.perf_counter() - started:.0f} s); "
+                    "frames shown from it are checked against the evidence"
+                )
+        except Exception as error:  # a missing copy costs time, never a frame
+            if not self._copy_cancel.is_set():
+                log.warning("%s: no seek copy: %s", name, error)
+                self.notice.emit(f"{name}: no seek copy ({error}); seeking decodes the evidence")
+            return
+        with self._cond:
+            self._copy_sha = sha
+            self._cond.notify()
 
     # -- decoder thread --------------------------------------------------------------
     def _loop(self) -> None:
         while True:
             with self._cond:
                 ahead = None
+                confirm = None
                 while self._wanted is None and not self._stop:
+                    if self._unconfirmed is not None:  # compare once scrubbing pauses
+                        due = self._shown_at + CONFIRM_AFTER_S - time.monotonic()
+                        if due <= 0:
+                            confirm, self._unconfirmed = self._unconfirmed, None
+                            break
+                        self._cond.wait(due)
+                        continue
                     ahead = self._next_to_prefetch()
                     if ahead is not None:
                         break
                     self._cond.wait()
                 if self._stop:
                     return
+            if confirm is not None:
+                self._confirm(confirm)
+                continue
+            with self._cond:
                 if self._wanted is None and ahead is not None:
                     index, emit = ahead, False
                 else:
@@ -131,7 +206,7 @@ class FrameSource(QObject):
                 self.frame_ready.emit(hit)
                 continue
             try:
-                frame = self._decode(index)
+                frame = self._decode(index, requested=emit)
             except ForensicsError as error:
                 self.failed.emit(str(error))
                 continue
@@ -161,9 +236,63 @@ class FrameSource(QObject):
                 return index
         return None
 
-    def _decode(self, index: int) -> DisplayFrame:
+    def _read(self, index: int, requested: bool) -> Frame:
+        """Frame ``index`` from the evidence, or from the seek copy when reaching it in the
+        evidence means decoding more than the copy's keyframe run."""
+        if self._copy is None and self._copy_sha is not None:
+            try:  # the builder checked the copy's file a moment ago; each frame is checked too
+                self._copy = seek_copy.SeekCopy(self._copy_sha, self.frame_count, False)
+            except seek_copy.SeekCopyError as error:
+                self._drop_copy(str(error))
+        if self._copy is not None and self.reader.read_cost(index) > seek_copy.GOP:
+            try:
+                frame = self._copy.read(index)
+            except (seek_copy.SeekCopyError, ForensicsError) as error:
+                self._drop_copy(str(error))
+            else:
+                if requested:  # shown: compared with the evidence once the user pauses
+                    with self._cond:
+                        self._unconfirmed, self._shown_at = index, time.monotonic()
+                return frame
+        return self.reader.read(index)  # decodes forward from the last frame when cheaper
+
+    def _drop_copy(self, why: str) -> None:
+        log.warning("%s: seek copy dropped: %s", self.path.name, why)
+        self.notice.emit(f"{self.path.name}: seek copy dropped ({why}); decoding the evidence")
+        if self._copy is not None:
+            self._copy.close()
+        self._copy = None
+        with self._cond:
+            self._copy_sha = None
+            self._unconfirmed = None
+
+    def _confirm(self, index: int) -> None:
+        """The user paused on a frame shown from the seek copy: decode it from the evidence
+        and compare; on a mismatch drop the copy and show the evidence's frame instead."""
+        with self._cond:
+            shown = self._cache.get(index)
+        if shown is None or self._copy is None:
+            return
+        try:
+            frame = self.reader.read(index)
+        except ForensicsError:
+            return  # the evidence's own read fails: the user hears of it when asking for it
+        if seek_copy.frame_digest(frame.image) == seek_copy.frame_digest(shown.image):
+            return
+        self._drop_copy(f"frame {index} differs from the evidence")
+        with self._cond:
+            self._cache.clear()
+        replacement = self._display(index, frame, time.perf_counter())
+        with self._cond:
+            self._cache[index] = replacement
+        self.frame_ready.emit(replacement)
+
+    def _decode(self, index: int, requested: bool = True) -> DisplayFrame:
         start = time.perf_counter()
-        raw = self.reader.read(index)  # decodes forward from the last frame when that is cheaper
+        raw = self._read(index, requested)
+        return self._display(index, raw, start)
+
+    def _display(self, index: int, raw: Frame, start: float) -> DisplayFrame:
         image = np.ascontiguousarray(raw.image)
         image.setflags(write=False)
         qimage = bgr_to_qimage(image, copy=False)  # shares the pixels; DisplayFrame keeps both

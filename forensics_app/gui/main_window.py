@@ -80,6 +80,7 @@ class MainWindow(WorkflowMixin, QMainWindow):
             source.error.connect(self.show_error)
         self.evidence.evidence_opened.connect(self.open_evidence)
         self.video.frame_changed.connect(self.reveal.show_frame)
+        self.video.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.reveal.scope_changed.connect(self.video.timeline.set_grant_range)
         self.reveal.bookmark_face.connect(self.bookmark_face)
         self.bookmarks.bookmark_frame_requested.connect(self.bookmark_frame)

@@ -56,6 +56,7 @@ class VideoPanel(QWidget):
     frame_changed = Signal(int)
     scan_finished = Signal(object)  # ScanSummary
     error = Signal(str)
+    notice = Signal(str)  # a line for the status bar (the seek copy's state)
 
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -228,6 +229,7 @@ class VideoPanel(QWidget):
         self.player.position_changed.connect(self._on_position)
         self.player.playing_changed.connect(self._on_playing)
         self.source.failed.connect(self.error)
+        self.source.notice.connect(self.notice)
         self.timeline.set_frame_count(self.player.frame_count)
         self.lanes.set_frame_count(self.player.frame_count, self.player.fps)
         self.marks, self.track_ids, self.tracks = {}, {}, []

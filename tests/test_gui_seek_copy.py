@@ -1,0 +1,114 @@
+"""The display's seek copy on the real sample (MPEG-4, a keyframe every 250 frames): far
+frames come from the copy, are the evidence's frames, and a forged copy is caught."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from forensics_app.core import seek_copy
+from forensics_app.core.evidence import sha256_file
+from forensics_app.core.video import VideoReader
+from forensics_app.gui.frame_source import FrameSource
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "seek-cache"
+    monkeypatch.setenv(seek_copy.CACHE_ENV, str(folder))
+    return folder
+
+
+def _shown(qtbot, source: FrameSource, index: int) -> list:  # noqa: ANN001
+    frames: list = []
+    source.frame_ready.connect(frames.append)
+    source.request(index)
+    qtbot.waitUntil(lambda: any(f.index == index for f in frames), timeout=20000)
+    return frames
+
+
+def _evidence_frame(video: Path, index: int) -> np.ndarray:
+    with VideoReader(video) as reader:
+        return reader.read(index).image
+
+
+def test_far_frames_come_from_the_copy_and_are_the_evidence(
+    qtbot, cache: Path, sample_video: Path
+) -> None:
+    source = FrameSource(sample_video, prefetch=False, cache_mb=0)
+    notices: list[str] = []
+    source.notice.connect(notices.append)
+    try:
+        qtbot.waitUntil(lambda: source.seek_copy_ready, timeout=120000)
+        assert (cache / sha256_file(sample_video) / "manifest.json").is_file()
+        reads: list[int] = []
+        source.reader.read = lambda i, read=source.reader.read: reads.append(i) or read(i)
+        frames = _shown(qtbot, source, 240)
+        assert reads == []  # 240 frames past the keyframe: the copy served it
+        assert np.array_equal(frames[-1].image, _evidence_frame(sample_video, 240))
+        qtbot.waitUntil(lambda: reads == [240], timeout=10000)  # paused: compared
+        assert source._copy is not None  # and it matched
+    finally:
+        source.close()
+    qtbot.waitUntil(lambda: any("seek copy ready" in n for n in notices), timeout=5000)
+    again = FrameSource(sample_video, prefetch=False, cache_mb=0)  # built once, found again
+    try:
+        qtbot.waitUntil(lambda: again.seek_copy_ready, timeout=30000)
+    finally:
+        again.close()
+    assert sum("building" in n for n in notices) == 1
+
+
+def test_a_forged_copy_is_caught_when_the_user_pauses(
+    qtbot, cache: Path, sample_video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attack: the cache holds a copy of *other* pixels with a manifest forged to match
+    them (file digest and every frame digest). The frame from it is shown for a moment;
+    once scrubbing pauses it is decoded from the evidence, found different, the copy is
+    dropped and the evidence's frame replaces it."""
+    other = tmp_path / "other.mp4"  # the sample re-encoded: same size and count, other pixels
+    with VideoReader(sample_video) as reader, av.open(str(other), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 768, 576, "yuv420p"
+        stream.options = {"crf": "35", "preset": "ultrafast"}
+        for frame in reader.frames():
+            picture = av.VideoFrame.from_ndarray(frame.image, format="bgr24")
+            picture.pts, picture.time_base = frame.index, Fraction(1, 10)
+            for packet in stream.encode(picture.reformat(format="yuv420p")):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    monkeypatch.setenv(seek_copy.CACHE_ENV, str(tmp_path / "forger"))
+    forged = seek_copy.build(other)
+    monkeypatch.setenv(seek_copy.CACHE_ENV, str(cache))
+    target = cache / sha256_file(sample_video)
+    target.mkdir(parents=True)
+    (target / "copy.mp4").write_bytes((forged / "copy.mp4").read_bytes())
+    manifest = json.loads((forged / "manifest.json").read_text())
+    manifest["source_sha256"] = target.name
+    (target / "manifest.json").write_text(json.dumps(manifest))
+
+    source = FrameSource(sample_video, prefetch=False, cache_mb=0)
+    notices: list[str] = []
+    source.notice.connect(notices.append)
+    try:
+        qtbot.waitUntil(lambda: source.seek_copy_ready, timeout=30000)
+        frames = _shown(qtbot, source, 240)
+        evidence = _evidence_frame(sample_video, 240)
+        assert not np.array_equal(frames[-1].image, evidence)  # the forgery, for a moment
+        qtbot.waitUntil(lambda: len([f for f in frames if f.index == 240]) == 2, timeout=10000)
+        assert np.array_equal(frames[-1].image, evidence)
+        qtbot.waitUntil(
+            lambda: any("frame 240 differs from the evidence" in n for n in notices), timeout=5000
+        )
+        assert source._copy is None and not source.seek_copy_ready
+        frames.clear()  # from now on the evidence is decoded
+        _shown(qtbot, source, 120)
+        assert np.array_equal(frames[-1].image, _evidence_frame(sample_video, 120))
+    finally:
+        source.close()
