@@ -32,7 +32,7 @@ import dataclasses
 import logging
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -575,7 +575,7 @@ class VideoReader:
         finally:
             pictures.close()  # closes its decoder now, not whenever the generator is collected
 
-    def pictures(self, start: int = 0, stop: int | None = None) -> Iterator[_Decoded]:
+    def pictures(self, start: int = 0, stop: int | None = None) -> Generator[_Decoded, None, None]:
         """As :meth:`frames`, but each frame as FFmpeg decoded it (``raw``: an
         ``av.VideoFrame`` in the stream's own pixel format), for lossless copies."""
         self._check_open()
