@@ -37,6 +37,9 @@ INTERPOLATION = "nearest neighbour (pixel replication)"
 FACE_MIN_SIDE = 192
 #: ...and its canvas is at least this wide, so the band's words fit.
 FACE_MIN_WIDTH = 288
+#: zlib level of every reveal PNG: level 1 writes a 768×576 frame 3.7× faster than level 6
+#: (23 against 88 ms, OpenCV; 30 against 109 ms, Pillow) for ~10 % more bytes.
+PNG_LEVEL = 1
 #: Dark red frame around the enlarged face and behind the title.
 MARK_RGB = (150, 0, 0)
 BAND_RGB = (255, 244, 214)
@@ -145,7 +148,7 @@ def _rgb(bgr: np.ndarray) -> Image.Image:
 
 
 def _encode(image: Image.Image, texts: dict[str, str]) -> bytes:
-    """PNG bytes (lossless, zlib level 6) carrying ``texts`` as iTXt chunks."""
+    """PNG bytes (lossless, zlib level :data:`PNG_LEVEL`) carrying ``texts`` as iTXt chunks."""
     from io import BytesIO
 
     from PIL.PngImagePlugin import PngInfo
@@ -154,7 +157,7 @@ def _encode(image: Image.Image, texts: dict[str, str]) -> bytes:
     for key, value in texts.items():
         info.add_itxt(key, value)
     buffer = BytesIO()
-    image.save(buffer, format="PNG", pnginfo=info, compress_level=6)
+    image.save(buffer, format="PNG", pnginfo=info, compress_level=PNG_LEVEL)
     return buffer.getvalue()
 
 

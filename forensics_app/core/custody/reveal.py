@@ -56,6 +56,7 @@ from forensics_app.core.face_geometry import (
     paste_face,
 )
 from forensics_app.core.marking import (
+    PNG_LEVEL,
     MarkedImage,
     Marking,
     mark_face,
@@ -685,8 +686,9 @@ class RevealSession:
 
 
 def _encode(image: np.ndarray) -> bytes:
-    """Lossless PNG of a BGR image at zlib level 6 (a sixth smaller than OpenCV's default)."""
-    ok, encoded = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    """Lossless PNG of a BGR image at zlib level ``PNG_LEVEL`` (a reveal writes three whole
+    frames a frame, so their compression is most of its time)."""
+    ok, encoded = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
     if not ok:
         raise InputError("cannot encode a revealed image as PNG")
     return encoded.tobytes()
