@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -166,3 +167,23 @@ def test_read_cost_counts_the_frames_a_read_decodes(long_gop: Path) -> None:
         reader.read(10)
         assert reader.read_cost(10) == 0  # cached
         assert reader.read_cost(12) == 2  # decoding on from 11
+
+
+def test_the_cache_keeps_to_its_budget_least_recently_used_first(
+    cache: Path, long_gop: Path, tmp_path: Path, sample_video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = seek_copy.build(long_gop)
+    other = _encode(sample_video, tmp_path / "other.mp4", "libx264", "yuv420p", gop=FRAMES // 2)
+    second = seek_copy.build(other)
+    os.utime(first / "manifest.json", (1, 1))  # first used long ago
+    with VideoReader(long_gop) as reader:
+        estimate = seek_copy.estimated_bytes(reader)
+    used = sum(f.stat().st_size for d in (first, second) for f in d.iterdir())
+    # room for what is there and one more estimate only when the oldest goes
+    monkeypatch.setenv(seek_copy.BUDGET_ENV, str((used + estimate - 1) / 1024**3))
+    assert seek_copy.make_room(estimate) == [first.name]
+    assert second.is_dir() and not first.exists()
+    SeekCopy(second.name, FRAMES).close()  # opening marks it used
+    monkeypatch.setenv(seek_copy.BUDGET_ENV, str(estimate / 2 / 1024**3))
+    with VideoReader(long_gop) as reader:
+        assert "over the seek cache's" in (seek_copy.worth_copying(reader) or "")

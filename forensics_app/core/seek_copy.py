@@ -19,6 +19,7 @@ evidence sha256: ``copy.mp4`` and ``manifest.json`` (docs/FORMATS.md).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -49,9 +50,11 @@ GOP = 8
 #: A video whose longest run between keyframes is at most this gets no copy: its own cold
 #: reads are already short.
 MIN_GOP = 32
-#: Largest copy built, in bytes, estimated as frames × width × height × 3 × 0.3 (the
-#: lossless copy of the 768×576 sample takes ~0.08 of raw BGR from YUV 4:2:0, ~0.25 as BGR).
-MAX_BYTES = int(os.environ.get("FORENSICS_SEEK_CACHE_MAX_GB", "4")) * 1024**3
+#: Environment variable: the most GiB all seek copies together may take (default 8). The
+#: least recently used copies are deleted to make room; a copy estimated larger than the
+#: whole budget (frames × width × height × 3 × 0.3: the lossless copy of the 768×576
+#: sample takes ~0.08 of raw BGR from YUV 4:2:0, ~0.25 as BGR) is not built.
+BUDGET_ENV = "FORENSICS_SEEK_CACHE_GB"
 _YUV = {"yuv420p", "yuv422p", "yuv444p"}  # copied plane for plane; others as BGR
 _OPTIONS = {"qp": "0", "preset": "ultrafast", "g": str(GOP), "bf": "0"}  # qp 0: lossless
 # MP4, not Matroska: with a keyframe every 4 frames FFmpeg's Matroska seeks landed late and
@@ -90,11 +93,57 @@ def worth_copying(reader: VideoReader) -> str | None:
     gop = longest_gop(reader)
     if gop <= MIN_GOP:
         return f"keyframes every {gop} frames at most: cold reads are already short"
-    info = reader.info
-    estimate = int(len(reader) * info.width * info.height * 3 * 0.3)
-    if estimate > MAX_BYTES:
-        return f"a copy would take ~{estimate / 1024**3:.1f} GiB (limit {MAX_BYTES / 1024**3:.0f})"
+    estimate, budget = estimated_bytes(reader), budget_bytes()
+    if estimate > budget:
+        return (
+            f"a copy would take ~{estimate / 1024**3:.1f} GiB, over the seek cache's "
+            f"{budget / 1024**3:g} GiB (${BUDGET_ENV})"
+        )
     return None
+
+
+def estimated_bytes(reader: VideoReader) -> int:
+    """A generous guess of the size of ``reader``'s seek copy."""
+    info = reader.info
+    return int(len(reader) * info.width * info.height * 3 * 0.3)
+
+
+def budget_bytes() -> int:
+    """The seek cache's budget in bytes (``$FORENSICS_SEEK_CACHE_GB``, default 8 GiB)."""
+    try:
+        gib = float(os.environ.get(BUDGET_ENV, "8"))
+    except ValueError:
+        gib = 8.0
+    return int(max(gib, 0.0) * 1024**3)
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+
+
+def make_room(need: int, keep: str | None = None) -> list[str]:
+    """Delete the least recently used seek copies until ``need`` more bytes fit in the
+    budget; return the sha256s deleted. Copies being built and ``keep`` stay."""
+    root = cache_root()
+    if root is None or not root.is_dir():
+        return []
+    copies = []
+    for folder in root.iterdir():
+        if folder.name.startswith(".") or not folder.is_dir() or folder.name == keep:
+            continue
+        try:
+            used = (folder / "manifest.json").stat().st_mtime
+            copies.append((used, folder, _folder_bytes(folder)))
+        except OSError:
+            copies.append((0.0, folder, 0))  # no manifest: a broken leftover, first to go
+    total, deleted = sum(size for _, _, size in copies), []
+    for _, folder, size in sorted(copies, key=lambda c: c[0]):
+        if total + need <= budget_bytes():
+            break
+        shutil.rmtree(folder, ignore_errors=True)
+        total -= size
+        deleted.append(folder.name)
+    return deleted
 
 
 def frame_digest(image: np.ndarray) -> str:
@@ -131,6 +180,9 @@ def build(
     try:
         with VideoReader(source) as reader:
             total = len(reader)
+            dropped = make_room(estimated_bytes(reader), keep=sha)
+            if dropped:
+                log.info("seek cache: %d least recently used copies deleted", len(dropped))
             timestamps = reader.timestamps()
             digests = _write(reader, work / "copy.mp4", total, progress, cancel)
         _check_written(work / "copy.mp4", digests, total, progress, cancel)
@@ -269,6 +321,8 @@ class SeekCopy:
         if counts != {frame_count}:
             raise SeekCopyError(f"{folder}: the manifest does not cover every frame")
         path = folder / "copy.mp4"
+        with contextlib.suppress(OSError):  # "recently used", for make_room
+            os.utime(folder / "manifest.json")
         if verify_file and sha256_file(path) != self._manifest.copy_sha256:
             raise SeekCopyError(f"{path}: altered or damaged since it was built")
         try:
@@ -297,8 +351,10 @@ __all__ = [
     "SeekCopy",
     "SeekCopyError",
     "build",
+    "budget_bytes",
     "cache_root",
     "frame_digest",
     "longest_gop",
+    "make_room",
     "worth_copying",
 ]
