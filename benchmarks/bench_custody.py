@@ -219,15 +219,9 @@ def _decoder_bytes(path: Path) -> tuple[bytes, dict, str]:
     return tmp.read_bytes(), card, "untrained unet_decoder (default config)"
 
 
-def bench_reveal(tmp: Path, public_video: Path, decoder_path: Path, limit: int) -> dict:
-    """Frames/s of the reveal over a real grant, whole frames with every face: frame by frame
-    (``RevealSession.reveal_frame``, what the GUI does on a seek) and over a range
-    (``reveal_range``: decoding and ROI reading ahead on a thread, the faces of 8 frames in
-    one U_d call), each against plain decoding of the same file in the same run (timed
-    before and after, the mean taken)."""
-    from forensics_app.core.video import VideoReader
-
-    os.environ["FORENSICS_KDF_PROFILE"] = "fast"  # KDF is timed in bench_open, not here
+def granted_workspace(tmp: Path, public_video: Path, decoder_path: Path, limit: int):  # noqa: ANN201
+    """A workspace at ``tmp/reveal`` with the decoder sealed, ``public_video`` as evidence and
+    alice's request for its first ``limit`` frames approved by bob: (ws, grant, decoder)."""
     weights, card, source = _decoder_bytes(decoder_path)
     ws = cu.Workspace.open(tmp / "reveal", create=True)
     cu.add_user(ws, "carol", "admin", "demo-carol")
@@ -241,6 +235,20 @@ def bench_reveal(tmp: Path, public_video: Path, decoder_path: Path, limit: int) 
     sha = cu.add_evidence(ws, alice, "B-2", public_video).sha256
     req = cu.create_request(ws, alice, "B-2", sha, (0, limit - 1), "bench", "bench")
     grant = cu.approve(ws, cu.login(ws, "bob", "demo-bob"), req.id)
+    return ws, grant, source
+
+
+def bench_reveal(tmp: Path, public_video: Path, decoder_path: Path, limit: int) -> dict:
+    """Frames/s of the reveal over a real grant, whole frames with every face: frame by frame
+    (``RevealSession.reveal_frame``, what the GUI does on a seek) and over a range
+    (``reveal_range``: decoding and ROI reading ahead on a thread, the faces of 8 frames in
+    one U_d call), each against plain decoding of the same file in the same run (timed
+    before and after, the mean taken)."""
+    from forensics_app.core.video import VideoReader
+
+    os.environ["FORENSICS_KDF_PROFILE"] = "fast"  # KDF is timed in bench_open, not here
+    ws, grant, source = granted_workspace(tmp, public_video, decoder_path, limit)
+    alice = cu.login(ws, "alice", "demo-alice")
 
     def plain_fps() -> float:
         with VideoReader(public_video) as reader:

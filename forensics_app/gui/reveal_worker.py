@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Generator
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from forensics_app.core.custody.reveal import RevealSession
+from forensics_app.core.custody.reveal import RevealedFrame, RevealSession
 from forensics_app.core.custody.users import UserSession
 from forensics_app.core.custody.workspace import Workspace
 from forensics_app.errors import ForensicsError
@@ -51,6 +52,8 @@ class RevealWorker(QObject):
         self._cond = threading.Condition()
         self._wanted: int | None = None
         self._write_to: Path | None = None
+        self._ahead: Generator[RevealedFrame, None, None] | None = None  # playback's range
+        self._ahead_at: int | None = None  # the frame it yields next
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="reveal", daemon=True)
         self._thread.start()
@@ -110,6 +113,13 @@ class RevealWorker(QObject):
             self.closed.emit()
 
     def _serve(self) -> None:
+        try:
+            self._serve_requests()
+        finally:
+            self._stop_ahead()
+
+    def _serve_requests(self) -> None:
+        last: int | None = None
         while True:
             with self._cond:
                 while self._wanted is None and self._write_to is None and not self._stop:
@@ -119,12 +129,13 @@ class RevealWorker(QObject):
                 out, self._write_to = self._write_to, None
                 index, self._wanted = self._wanted, None
             if out is not None:
+                self._stop_ahead()  # the session's video reader serves one caller at a time
                 self._write(out)
             if index is None:
                 continue
             start = time.perf_counter()
             try:
-                frame = self.session.reveal_frame(index)
+                frame = self._reveal(index, follows=last is not None and index == last + 1)
             except ForensicsError as error:
                 self.refused.emit(index, str(error))
                 continue
@@ -132,7 +143,38 @@ class RevealWorker(QObject):
                 log.exception("revealing frame %d failed", index)
                 self.refused.emit(index, f"frame {index} could not be revealed: {error}")
                 continue
+            finally:
+                last = index
             self.revealed.emit(frame, (time.perf_counter() - start) * 1000.0)
+
+    def _reveal(self, index: int, follows: bool) -> RevealedFrame:
+        """Frame ``index``; frames asked for one after another (playback) come from the
+        core's range reveal, which decodes ahead and batches U_d (0.78× plain decoding
+        against 0.57× frame by frame), started at the second frame in a row."""
+        assert self.session is not None
+        if self._ahead is not None and index != self._ahead_at:
+            self._stop_ahead()
+        last_in_scope = self.session.frames[1]
+        if self._ahead is None and follows and self.session.in_scope(index):
+            self._ahead = self.session.reveal_range(index, last_in_scope)
+            self._ahead_at = index
+        if self._ahead is None:
+            return self.session.reveal_frame(index)
+        try:
+            frame = next(self._ahead)
+        except BaseException:
+            self._stop_ahead()
+            raise
+        self._ahead_at = index + 1
+        if index >= last_in_scope:
+            self._stop_ahead()
+        return frame
+
+    def _stop_ahead(self) -> None:
+        """End a range reveal in progress (its decoding thread stops and is joined)."""
+        ahead, self._ahead, self._ahead_at = self._ahead, None, None
+        if ahead is not None:
+            ahead.close()
 
     def _write(self, out: Path) -> None:
         try:

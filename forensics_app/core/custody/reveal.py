@@ -26,7 +26,7 @@ import os
 import queue
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -385,7 +385,7 @@ class RevealSession:
         tracks: tuple[int, ...] | list[int] | None = None,
         *,
         batch_frames: int = REVEAL_BATCH_FRAMES,
-    ) -> Iterator[RevealedFrame]:
+    ) -> Generator[RevealedFrame, None, None]:
         """Frames ``first..last`` (inclusive), in order, as :meth:`reveal_frame` makes them.
 
         Faster than frame by frame: a thread decodes the frames in sequence and reads their
