@@ -57,9 +57,7 @@ MIN_GOP = 32
 BUDGET_ENV = "FORENSICS_SEEK_CACHE_GB"
 _YUV = {"yuv420p", "yuv422p", "yuv444p"}  # copied plane for plane; others as BGR
 _OPTIONS = {"qp": "0", "preset": "ultrafast", "g": str(GOP), "bf": "0"}  # qp 0: lossless
-# MP4, not Matroska: with a keyframe every 4 frames FFmpeg's Matroska seeks landed late and
-# reads fell back to decoding from the start (270 ms median, measured); MP4's index is exact
-_CONTAINER = "mp4"
+_CONTAINER = "mp4"  # an exact sample index; frames numbered in a 1/25 time base
 _TIME_BASE = Fraction(1, 25)  # the copy numbers frames; their times are in the manifest
 
 
