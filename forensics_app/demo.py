@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from forensics_app.core.custody import (
 )
 from forensics_app.core.evidence import sha256_file
 from forensics_app.core.people import default_people_card
+from forensics_app.core.user_cache import user_cache_dir
 from forensics_app.errors import InputError, ModelError
 from forensics_app.uunet.export import read_card
 from forensics_app.uunet.inference import (
@@ -129,13 +129,7 @@ def demo_cache_dir() -> Path | None:
     ``$FORENSICS_DEMO_CACHE`` (``off`` disables it), else ``$XDG_CACHE_HOME`` or
     ``~/.cache``, under ``uunet-forensics/demo``.
     """
-    chosen = os.environ.get(CACHE_ENV, "").strip()
-    if chosen.lower() == "off":
-        return None
-    if chosen:
-        return Path(chosen)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "uunet-forensics" / "demo"
+    return user_cache_dir(CACHE_ENV, "demo")
 
 
 def _code_fingerprint() -> str:

@@ -36,6 +36,7 @@ import av
 import numpy as np
 
 from forensics_app.core.evidence import sha256_file
+from forensics_app.core.user_cache import user_cache_dir
 from forensics_app.core.video import Frame, VideoReader
 from forensics_app.errors import ForensicsError
 
@@ -67,13 +68,7 @@ class SeekCopyError(ForensicsError):
 
 def cache_root() -> Path | None:
     """Where seek copies are kept, or None when ``$FORENSICS_SEEK_CACHE`` is ``off``."""
-    chosen = os.environ.get(CACHE_ENV, "").strip()
-    if chosen.lower() == "off":
-        return None
-    if chosen:
-        return Path(chosen)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "uunet-forensics" / "seek"
+    return user_cache_dir(CACHE_ENV, "seek")
 
 
 def longest_gop(reader: VideoReader) -> int:
