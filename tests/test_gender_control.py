@@ -231,3 +231,53 @@ def test_a_probe_whose_width_does_not_fit_its_features_is_refused() -> None:
         GenderProbe(128, "layers")
     with pytest.raises(ModelError, match="features 'pixels'"):
         GenderProbe(512, "pixels")
+
+
+@needs_models
+def test_the_donor_is_the_least_alike_of_the_seeds_candidates_by_e_id() -> None:
+    """Of the donors drawn by the seed from the wanted half, the one whose E_id
+    descriptor is least like the mean of the track's faces'; one per track for good; a
+    single candidate is the seed's hash as before."""
+    import torch
+
+    from forensics_app.uunet.donors import DONOR_CANDIDATES
+    from forensics_app.uunet.gender import _features
+
+    enc = FaceEncoder.from_file(MODELS / "ue.safetensors", s_gender=1, donor_candidates=4)
+    assert enc.gender is not None and enc.gender.candidates == 4
+    assert "least alike of 4" in enc.gender_note
+    default = FaceEncoder.from_file(MODELS / "ue.safetensors", s_gender=1)
+    assert default.gender is not None and default.gender.candidates == DONOR_CANDIDATES
+    bank = enc.module.donors.permute(0, 2, 3, 1).numpy()
+    faces = np.ascontiguousarray(bank[[3, 3, 40, 41]][..., ::-1])  # BGR, two tracks
+    seeds = [900, 900, 901, 901]
+    chosen = enc.donor_indices(faces, seeds)
+    assert chosen[0] == chosen[1] and chosen[2] == chosen[3]
+    embedder = enc.gender.reader.embedder
+    with torch.inference_mode():
+        donors = _features(embedder, bank, "descriptor")
+        for seed, rows in ((900, [0, 1]), (901, [2, 3])):
+            wanted = enc.gender.track_gender(seed)
+            subset = enc.gender.subsets[wanted]
+            drawn = {subset[donor_index(seed * 64 + j, len(subset))] for j in range(4)}
+            track = torch.nn.functional.normalize(
+                _features(
+                    embedder, np.ascontiguousarray(faces[rows][..., ::-1]), "descriptor"
+                ).mean(dim=0),
+                dim=0,
+            )
+            likeness = {d: float(donors[d] @ track) for d in drawn}
+            assert chosen[rows[0]] == min(likeness, key=likeness.get)
+    assert enc.donor_indices(faces[2:], [900, 900]) == [chosen[0]] * 2  # decided for good
+    first = default.donor_indices(faces, seeds)  # one candidate: the seed's hash, as ever
+    subset = default.gender.subsets[default.gender.track_gender(900)]
+    assert first[0] == subset[donor_index(900, len(subset))]
+
+
+def test_eval_help_names_the_encoder_default_of_donor_candidates(capsys) -> None:
+    from forensics_app.cli import main
+    from forensics_app.uunet.donors import DONOR_CANDIDATES
+
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    assert f"the encoder's, {DONOR_CANDIDATES}" in " ".join(capsys.readouterr().out.split())

@@ -34,6 +34,8 @@ def _command_line(args: argparse.Namespace) -> str:
         parts += ["--attributes", args.attributes]
     if args.s_gender is not None:
         parts += ["--s-gender", str(args.s_gender)]
+    if args.donor_candidates is not None:
+        parts += ["--donor-candidates", str(args.donor_candidates)]
     return " ".join(shlex.quote(str(p)) for p in parts)
 
 
@@ -65,6 +67,7 @@ def _eval(args: argparse.Namespace) -> int:
         attacker_steps=args.attacker_steps,
         attributes_model=Path(args.attributes) if args.attributes else None,
         s_gender=args.s_gender,
+        **({} if args.donor_candidates is None else {"donor_candidates": args.donor_candidates}),
     )
     command = _command_line(args)
     results["command"] = command
@@ -130,6 +133,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=(1, -1, 0),
         help="donor gender control of a virtual-identity U_e: 1 keep x's gender, -1 flip it, "
         "0 gender-blind (default: keep when the card has donor tags, else gender-blind)",
+    )
+    parser.add_argument(
+        "--donor-candidates",
+        type=_positive,
+        metavar="K",
+        help="donors weighed per track under gender control; the one the package's own E_id "
+        "finds least like the track is taken (default: the encoder's, 1: the seed's hash alone)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(handler=_eval)

@@ -20,6 +20,14 @@ from tqdm import tqdm
 from forensics_app.errors import InputError
 
 DONOR_SIZE = 64
+#: Donors drawn per track under gender control (:class:`.gender.GenderControl`), of which
+#: the one the package's own E_id finds least like the track's faces is taken; 1 = the
+#: seed's hash alone. Measured with 4 (docs/RESULTS.md, "Least-alike donors"): two tracks of
+#: one face judged one person by SFace fell from 86 to 68 % (real) and 62 to 47 %
+#: (synthetic), but the trained attacker's AUC x↔a rose from 0.665 to 0.700 and both SFace
+#: and dlib AUCs on the synthetic set rose; privacy against re-identification comes first,
+#: so the default stays 1 and ``forensics eval --donor-candidates K`` measures the rest.
+DONOR_CANDIDATES = 1
 
 
 def donor_index(seed: int, count: int) -> int:

@@ -114,15 +114,29 @@ class GenderControl:
     donors are never chosen under gender control.
     """
 
-    def __init__(self, reader: OwnGenderReader, donor_gender: Sequence[str], s: int) -> None:
+    def __init__(
+        self,
+        reader: OwnGenderReader,
+        donor_gender: Sequence[str],
+        s: int,
+        candidates: int = 1,
+        donor_faces_rgb: np.ndarray | None = None,
+    ) -> None:
         if s not in (1, -1):
             raise InputError(f"s_gender must be +1 (keep) or -1 (flip), got {s!r}")
-        self.reader, self.s = reader, s
+        if candidates < 1 or (candidates > 1 and donor_faces_rgb is None):
+            raise InputError("donor candidates must be >= 1, and > 1 needs the donor faces")
+        self.reader, self.s, self.candidates = reader, s, int(candidates)
         self.subsets = {g: [i for i, v in enumerate(donor_gender) if v == g] for g in GENDERS}
         for g, members in self.subsets.items():
             if not members:
                 raise ModelError(f"the donor bank has no donor tagged {g}; cannot control gender")
         self._track: dict[int, str] = {}
+        self._donor: dict[int, int] = {}
+        self._donor_desc: torch.Tensor | None = None
+        if self.candidates > 1 and donor_faces_rgb is not None:
+            with torch.inference_mode():
+                self._donor_desc = _features(reader.embedder, donor_faces_rgb, "descriptor")
 
     def track_gender(self, seed: int) -> str | None:
         """The gender decided for a track seed (as read in x), None before it is seen."""
@@ -138,17 +152,34 @@ class GenderControl:
         new = sorted({s for s in seeds if s not in self._track})
         if new:
             rows = [i for i, s in enumerate(seeds) if s in set(new)]
-            logits = self.reader.logits(np.asarray(faces_bgr)[rows])
+            faces = np.asarray(faces_bgr)[rows]
+            logits = self.reader.logits(faces)
+            desc = None
+            if self._donor_desc is not None:
+                with torch.inference_mode():
+                    rgb = np.ascontiguousarray(faces[..., ::-1])
+                    desc = _features(self.reader.embedder, rgb, "descriptor")
             for seed in new:
-                votes = [logit for i, logit in zip(rows, logits, strict=True) if seeds[i] == seed]
-                self._track[seed] = "female" if float(np.mean(votes)) > 0 else "male"
-        out = []
-        for seed in seeds:
-            read = self._track[seed]
-            wanted = read if self.s == 1 else _other(read)
-            subset = self.subsets[wanted]
-            out.append(subset[donor_index(seed, len(subset))])
-        return out
+                mine = [k for k, i in enumerate(rows) if seeds[i] == seed]
+                self._track[seed] = "female" if float(np.mean(logits[mine])) > 0 else "male"
+                wanted = self._track[seed] if self.s == 1 else _other(self._track[seed])
+                subset = self.subsets[wanted]
+                if desc is None:
+                    self._donor[seed] = subset[donor_index(seed, len(subset))]
+                else:
+                    self._donor[seed] = self._least_alike(seed, subset, desc[mine])
+        return [self._donor[seed] for seed in seeds]
+
+    def _least_alike(self, seed: int, subset: list[int], desc: torch.Tensor) -> int:
+        """Of ``candidates`` donors drawn by the seed from ``subset``, the one E_id finds
+        least like the track's faces ``desc`` (mean cosine). E_id is the package's own
+        training recogniser, never a judge of the evaluation."""
+        assert self._donor_desc is not None
+        drawn = [subset[donor_index(seed * 64 + j, len(subset))] for j in range(self.candidates)]
+        drawn = list(dict.fromkeys(drawn))
+        track = nn.functional.normalize(desc.mean(dim=0), dim=0)
+        likeness = self._donor_desc[drawn] @ track
+        return drawn[int(torch.argmin(likeness))]
 
 
 def _other(gender: str) -> str:
@@ -156,7 +187,12 @@ def _other(gender: str) -> str:
 
 
 def setup_gender_control(
-    donor_count: int, card: dict[str, Any], s_gender: int | None, models: Path
+    donor_count: int,
+    card: dict[str, Any],
+    s_gender: int | None,
+    models: Path,
+    candidates: int = 1,
+    donor_faces_rgb: np.ndarray | None = None,
 ) -> tuple[GenderControl | None, str]:
     """The gender control an encoder runs with, and a one-line note saying which.
 
@@ -201,7 +237,11 @@ def setup_gender_control(
         return None, note
     s = 1 if s_gender is None else int(s_gender)
     word = "keep" if s == 1 else "flip"
-    return GenderControl(reader, tags, s), f"{word} x's gender (s_gender {s:+d})"
+    control = GenderControl(reader, tags, s, candidates, donor_faces_rgb)
+    note = f"{word} x's gender (s_gender {s:+d})"
+    if candidates > 1:
+        note += f", the least alike of {candidates} donors by E_id"
+    return control, note
 
 
 class _Unavailable(Exception):

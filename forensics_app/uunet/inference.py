@@ -20,7 +20,7 @@ import torch
 from forensics_app import MODELS_DIR
 from forensics_app.core.face_geometry import FACE_SIZE
 from forensics_app.errors import InputError
-from forensics_app.uunet.donors import donor_index
+from forensics_app.uunet.donors import DONOR_CANDIDATES, donor_index
 from forensics_app.uunet.export import load_model, module_from_bytes
 from forensics_app.uunet.gender import setup_gender_control
 
@@ -69,8 +69,10 @@ class FaceEncoder(_Runner):
     A virtual-identity U_e picks each track's donor. With ``s_gender`` (see
     :func:`.gender.setup_gender_control`: ``None`` keeps x's gender when the card carries
     donor tags and the reader is installed, ``+1``/``-1`` keep/flip or fail, ``0`` ignores
-    gender) the donor comes from the half of the bank of the wanted gender; ``gender_note``
-    says which mode runs. The track's gender is decided the first time its seed is seen
+    gender) the donor comes from the half of the bank of the wanted gender (with
+    ``donor_candidates`` > 1, the least like the track's faces of that many drawn by its
+    seed; an experiment, see :data:`.donors.DONOR_CANDIDATES`); ``gender_note`` says which
+    mode runs. The track's gender is decided the first time its seed is seen
     and kept for the life of this encoder, so one track keeps one donor.
     """
 
@@ -81,20 +83,30 @@ class FaceEncoder(_Runner):
         batch_size: int = 64,
         s_gender: int | None = None,
         models_dir: Path | None = None,
+        donor_candidates: int = DONOR_CANDIDATES,
     ) -> None:
         super().__init__(module, card, batch_size)
+        faces = None
+        if self.donor_count and donor_candidates > 1:
+            faces = self.module.donors.permute(0, 2, 3, 1).numpy()  # N×64×64×3 RGB
         self.gender, self.gender_note = setup_gender_control(
-            self.donor_count, card, s_gender, models_dir or DEFAULT_MODELS
-        )
+            self.donor_count, card, s_gender, models_dir or DEFAULT_MODELS,
+            donor_candidates, faces,
+        )  # fmt: skip
 
     @classmethod
     def from_file(
-        cls, path: str | Path, s_gender: int | None = None, models_dir: Path | None = None
+        cls,
+        path: str | Path,
+        s_gender: int | None = None,
+        models_dir: Path | None = None,
+        donor_candidates: int = DONOR_CANDIDATES,
     ) -> FaceEncoder:
         """Load ``X.safetensors`` + card; the gender reader from ``models_dir`` (default:
         this install's ``models/``)."""
         module, card = load_model(Path(path), expected_role="encoder")
-        return cls(module, card, s_gender=s_gender, models_dir=models_dir)
+        return cls(module, card, s_gender=s_gender, models_dir=models_dir,
+                   donor_candidates=donor_candidates)  # fmt: skip
 
     @classmethod
     def from_bytes(
@@ -103,10 +115,12 @@ class FaceEncoder(_Runner):
         card: dict[str, Any],
         s_gender: int | None = None,
         models_dir: Path | None = None,
+        donor_candidates: int = DONOR_CANDIDATES,
     ) -> FaceEncoder:
         """Build from safetensors bytes held in memory (a sealed encoder) and its card."""
         module = module_from_bytes(blob, card, expected_role="encoder")
-        return cls(module, card, s_gender=s_gender, models_dir=models_dir)
+        return cls(module, card, s_gender=s_gender, models_dir=models_dir,
+                   donor_candidates=donor_candidates)  # fmt: skip
 
     def encode(self, faces_bgr: np.ndarray, seeds: Sequence[int]) -> np.ndarray:
         """De-identify ``N`` faces; ``seeds[i]`` is the track seed of face ``i``.

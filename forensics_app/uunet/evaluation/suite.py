@@ -20,6 +20,7 @@ from forensics_app.core.evidence import sha256_file
 from forensics_app.core.face_geometry import crop_face
 from forensics_app.errors import InputError, ModelError
 from forensics_app.uunet.data import IMAGE_EXTS, load_face, read_attributes, scan_faces
+from forensics_app.uunet.donors import DONOR_CANDIDATES
 from forensics_app.uunet.evaluation.attacker import AttackerEmbedder, train_attacker
 from forensics_app.uunet.evaluation.attributes import attribute_control, effective_s
 from forensics_app.uunet.evaluation.detection import (
@@ -98,7 +99,9 @@ def source_of(subjects: list[str]) -> list[str]:
     return [s.split("_", 1)[0] if "_" in s else "-" for s in subjects]
 
 
-def load_models(models: Path, s_gender: int | None = None) -> tuple[FaceEncoder, FaceDecoder]:
+def load_models(
+    models: Path, s_gender: int | None = None, donor_candidates: int = DONOR_CANDIDATES
+) -> tuple[FaceEncoder, FaceDecoder]:
     """U_e and U_d from ``DIR/ue.safetensors`` and ``DIR/ud.safetensors``.
 
     ``s_gender`` is the encoder's donor gender control (:class:`FaceEncoder`); its reader
@@ -108,7 +111,9 @@ def load_models(models: Path, s_gender: int | None = None) -> tuple[FaceEncoder,
         if not (models / f"{name}.safetensors").is_file():
             raise ModelError(f"no {name}.safetensors in {models}")
     return (
-        FaceEncoder.from_file(models / "ue.safetensors", s_gender=s_gender, models_dir=models),
+        FaceEncoder.from_file(
+            models / "ue.safetensors", s_gender, models, donor_candidates=donor_candidates
+        ),
         FaceDecoder.from_file(models / "ud.safetensors"),
     )
 
@@ -127,6 +132,7 @@ def run_evaluation(
     attacker_steps: int = 0,
     attributes_model: Path | None = None,
     s_gender: int | None = None,
+    donor_candidates: int = DONOR_CANDIDATES,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run every experiment; returns (JSON-ready results, arrays for the plots).
 
@@ -135,10 +141,11 @@ def run_evaluation(
     other subjects' original faces and adds its leakage rows. ``attributes_model`` is the
     folder of the D_a that reads the soft labels for the attribute-control table (default:
     ``models/da.safetensors``); the labels come from ``data/attributes.csv``. ``s_gender``
-    sets the encoder's donor gender control (None: its default, keep when it can).
+    sets the encoder's donor gender control (None: its default, keep when it can), and
+    ``donor_candidates`` how many donors it weighs per track (1: the seed's hash alone).
     """
     started = time.time()
-    enc, dec = load_models(models, s_gender)
+    enc, dec = load_models(models, s_gender, donor_candidates)
     heldout = None if all_subjects else dec.card.get("data", {}).get("heldout_subjects")
     ev = load_eval_faces(data, heldout, max_subjects, frames_per_subject)
     x = ev.faces
