@@ -156,7 +156,17 @@ class FrameSource(QObject):
             except seek_copy.SeekCopyError:
                 self.notice.emit(f"{name}: building a seek copy for fast random access…")
                 started = time.perf_counter()
-                seek_copy.build(self.path, sha, cancel=self._copy_cancel.is_set)
+                shown = [0]
+
+                def progress(done: int, total: int) -> None:  # a line every tenth
+                    tenth = 10 * done // max(total, 1)
+                    if tenth > shown[0] and done < total:
+                        shown[0] = tenth
+                        self.notice.emit(
+                            f"{name}: building a seek copy for fast random access… {10 * tenth} %"
+                        )
+
+                seek_copy.build(self.path, sha, progress=progress, cancel=self._copy_cancel.is_set)
                 self.notice.emit(
                     f"{name}: seek copy ready ({time.perf_counter() - started:.0f} s); "
                     "frames shown from it are checked against the evidence"
