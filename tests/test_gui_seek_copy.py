@@ -13,6 +13,7 @@ import pytest
 
 from forensics_app.core import seek_copy
 from forensics_app.core.evidence import sha256_file
+from forensics_app.core.seek_copy import SeekCopy
 from forensics_app.core.video import VideoReader
 from forensics_app.gui.frame_source import FrameSource
 
@@ -66,13 +67,9 @@ def test_far_frames_come_from_the_copy_and_are_the_evidence(
     assert len(building) == 10  # the start, then 10 … 90 %
 
 
-def test_a_forged_copy_is_caught_when_the_user_pauses(
-    qtbot, cache: Path, sample_video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The attack: the cache holds a copy of *other* pixels with a manifest forged to match
-    them (file digest and every frame digest). The frame from it is shown for a moment;
-    once scrubbing pauses it is decoded from the evidence, found different, the copy is
-    dropped and the evidence's frame replaces it."""
+def _forge(cache: Path, sample_video: Path, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Put in the cache, under the sample's sha256, a copy of *other* pixels with a manifest
+    forged to match them (file digest and every frame digest)."""
     other = tmp_path / "other.mp4"  # the sample re-encoded: same size and count, other pixels
     with VideoReader(sample_video) as reader, av.open(str(other), "w") as out:
         stream = out.add_stream("libx264", rate=10)
@@ -89,12 +86,20 @@ def test_a_forged_copy_is_caught_when_the_user_pauses(
     forged = seek_copy.build(other)
     monkeypatch.setenv(seek_copy.CACHE_ENV, str(cache))
     target = cache / sha256_file(sample_video)
-    target.mkdir(parents=True)
+    target.mkdir(parents=True, exist_ok=True)
     (target / "copy.mp4").write_bytes((forged / "copy.mp4").read_bytes())
     manifest = json.loads((forged / "manifest.json").read_text())
     manifest["source_sha256"] = target.name
     (target / "manifest.json").write_text(json.dumps(manifest))
 
+
+def test_a_forged_copy_is_caught_when_the_user_pauses(
+    qtbot, cache: Path, sample_video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attack: a forged copy. The frame from it is shown for a moment; once scrubbing
+    pauses it is decoded from the evidence, found different, the copy is dropped and the
+    evidence's frame replaces it."""
+    _forge(cache, sample_video, tmp_path, monkeypatch)
     source = FrameSource(sample_video, prefetch=False, cache_mb=0)
     notices: list[str] = []
     source.notice.connect(notices.append)
@@ -112,5 +117,55 @@ def test_a_forged_copy_is_caught_when_the_user_pauses(
         frames.clear()  # from now on the evidence is decoded
         _shown(qtbot, source, 120)
         assert np.array_equal(frames[-1].image, _evidence_frame(sample_video, 120))
+    finally:
+        source.close()
+
+
+def test_a_prefetched_frame_of_a_forged_copy_is_checked_when_shown(
+    qtbot, cache: Path, sample_video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy true to the evidence up to frame 219 and forged after: frame 200 from it
+    passes its comparison; frame 230 of the copy, put in the cache as a prefetch from the
+    copy would (prefetching normally decodes the evidence, which a confirmed frame leaves
+    positioned), is compared too when shown from the cache, and caught."""
+    from forensics_app.core.video import VideoWriter
+
+    other = tmp_path / "half.mkv"  # lossless: frames 0-219 the sample's, the rest brighter
+    with VideoReader(sample_video) as reader:
+        writer = VideoWriter(other, 768, 576, reader.info.fps, codec="ffv1")
+        for frame in reader.frames():
+            image = frame.image if frame.index < 220 else frame.image // 2 + 64
+            writer.write(image)
+        writer.close()
+    monkeypatch.setenv(seek_copy.CACHE_ENV, str(tmp_path / "forger"))
+    forged = seek_copy.build(other)
+    monkeypatch.setenv(seek_copy.CACHE_ENV, str(cache))
+    target = cache / sha256_file(sample_video)
+    target.mkdir(parents=True)
+    (target / "copy.mp4").write_bytes((forged / "copy.mp4").read_bytes())
+    manifest = json.loads((forged / "manifest.json").read_text())
+    manifest["source_sha256"] = target.name
+    (target / "manifest.json").write_text(json.dumps(manifest))
+
+    source = FrameSource(sample_video, prefetch=False, cache_mb=64)
+    notices: list[str] = []
+    source.notice.connect(notices.append)
+    try:
+        qtbot.waitUntil(lambda: source.seek_copy_ready, timeout=30000)
+        frames = _shown(qtbot, source, 200)
+        assert frames[-1].from_copy
+        qtbot.waitUntil(lambda: source._unconfirmed is None, timeout=20000)
+        assert source._copy is not None and not any("dropped" in n for n in notices)
+        forged_230 = SeekCopy(target.name, source.frame_count)
+        try:
+            cached = source._display(230, forged_230.read(230), 0.0, from_copy=True)
+        finally:
+            forged_230.close()
+        with source._cond:
+            source._cache[230] = cached
+        frames = _shown(qtbot, source, 230)  # a cache hit from the copy
+        qtbot.waitUntil(lambda: any("frame 230 differs" in n for n in notices), timeout=10000)
+        assert np.array_equal(frames[-1].image, _evidence_frame(sample_video, 230))
+        assert source._copy is None
     finally:
         source.close()

@@ -136,8 +136,11 @@ def _ffmpeg_reason(error: BaseException) -> str:
     return " ".join(str(text).split()) or type(error).__name__
 
 
-def _open_container(path: Path, threads: bool = False) -> tuple[BinaryIO, Any, Any]:
-    """Open ``path`` read-only; return (file, container, first video stream)."""
+def _open_container(path: Path, threads: bool | None = False) -> tuple[BinaryIO, Any, Any]:
+    """Open ``path`` read-only; return (file, container, first video stream).
+
+    ``threads``: True, FFmpeg's frame and slice threads (sequential decoding); False, its
+    default; None, no decoding threads at all (random reads of an all-keyframe stream)."""
     if not path.exists():
         raise _fail(path, "no such file")
     if path.is_dir():
@@ -163,6 +166,8 @@ def _open_container(path: Path, threads: bool = False) -> tuple[BinaryIO, Any, A
     stream.codec_context.options = {"err_detect": ERR_DETECT}
     if threads:
         stream.thread_type = "AUTO"
+    elif threads is None:
+        stream.codec_context.thread_count = 1
     return handle, container, stream
 
 
@@ -266,7 +271,7 @@ def _media_info(container: Any, stream: Any, index: _Index) -> MediaInfo:
 
 
 def _open_checked(
-    path: Path, allow_truncated: bool, threads: bool = False
+    path: Path, allow_truncated: bool, threads: bool | None = False
 ) -> tuple[BinaryIO, Any, Any, _Index]:
     handle, container, stream = _open_container(path, threads)
     try:
@@ -449,9 +454,9 @@ class VideoReader:
     def __init__(self, path: str | Path, allow_truncated: bool = False, threads: bool = True):
         self.path = Path(path)
         self._threads = threads
-        # The scan runs on FFmpeg's default slice threads, whose decoding is synchronous (a
-        # packet in, its frame out), so nothing is left in flight when its container closes.
-        handle, container, stream, index = _open_checked(self.path, allow_truncated)
+        # The scan decodes on no thread but this one (one frame at most), so its codec
+        # context has no thread pool and nothing in flight, whoever frees it and when.
+        handle, container, stream, index = _open_checked(self.path, allow_truncated, None)
         self._index = index
         self._time_base = stream.time_base
         self.info = _media_info(container, stream, index)
@@ -460,8 +465,11 @@ class VideoReader:
             # frames that depend on earlier ones: random reads decode forward from a
             # keyframe, which frame threads speed up. Close the scan's container as probe()
             # does and let the decoder open its own. Every frame a keyframe (the public FFV1
-            # stream): a read decodes one frame, which slice threads do fastest (11 against
-            # 35 ms, measured), and frame threads would only add their pipeline's delay.
+            # stream): a read decodes one frame, which one thread does in ~20 ms, while
+            # frame threads would add their pipeline's delay (35 ms, measured). Slice
+            # threads were faster still (11 ms), but a long-lived slice-threaded FFV1
+            # decoder went with a segfault inside a garbage collection in CI (twice in an
+            # earlier session, once in this one), so the random reader keeps no threads.
             container.close()
             handle.close()
             opened = None

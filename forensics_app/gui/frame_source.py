@@ -52,6 +52,7 @@ class DisplayFrame:
     qimage: QImage
     decode_ms: float
     mark: object | None = None  # what the annotator made of it (the ROI message)
+    from_copy: bool = False  # read from the seek copy (checked against its digest)
 
 
 def bgr_to_qimage(bgr: np.ndarray, copy: bool = True) -> QImage:
@@ -213,10 +214,10 @@ class FrameSource(QObject):
                 if hit is not None:
                     self._cache.move_to_end(index)
             if hit is not None:
-                self.frame_ready.emit(hit)
+                self._shown(hit)
                 continue
             try:
-                frame = self._decode(index, requested=emit)
+                frame = self._decode(index)
             except ForensicsError as error:
                 self.failed.emit(str(error))
                 continue
@@ -231,7 +232,7 @@ class FrameSource(QObject):
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
             if emit:
-                self.frame_ready.emit(frame)
+                self._shown(frame)
 
     def _next_to_prefetch(self) -> int | None:
         """While idle, the next frame to decode ahead of the playhead (then from the start)
@@ -246,9 +247,18 @@ class FrameSource(QObject):
                 return index
         return None
 
-    def _read(self, index: int, requested: bool) -> Frame:
+    def _shown(self, frame: DisplayFrame) -> None:
+        """Hand ``frame`` to the UI; one from the seek copy (decoded now or prefetched
+        earlier) is compared with the evidence once the user pauses on it."""
+        if frame.from_copy:
+            with self._cond:
+                self._unconfirmed, self._shown_at = frame.index, time.monotonic()
+        self.frame_ready.emit(frame)
+
+    def _read(self, index: int) -> tuple[Frame, bool]:
         """Frame ``index`` from the evidence, or from the seek copy when reaching it in the
-        evidence means decoding more than the copy's keyframe run."""
+        evidence means decoding more than the copy's keyframe run; and whether it came
+        from the copy."""
         if self._copy is None and self._copy_sha is not None:
             try:  # the builder checked the copy's file a moment ago; each frame is checked too
                 self._copy = seek_copy.SeekCopy(self._copy_sha, self.frame_count, False)
@@ -256,25 +266,20 @@ class FrameSource(QObject):
                 self._drop_copy(str(error))
         if self._copy is not None and self.reader.read_cost(index) > seek_copy.GOP:
             try:
-                frame = self._copy.read(index)
+                return self._copy.read(index), True
             except (seek_copy.SeekCopyError, ForensicsError) as error:
                 self._drop_copy(str(error))
-            else:
-                if requested:  # shown: compared with the evidence once the user pauses
-                    with self._cond:
-                        self._unconfirmed, self._shown_at = index, time.monotonic()
-                return frame
-        return self.reader.read(index)  # decodes forward from the last frame when cheaper
+        return self.reader.read(index), False  # decodes forward from the last frame if cheaper
 
     def _drop_copy(self, why: str) -> None:
         log.warning("%s: seek copy dropped: %s", self.path.name, why)
-        self.notice.emit(f"{self.path.name}: seek copy dropped ({why}); decoding the evidence")
         if self._copy is not None:
             self._copy.close()
         self._copy = None
         with self._cond:
             self._copy_sha = None
             self._unconfirmed = None
+        self.notice.emit(f"{self.path.name}: seek copy dropped ({why}); decoding the evidence")
 
     def _confirm(self, index: int) -> None:
         """The user paused on a frame shown from the seek copy: decode it from the evidence
@@ -297,12 +302,14 @@ class FrameSource(QObject):
             self._cache[index] = replacement
         self.frame_ready.emit(replacement)
 
-    def _decode(self, index: int, requested: bool = True) -> DisplayFrame:
+    def _decode(self, index: int) -> DisplayFrame:
         start = time.perf_counter()
-        raw = self._read(index, requested)
-        return self._display(index, raw, start)
+        raw, from_copy = self._read(index)
+        return self._display(index, raw, start, from_copy)
 
-    def _display(self, index: int, raw: Frame, start: float) -> DisplayFrame:
+    def _display(
+        self, index: int, raw: Frame, start: float, from_copy: bool = False
+    ) -> DisplayFrame:
         image = np.ascontiguousarray(raw.image)
         image.setflags(write=False)
         qimage = bgr_to_qimage(image, copy=False)  # shares the pixels; DisplayFrame keeps both
@@ -313,4 +320,4 @@ class FrameSource(QObject):
                 mark = self.annotate(index, raw.image)
             except Exception:  # a bad message never hides the frame
                 log.warning("reading the hidden message of frame %d failed", index, exc_info=True)
-        return DisplayFrame(index, float(raw.pts), image, qimage, elapsed, mark)
+        return DisplayFrame(index, float(raw.pts), image, qimage, elapsed, mark, from_copy)
