@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
 from forensics_app.core import seek_copy
@@ -108,8 +108,8 @@ class FrameSource(QObject):
             log.debug("%s: no seek copy: %s", self.path.name, why_not)
         self._thread = threading.Thread(target=self._loop, name="frame-source", daemon=True)
         self._thread.start()
-        if self._builder is not None:
-            self._builder.start()
+        if self._builder is not None:  # once the caller has connected to ``notice``
+            QTimer.singleShot(0, self, self._start_builder)
 
     # -- UI thread -------------------------------------------------------------------
     def request(self, index: int) -> None:
@@ -131,7 +131,7 @@ class FrameSource(QObject):
             self._stop = True
             self._cond.notify()
         self._thread.join(timeout=5)
-        if self._builder is not None:
+        if self._builder is not None and self._builder.is_alive():
             self._builder.join(timeout=5)
         try:
             self.reader.close()
@@ -145,6 +145,10 @@ class FrameSource(QObject):
         """True once a verified seek copy serves cold reads (or is about to)."""
         with self._cond:
             return self._copy_sha is not None
+
+    def _start_builder(self) -> None:
+        if self._builder is not None and not self._copy_cancel.is_set():
+            self._builder.start()
 
     # -- seek copy thread ------------------------------------------------------------
     def _build_copy(self) -> None:
