@@ -33,6 +33,15 @@ def _shown(qtbot, source: FrameSource, index: int) -> list:  # noqa: ANN001
     return frames
 
 
+def _ready_source(qtbot, video: Path, cache_mb: int) -> tuple[FrameSource, list[str]]:  # noqa: ANN001
+    """A frame source without prefetch whose seek copy is ready, and its notices."""
+    source = FrameSource(video, prefetch=False, cache_mb=cache_mb)
+    notices: list[str] = []
+    source.notice.connect(notices.append)
+    qtbot.waitUntil(lambda: source.seek_copy_ready, timeout=30000)
+    return source, notices
+
+
 def _evidence_frame(video: Path, index: int) -> np.ndarray:
     with VideoReader(video) as reader:
         return reader.read(index).image
@@ -82,6 +91,15 @@ def _forge(cache: Path, sample_video: Path, tmp_path: Path, monkeypatch) -> None
                 out.mux(packet)
         for packet in stream.encode(None):
             out.mux(packet)
+    _install_as_copy_of(other, sample_video, cache, tmp_path, monkeypatch)
+
+
+def _install_as_copy_of(  # noqa: ANN202
+    other: Path, sample_video: Path, cache: Path, tmp_path: Path, monkeypatch
+):  # noqa: ANN001
+    """Build ``other``'s seek copy elsewhere and put it in the cache as the sample's, its
+    manifest naming the sample: the digests are ``other``'s, all consistent with the file.
+    Returns the folder."""
     monkeypatch.setenv(seek_copy.CACHE_ENV, str(tmp_path / "forger"))
     forged = seek_copy.build(other)
     monkeypatch.setenv(seek_copy.CACHE_ENV, str(cache))
@@ -91,6 +109,7 @@ def _forge(cache: Path, sample_video: Path, tmp_path: Path, monkeypatch) -> None
     manifest = json.loads((forged / "manifest.json").read_text())
     manifest["source_sha256"] = target.name
     (target / "manifest.json").write_text(json.dumps(manifest))
+    return target
 
 
 def test_a_forged_copy_is_caught_when_the_user_pauses(
@@ -100,11 +119,8 @@ def test_a_forged_copy_is_caught_when_the_user_pauses(
     pauses it is decoded from the evidence, found different, the copy is dropped and the
     evidence's frame replaces it."""
     _forge(cache, sample_video, tmp_path, monkeypatch)
-    source = FrameSource(sample_video, prefetch=False, cache_mb=0)
-    notices: list[str] = []
-    source.notice.connect(notices.append)
+    source, notices = _ready_source(qtbot, sample_video, cache_mb=0)
     try:
-        qtbot.waitUntil(lambda: source.seek_copy_ready, timeout=30000)
         frames = _shown(qtbot, source, 240)
         evidence = _evidence_frame(sample_video, 240)
         assert not np.array_equal(frames[-1].image, evidence)  # the forgery, for a moment
@@ -137,21 +153,10 @@ def test_a_prefetched_frame_of_a_forged_copy_is_checked_when_shown(
             image = frame.image if frame.index < 220 else frame.image // 2 + 64
             writer.write(image)
         writer.close()
-    monkeypatch.setenv(seek_copy.CACHE_ENV, str(tmp_path / "forger"))
-    forged = seek_copy.build(other)
-    monkeypatch.setenv(seek_copy.CACHE_ENV, str(cache))
-    target = cache / sha256_file(sample_video)
-    target.mkdir(parents=True)
-    (target / "copy.mp4").write_bytes((forged / "copy.mp4").read_bytes())
-    manifest = json.loads((forged / "manifest.json").read_text())
-    manifest["source_sha256"] = target.name
-    (target / "manifest.json").write_text(json.dumps(manifest))
+    target = _install_as_copy_of(other, sample_video, cache, tmp_path, monkeypatch)
 
-    source = FrameSource(sample_video, prefetch=False, cache_mb=64)
-    notices: list[str] = []
-    source.notice.connect(notices.append)
+    source, notices = _ready_source(qtbot, sample_video, cache_mb=64)
     try:
-        qtbot.waitUntil(lambda: source.seek_copy_ready, timeout=30000)
         frames = _shown(qtbot, source, 200)
         assert frames[-1].from_copy
         qtbot.waitUntil(lambda: source._unconfirmed is None, timeout=20000)
