@@ -41,6 +41,22 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("FORENSICS_PASSPHRASE", raising=False)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _collector_on_the_gui_thread(qapp) -> Iterator[object]:  # noqa: ANN001
+    """As the app does (gui/collector.py): no automatic garbage collection in any thread
+    mid-test; a GUI-thread timer collects while Qt's event loop runs."""
+    from forensics_app.gui import collector
+
+    yield collector.install(qapp)
+
+
+@pytest.fixture(autouse=True)
+def _collect_between_tests(_collector_on_the_gui_thread) -> Iterator[None]:  # noqa: ANN001
+    """Collect what a test left behind, after it, when its threads are done."""
+    yield
+    _collector_on_the_gui_thread.collect_if_due()
+
+
 @pytest.fixture(scope="session")
 def sample_video() -> Path:
     """The real surveillance sample shipped in resources/ (300 frames of vtest.avi)."""

@@ -89,9 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from forensics_app.errors import ForensicsError
+    from forensics_app.gui import collector
     from forensics_app.gui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
+    collector.install(app)  # cyclic garbage collected on this thread only, between events
     app.setApplicationName("UU-Net Forensics")
     app.setApplicationVersion(__version__)
     load_style(app)

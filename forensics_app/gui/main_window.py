@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QInputDialog,
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 from forensics_app import __version__
 from forensics_app.core.custody.cases import EvidenceRecord
 from forensics_app.errors import ForensicsError
+from forensics_app.gui import collector
 from forensics_app.gui import scan as scan_mod
 from forensics_app.gui.audit_view import AuditView
 from forensics_app.gui.bookmarks import Bookmark, BookmarksPanel, BookmarkStore
@@ -47,6 +49,7 @@ class MainWindow(WorkflowMixin, QMainWindow):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("main-window")
+        collector.install(QApplication.instance())  # however the window was made
         self.runner = TaskRunner(self)
         self.context = AppContext(self)
         self.context.ask_db_password = self.ask_db_password
