@@ -11,7 +11,7 @@ sample, frames 0–299 of vtest.avi; frames 300–794 are left unseen on purpose
     labelled frames and over the even / odd halves (frames 0, 30, … and 15, 45, …) so that
     a setting that only fits one half shows.
 
-    python benchmarks/bench_heads.py --out benchmarks/results/bench_heads.json
+    python benchmarks/bench_heads.py --out benchmarks/results/bench_heads.json [--margins 1.0 1.2 1.3]
 """
 
 from __future__ import annotations
@@ -74,12 +74,14 @@ def fit(labels: dict, frames: dict[int, np.ndarray], people: PersonDetector) -> 
     }
 
 
-def tracking(labels: dict, video: Path, people: PersonDetector, ks: list[int]) -> dict:
+def tracking(
+    labels: dict, video: Path, people: PersonDetector, ks: list[int], margin: float = 1.2
+) -> dict:
     wanted = {int(k) for k in labels["frames"]}
     everything = [image for _, image in read_frames(video)]
     out = {}
     for k in ks:
-        detector = HeadDetector(people)
+        detector = HeadDetector(people, margin=margin)
         found: dict[int, list[Box]] = {}
         fresh: dict[int, list[Box]] = {}  # what the producer carries: no coasting tracks
         started = time.perf_counter()
@@ -109,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--video", type=Path, default=SAMPLE_VIDEO)
     parser.add_argument("--out", type=Path, default=HERE / "out" / "bench_heads.json")
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 3, 4, 5])
+    parser.add_argument(
+        "--margins",
+        type=float,
+        nargs="+",
+        help="also sweep the head box margin at k = 4 (carried boxes), e.g. 1.0 1.1 1.2 1.3",
+    )
     args = parser.parse_args(argv)
     labels = json.loads(LABELS.read_text())
     people = PersonDetector(threads=2)
@@ -123,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         "fit": fit(labels, frames, people),
         "tracking": tracking(labels, args.video, people, args.ks),
     }
+    if args.margins:
+        result["margin_sweep_k4"] = {
+            str(m): tracking(labels, args.video, people, [4], m)["4"]["carried"]
+            for m in args.margins
+        }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["fit"], indent=2))
