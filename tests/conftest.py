@@ -72,6 +72,19 @@ def gui_template(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -
     return gui_support.build_workspace(tmp_path_factory.mktemp("gui-template"), sample_video)
 
 
+@pytest.fixture
+def window(qtbot, gui_template: Path, tmp_path: Path) -> Iterator[object]:  # noqa: ANN001
+    """The main window on a private copy of the GUI template workspace, shut down after.
+    (Test modules with another kind of window define their own ``window``.)"""
+    import gui_support as support
+
+    win = support.open_workspace_window(
+        qtbot, support.copy_workspace(gui_template, tmp_path / "ws")
+    )
+    yield win
+    win.shutdown()
+
+
 @pytest.fixture(scope="session")
 def encoder(tmp_path_factory: pytest.TempPathFactory) -> FaceEncoder:
     """A small, randomly initialised U_e: the producer's behaviour does not need a trained one."""

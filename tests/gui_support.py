@@ -100,3 +100,17 @@ def copy_workspace(template: Path, dest: Path) -> Path:
     """A private copy of the template workspace for one test (the clip stays shared)."""
     shutil.copytree(template, dest)
     return dest
+
+
+def open_workspace_window(qtbot, root: Path, size: tuple[int, int] | None = None):  # noqa: ANN001, ANN201
+    """A shown main window on the workspace ``root``; closing it never waits on a dialog."""
+    from forensics_app.gui.main_window import MainWindow
+
+    win = MainWindow()
+    win.confirm = lambda question: True
+    qtbot.addWidget(win)
+    if size is not None:
+        win.resize(*size)
+    win.show()
+    assert win.open_workspace(root)
+    return win

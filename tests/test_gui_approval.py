@@ -10,10 +10,8 @@ requests wait for them.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import gui_support as support
-import pytest
 from PySide6.QtCore import Qt
 from test_gui_workflow import file_request, login, open_demo_evidence
 
@@ -25,18 +23,6 @@ from forensics_app.core.custody.unlock import (
     revocation,
 )
 from forensics_app.gui.main_window import MainWindow
-
-
-@pytest.fixture
-def window(qtbot, gui_template: Path, tmp_path: Path) -> MainWindow:
-    root = support.copy_workspace(gui_template, tmp_path / "ws")
-    win = MainWindow()
-    win.confirm = lambda question: True
-    qtbot.addWidget(win)
-    win.show()
-    assert win.open_workspace(root)
-    yield win
-    win.shutdown()
 
 
 def decide(qtbot, dialog, button, reason: str, passphrase: str) -> None:

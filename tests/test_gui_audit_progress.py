@@ -7,23 +7,10 @@ import json
 from pathlib import Path
 
 import gui_support as support
-import pytest
 from test_gui_workflow import login
 
 from forensics_app.gui.audit_view import COLUMNS, readable_details
 from forensics_app.gui.main_window import MainWindow
-
-
-@pytest.fixture
-def window(qtbot, gui_template: Path, tmp_path: Path) -> MainWindow:
-    root = support.copy_workspace(gui_template, tmp_path / "ws")
-    win = MainWindow()
-    win.confirm = lambda question: True
-    qtbot.addWidget(win)
-    win.show()
-    assert win.open_workspace(root)
-    yield win
-    win.shutdown()
 
 
 def test_details_read_as_fields() -> None:

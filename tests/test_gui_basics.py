@@ -4,25 +4,10 @@ workspace's login dialog names its (public) demo passphrases."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import gui_support as support
-import pytest
 from test_gui_workflow import login, open_demo_evidence
 
 from forensics_app.gui.main_window import MainWindow
-
-
-@pytest.fixture
-def window(qtbot, gui_template: Path, tmp_path: Path) -> MainWindow:
-    root = support.copy_workspace(gui_template, tmp_path / "ws")
-    win = MainWindow()
-    win.confirm = lambda question: True
-    qtbot.addWidget(win)
-    win.show()
-    assert win.open_workspace(root)
-    yield win
-    win.shutdown()
 
 
 def test_fits_1366_and_takes_the_size_asked(qtbot, window: MainWindow) -> None:

@@ -14,7 +14,14 @@ import gui_support as support
 import pytest
 from pypdf import PdfReader
 from PySide6.QtCore import Qt
-from test_gui_workflow import approve_as, file_request, login, open_demo_evidence, seek, unlock
+from test_gui_workflow import (
+    approve_as,
+    file_request,
+    login,
+    open_demo_evidence,
+    seek,
+    unlock_at,
+)
 
 from forensics_app.gui.bookmarks import Bookmark, BookmarkStore, report_faces
 from forensics_app.gui.main_window import MainWindow
@@ -23,15 +30,6 @@ from forensics_app.gui.main_window import MainWindow
 @pytest.fixture
 def root(gui_template: Path, tmp_path: Path) -> Path:
     return support.copy_workspace(gui_template, tmp_path / "ws")
-
-
-def new_window(qtbot, root: Path) -> MainWindow:
-    win = MainWindow()
-    win.confirm = lambda question: True
-    qtbot.addWidget(win)
-    win.show()
-    assert win.open_workspace(root)
-    return win
 
 
 def pdf_text(path: Path) -> str:
@@ -60,7 +58,7 @@ def test_bookmark_store_round_trip(tmp_path: Path) -> None:
 
 
 def test_bookmarked_faces_are_the_report_exhibits(qtbot, root: Path, tmp_path: Path) -> None:
-    win = new_window(qtbot, root)
+    win = support.open_workspace_window(qtbot, root)
     assert not win.reveal.lock_button.isEnabled()  # before anyone logs in
     login(qtbot, win, "alice")
     assert not win.reveal.lock_button.isEnabled()
@@ -68,10 +66,7 @@ def test_bookmarked_faces_are_the_report_exhibits(qtbot, root: Path, tmp_path: P
     assert not win.reveal.lock_button.isEnabled()  # evidence open, no reveal yet
     file_request(qtbot, win, 10, 20)
     approve_as(qtbot, win, "bob", expiry="1h")
-    login(qtbot, win, "alice")
-    open_demo_evidence(qtbot, win)
-    seek(qtbot, win, 12)
-    unlock(qtbot, win)
+    unlock_at(qtbot, win, 12)
     panel = win.reveal
     assert panel.lock_button.isEnabled()
     qtbot.waitUntil(lambda: panel.current is not None and panel.current.index == 12, timeout=30000)
@@ -107,7 +102,7 @@ def test_bookmarked_faces_are_the_report_exhibits(qtbot, root: Path, tmp_path: P
     win.shutdown()
 
     # a new window (a restart) shows the same bookmarks for the same evidence
-    again = new_window(qtbot, root)
+    again = support.open_workspace_window(qtbot, root)
     login(qtbot, again, "alice")
     assert again.bookmarks.bookmarks() == []  # no evidence open yet
     open_demo_evidence(qtbot, again)
@@ -126,7 +121,7 @@ def test_bookmarked_faces_are_the_report_exhibits(qtbot, root: Path, tmp_path: P
 
 
 def test_a_frame_without_faces_is_not_bookmarked(qtbot, root: Path) -> None:
-    win = new_window(qtbot, root)
+    win = support.open_workspace_window(qtbot, root)
     login(qtbot, win, "alice")
     open_demo_evidence(qtbot, win)
     seek(qtbot, win, 32)  # frames 30-39 carry no ROI message

@@ -14,7 +14,13 @@ from pathlib import Path
 import gui_support as support
 import pytest
 from PySide6.QtWidgets import QLabel
-from test_gui_workflow import approve_as, file_request, login, open_demo_evidence, seek, unlock
+from test_gui_workflow import (
+    approve_as,
+    file_request,
+    login,
+    open_demo_evidence,
+    unlock_at,
+)
 
 from forensics_app.gui.main_window import MainWindow
 
@@ -24,12 +30,7 @@ SCREEN_W, SCREEN_H = 1366, 768
 @pytest.fixture
 def window(qtbot, gui_template: Path, tmp_path: Path) -> MainWindow:
     root = support.copy_workspace(gui_template, tmp_path / "ws")
-    win = MainWindow()
-    win.confirm = lambda question: True
-    qtbot.addWidget(win)
-    win.resize(SCREEN_W, SCREEN_H)
-    win.show()
-    assert win.open_workspace(root)
+    win = support.open_workspace_window(qtbot, root, size=(SCREEN_W, SCREEN_H))
     yield win
     win.shutdown()
 
@@ -56,10 +57,7 @@ def test_reveal_and_a_long_flag_reason_keep_the_window_within_1366(
     open_demo_evidence(qtbot, win)
     file_request(qtbot, win, 0, 29)
     approve_as(qtbot, win, "dave", expiry="1h")
-    login(qtbot, win, "alice")
-    open_demo_evidence(qtbot, win)
-    seek(qtbot, win, 12)
-    unlock(qtbot, win)
+    unlock_at(qtbot, win, 12)
     panel = win.reveal
     qtbot.waitUntil(lambda: panel.current is not None and panel.current.index == 12, timeout=30000)
     _fits(qtbot, win)

@@ -9,30 +9,14 @@ published. The zoom level is shown beside Fit and 1:1.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import gui_support as support
-import pytest
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
-from test_gui_workflow import approve_as, login, open_demo_evidence, seek, unlock
+from test_gui_workflow import approve_as, login, open_demo_evidence, seek, unlock_at
 
 from forensics_app.core.custody.unlock import list_requests
 from forensics_app.gui.main_window import MainWindow
 from forensics_app.gui.track_lanes import HEADER_HEIGHT, LANE_HEIGHT, tick_label, tick_step
-
-
-@pytest.fixture
-def window(qtbot, gui_template: Path, tmp_path: Path) -> MainWindow:
-    root = support.copy_workspace(gui_template, tmp_path / "ws")
-    win = MainWindow()
-    win.confirm = lambda question: True
-    qtbot.addWidget(win)
-    win.show()
-    assert win.open_workspace(root)
-    yield win
-    win.shutdown()
 
 
 def _send(widget, kind: QEvent.Type, x: float, y: float) -> None:
@@ -108,10 +92,7 @@ def test_lanes_pick_a_track_and_the_request_asks_for_it_alone(qtbot, window: Mai
     approve_as(qtbot, win, "bob")
     [info] = list_requests(win.context.ws)
     assert info.status == "approved"
-    login(qtbot, win, "alice")
-    open_demo_evidence(qtbot, win)
-    seek(qtbot, win, 12)
-    unlock(qtbot, win)
+    unlock_at(qtbot, win, 12)
     panel = win.reveal
     assert "track 2 only" in panel.status_label.text()
     qtbot.waitUntil(lambda: panel.current is not None and panel.current.index == 12, timeout=30000)

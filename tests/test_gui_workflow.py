@@ -24,18 +24,6 @@ from forensics_app.gui.main_window import MainWindow
 from forensics_app.gui.watermark import MARK_TEXT
 
 
-@pytest.fixture
-def window(qtbot, gui_template: Path, tmp_path: Path) -> MainWindow:
-    root = support.copy_workspace(gui_template, tmp_path / "ws")
-    win = MainWindow()
-    win.confirm = lambda question: True  # closing at teardown never waits on a dialog
-    qtbot.addWidget(win)
-    win.show()
-    assert win.open_workspace(root)
-    yield win
-    win.shutdown()
-
-
 def login(qtbot, win: MainWindow, name: str, passphrase: str | None = None) -> None:
     dialog = win.login_dialog(name)
     assert dialog is not None and dialog.user_name == name
@@ -122,6 +110,15 @@ def unlock(qtbot, win: MainWindow) -> None:
     qtbot.waitUntil(lambda: panel.grant is not None, timeout=30000)
 
 
+def unlock_at(qtbot, win: MainWindow, frame: int) -> None:
+    """After an approval: alice logs in again, reopens the evidence, goes to ``frame`` and
+    unlocks the reveal panel with her grant."""
+    login(qtbot, win, "alice")
+    open_demo_evidence(qtbot, win)
+    seek(qtbot, win, frame)
+    unlock(qtbot, win)
+
+
 def test_request_approve_reveal_and_lock_outside_scope(
     qtbot, window: MainWindow, tmp_path: Path
 ) -> None:
@@ -145,10 +142,7 @@ def test_request_approve_reveal_and_lock_outside_scope(
 
     approve_as(qtbot, win, "bob")
     assert [i.status for i in list_requests(win.context.ws)] == ["approved"]
-    login(qtbot, win, "alice")
-    open_demo_evidence(qtbot, win)
-    seek(qtbot, win, 12)
-    unlock(qtbot, win)
+    unlock_at(qtbot, win, 12)
     panel = win.reveal
     qtbot.waitUntil(lambda: panel.current is not None and panel.current.index == 12, timeout=30000)
     assert len(panel.current.faces) == 3
@@ -207,10 +201,7 @@ def test_expiry_locks_and_drops_the_decoder(qtbot, window: MainWindow) -> None:
     open_demo_evidence(qtbot, win)
     file_request(qtbot, win, 0, 29)
     approve_as(qtbot, win, "dave", expiry="1h")
-    login(qtbot, win, "alice")
-    open_demo_evidence(qtbot, win)
-    seek(qtbot, win, 5)
-    unlock(qtbot, win)
+    unlock_at(qtbot, win, 5)
     panel = win.reveal
     worker = panel.worker
     qtbot.waitUntil(lambda: panel.current is not None, timeout=30000)
@@ -305,10 +296,7 @@ def test_flag_a_box_as_not_a_person(qtbot, window: MainWindow) -> None:
     open_demo_evidence(qtbot, win)
     file_request(qtbot, win, 0, 29)
     approve_as(qtbot, win, "dave", expiry="1h")
-    login(qtbot, win, "alice")
-    open_demo_evidence(qtbot, win)
-    seek(qtbot, win, 12)
-    unlock(qtbot, win)
+    unlock_at(qtbot, win, 12)
     panel = win.reveal
     qtbot.waitUntil(lambda: panel.current is not None and panel.current.index == 12, timeout=30000)
     assert sorted(panel.flag_buttons) == [1, 2, 3]  # the GUI's face numbers, from 1
