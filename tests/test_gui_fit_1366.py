@@ -15,11 +15,10 @@ import gui_support as support
 import pytest
 from PySide6.QtWidgets import QLabel
 from test_gui_workflow import (
-    approve_as,
     file_request,
     login,
     open_demo_evidence,
-    unlock_at,
+    revealed_frame_12,
 )
 
 from forensics_app.gui.main_window import MainWindow
@@ -53,13 +52,7 @@ def test_reveal_and_a_long_flag_reason_keep_the_window_within_1366(
     qtbot, window: MainWindow
 ) -> None:
     win = window
-    login(qtbot, win, "alice")
-    open_demo_evidence(qtbot, win)
-    file_request(qtbot, win, 0, 29)
-    approve_as(qtbot, win, "dave", expiry="1h")
-    unlock_at(qtbot, win, 12)
-    panel = win.reveal
-    qtbot.waitUntil(lambda: panel.current is not None and panel.current.index == 12, timeout=30000)
+    panel = revealed_frame_12(qtbot, win)
     _fits(qtbot, win)
     reason = "a reflection in the shop window behind the man in the dark jacket, not a face " * 2
     panel.ask_reason = lambda prompt: (reason.strip(), True)
