@@ -85,6 +85,19 @@ def window(qtbot, gui_template: Path, tmp_path: Path) -> Iterator[object]:  # no
     win.shutdown()
 
 
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The demo workspace (``forensics demo``), built once per test module that asks."""
+    from forensics_app.demo import build_demo
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FORENSICS_KDF_PROFILE", "fast")
+    try:
+        yield build_demo(tmp_path_factory.mktemp("demo") / "ws")
+    finally:
+        mp.undo()
+
+
 @pytest.fixture(scope="session")
 def encoder(tmp_path_factory: pytest.TempPathFactory) -> FaceEncoder:
     """A small, randomly initialised U_e: the producer's behaviour does not need a trained one."""

@@ -13,34 +13,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import gui_support as support
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGraphicsSimpleTextItem, QLabel
 from test_track_numbers import FRAME, FRAMES, renumbered_lane
 
-from forensics_app.demo import DEMO_CASE, DemoWorkspace, build_demo, demo_passphrase
+from forensics_app.demo import DEMO_CASE, DemoWorkspace, demo_passphrase
 from forensics_app.gui.main_window import MainWindow
 from forensics_app.gui.track_lanes import lane_label
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorkspace]:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("FORENSICS_KDF_PROFILE", "fast")
-    try:
-        yield build_demo(tmp_path_factory.mktemp("demo") / "ws")
-    finally:
-        mp.undo()
 
 
 @pytest.fixture
 def window(qtbot, demo: DemoWorkspace, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
     monkeypatch.setenv("FORENSICS_KDF_PROFILE", "fast")
-    win = MainWindow()
-    win.confirm = lambda question: True
-    qtbot.addWidget(win)
-    win.show()
-    assert win.open_workspace(Path(demo.root))
+    win = support.open_workspace_window(qtbot, Path(demo.root))
     yield win
     win.shutdown()
 

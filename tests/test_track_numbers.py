@@ -29,23 +29,13 @@ from forensics_app.core.roi_tracks import (
     tracks_of,
 )
 from forensics_app.core.stego.scan import scan_video
-from forensics_app.demo import DEMO_CASE, DemoWorkspace, build_demo, demo_passphrase
+from forensics_app.demo import DEMO_CASE, DemoWorkspace, demo_passphrase
 from forensics_app.errors import PermissionDenied, VerificationError
 from forensics_app.uunet.inference import FaceDecoder
 
 #: The request's range on the demo clip, and a frame inside it.
 FRAMES = (20, 40)
 FRAME = 30
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorkspace]:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("FORENSICS_KDF_PROFILE", "fast")
-    try:
-        yield build_demo(tmp_path_factory.mktemp("demo") / "ws")
-    finally:
-        mp.undo()
 
 
 @pytest.fixture(scope="module")
