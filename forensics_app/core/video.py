@@ -515,15 +515,22 @@ class VideoReader:
         keys = self._index.key_frames
         return keys[max(bisect.bisect_right(keys, index) - 1, 0)]
 
-    def _position(self, decoder: _Decoder, index: int) -> None:
-        """Put ``decoder`` where decoding forward reaches ``index`` soonest."""
+    def _start_for(self, decoder: _Decoder, index: int) -> int | None:
+        """Where ``decoder`` starts decoding to reach ``index`` soonest: None when it
+        decodes on from where it is, else the keyframe to seek to."""
         key = self._key_at_or_before(index)
         nxt = decoder.next_index
         if nxt is not None and key < nxt <= index and index - nxt <= _FORWARD_LIMIT:
-            return  # no keyframe to seek to in between: decoding on is cheaper
+            return None  # no keyframe to seek to in between: decoding on is cheaper
         if nxt is not None and nxt <= index and not self._index.pts:
-            return  # cannot seek anyway
-        decoder.start_at(key)
+            return None  # cannot seek anyway
+        return key
+
+    def _position(self, decoder: _Decoder, index: int) -> None:
+        """Put ``decoder`` where decoding forward reaches ``index`` soonest."""
+        key = self._start_for(decoder, index)
+        if key is not None:
+            decoder.start_at(key)
 
     def read_cost(self, index: int) -> int:
         """How many frames :meth:`read` would decode now to return frame ``index`` (0 when
@@ -531,13 +538,9 @@ class VideoReader:
         index = int(index)
         if index in self._cache:
             return 0
-        key = self._key_at_or_before(index)
-        nxt = self._decoder.next_index
-        if nxt is not None and key < nxt <= index and index - nxt <= _FORWARD_LIMIT:
-            return index - nxt + 1
-        if nxt is not None and nxt <= index and not self._index.pts:
-            return index - nxt + 1
-        return index - key + 1
+        key = self._start_for(self._decoder, index)
+        start = self._decoder.next_index if key is None else key
+        return index - int(start or 0) + 1
 
     def read(self, index: int) -> Frame:
         """Frame ``index`` (presentation order), exactly as sequential decoding yields it."""
