@@ -41,11 +41,16 @@ def overlap(tmp_path_factory: pytest.TempPathFactory) -> tuple[Case, str, Path]:
     return case, grant.id, second
 
 
-def test_export_of_overlapping_reveals_is_one_valid_bundle(overlap, tmp_path: Path) -> None:
-    case, second_grant, _ = overlap
+def _export(case, out: Path):  # noqa: ANN001, ANN202
+    """alice exports the case to ``out`` for the court."""
     with case.open() as ws:
         alice = login(ws, "alice", PASS["alice"])
-        result = export_case(ws, alice, case.case_id, tmp_path / "b.zip", "Court")
+        return export_case(ws, alice, case.case_id, out, "Court")
+
+
+def test_export_of_overlapping_reveals_is_one_valid_bundle(overlap, tmp_path: Path) -> None:
+    case, second_grant, _ = overlap
+    result = _export(case, tmp_path / "b.zip")
     with zipfile.ZipFile(result.path) as z:
         names = z.namelist()
         manifest = json.loads(z.read(MANIFEST))
@@ -72,9 +77,7 @@ def test_export_of_overlapping_reveals_is_one_valid_bundle(overlap, tmp_path: Pa
 
 def test_verify_export_still_refuses_a_real_duplicate(overlap, tmp_path: Path) -> None:
     case, _, _ = overlap
-    with case.open() as ws:
-        alice = login(ws, "alice", PASS["alice"])
-        result = export_case(ws, alice, case.case_id, tmp_path / "b.zip", "Court")
+    result = _export(case, tmp_path / "b.zip")
     with zipfile.ZipFile(result.path) as z:
         files = [(n, z.read(n)) for n in z.namelist()]
     name, blob = next((n, b) for n, b in files if n.endswith("frame_000003_public.png"))
