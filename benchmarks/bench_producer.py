@@ -6,7 +6,8 @@ maximum resident set) are those of the whole process: start-up, model loading, d
 detection, de-identification, encoding. Ours runs at its defaults (people + silhouettes
 head detector) and, for comparison, with the earlier face detector (``--detector faces``).
 
-Scored against the 122 hand-labelled heads of benchmarks/labels/vtest_cut_heads.json:
+Scored against the 120 hand-labelled heads of benchmarks/labels/vtest_cut_heads.json (audited
+2026-12-03; the labels before the audit are scored too, ``*_before_audit``):
   * recall / precision of the boxes *read back from the public stream* by ``forensics roi
     --json`` (what was replaced reversibly and listed), one-to-one, IoU >= 0.3;
   * the privacy figure: the share of labelled head pixels that were replaced (inside a
@@ -42,6 +43,7 @@ from forensics_app.core.obscure import HALO, OBSCURE_MARGIN  # noqa: E402
 from forensics_app.core.video import VideoReader  # noqa: E402
 
 LABELS = HERE / "labels" / "vtest_cut_heads.json"
+BEFORE_AUDIT = HERE / "labels" / "vtest_cut_heads_2026-11-29.json"
 
 
 def _child_peak_mib(cmd: list[str]) -> tuple[float, float, str]:
@@ -109,7 +111,9 @@ def privacy_coverage(labels: dict, listed: dict[int, list[Box]], review: dict, s
     }
 
 
-def run_ours(source: Path, out_dir: Path, labels: dict, extra: list[str], name: str) -> dict:
+def run_ours(
+    source: Path, out_dir: Path, labels: dict, extra: list[str], name: str, before: dict
+) -> dict:
     cli = Path(sys.executable).with_name("forensics")
     out, review = out_dir / f"{name}.mkv", out_dir / f"{name}_review.json"
     cmd = [str(cli), "deidentify", str(source), "--out", str(out), "--json", "--quiet"]
@@ -134,6 +138,11 @@ def run_ours(source: Path, out_dir: Path, labels: dict, extra: list[str], name: 
         "peak_memory_mib": round(peak, 1),
         "head_recall_from_roi": score_frames(labels, listed, "iou"),
         "privacy": privacy_coverage(labels, listed, json.loads(review.read_text()), size),
+        "head_recall_from_roi_before_audit": score_frames(before, listed, "iou"),
+        "privacy_before_audit": privacy_coverage(
+            before, listed, json.loads(review.read_text()), size
+        ),
+        "refiner_sha256": stats.get("refiner_sha256", ""),
     }
 
 
@@ -178,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "out" / "bench_producer.json")
     args = parser.parse_args(argv)
     labels = json.loads(LABELS.read_text())
+    before = json.loads(BEFORE_AUDIT.read_text())
     with VideoReader(args.video) as reader:
         frames = len(reader)
     result: dict = {
@@ -196,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         result["deface"] = run_deface(args.video, out_dir, frames)
         result["deface"]["head_recall_of_its_detector"] = deface_detector_recall(args.video, labels)
         result["ours"] = [
-            run_ours(args.video, out_dir, labels, [], "heads_default"),
-            run_ours(args.video, out_dir, labels, ["--detector", "faces"], "faces_2x"),
+            run_ours(args.video, out_dir, labels, [], "heads_default", before),
+            run_ours(args.video, out_dir, labels, ["--detector", "faces"], "faces_2x", before),
         ]
     base = result["deface"]["fps"]
     for row in result["ours"]:

@@ -173,6 +173,19 @@ def _tag_donors(args: argparse.Namespace) -> int:
     return 0
 
 
+def _head_refiner(args: argparse.Namespace) -> int:
+    from forensics_app.uunet.train_heads import HeadRefinerConfig, train_head_refiner
+
+    config = HeadRefinerConfig(steps=args.steps, per_head=args.per_head, seed=args.seed)
+    card = train_head_refiner(
+        Path(args.video), [Path(p) for p in args.labels], Path(args.out), config, quiet=args.quiet
+    )
+    print(
+        json.dumps({"sha256": card["sha256"], "data": card["data"], "training": card["training"]})
+    )
+    return 0
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="ROOT/<subject>/<sequence>/<frame>.png")
     parser.add_argument("--out", required=True, help="output folder (weights, card, log)")
@@ -269,6 +282,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     tag.add_argument("--encoder", required=True, help="ue.safetensors (its card is updated)")
     tag.add_argument("--labels", required=True, help="CSV donor,identity,gender")
     tag.set_defaults(handler=_tag_donors)
+
+    heads = actions.add_parser(
+        "head-refiner",
+        help="the head refiner of the head finder, from hand-labelled head boxes of a clip",
+    )
+    heads.add_argument("--video", required=True, help="the clip the labels were drawn on")
+    heads.add_argument(
+        "--labels", nargs="+", required=True, help='JSON files {"frames": {"N": [[x,y,w,h]]}}'
+    )
+    heads.add_argument("--out", required=True, help="folder for refiner.safetensors + card")
+    heads.add_argument("--steps", type=int, default=1500, help="training steps (default 1500)")
+    heads.add_argument(
+        "--per-head", dest="per_head", type=int, default=100,
+        help="windows drawn around each labelled head (default 100)",
+    )  # fmt: skip
+    heads.add_argument("--seed", type=int, default=0)
+    heads.add_argument("--quiet", action="store_true", help="no progress bar")
+    heads.set_defaults(handler=_head_refiner)
 
     attr = actions.add_parser("attributes", help="phase 1: pairwise attribute matcher D_a")
     _common(attr)

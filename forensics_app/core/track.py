@@ -280,13 +280,16 @@ def detect_and_track(
     each is yielded back unchanged. On frames without detection the boxes are propagated by
     optical flow (``propagate="flow"``) or by constant velocity (``"velocity"``); on the
     labelled sample only flow holds the boxes on their heads at k >= 3 (docs/RESULTS.md).
-    A detector with an ``observe(image)`` method (a background model) sees every frame.
+    A detector with an ``observe(image)`` method (a background model) sees every frame; one
+    with ``settle(image, boxes, moves)`` may correct the flow's moves of the boxes between
+    runs (the head refiner puts each carried box back on its head).
     """
     if every_k < 1:
         raise InputError(f"every_k must be at least 1, got {every_k}")
     if propagate not in ("flow", "velocity"):
         raise InputError(f"unknown propagation {propagate!r}")
     observe = getattr(detector, "observe", None)
+    settle = getattr(detector, "settle", None)
     prev_grey: np.ndarray | None = None
     last: list[TrackedBox] = []
     for i, frame in enumerate(frames):
@@ -300,7 +303,10 @@ def detect_and_track(
         if i % every_k == 0:
             last = tracker.update(detector.detect(image), index)
         elif grey is not None and prev_grey is not None and prev_grey.shape == grey.shape:
-            last = tracker.shift(_flow_moves(prev_grey, grey, last), index)
+            moves = _flow_moves(prev_grey, grey, last)
+            if settle is not None:
+                moves = settle(image, last, moves)
+            last = tracker.shift(moves, index)
         else:
             last = tracker.predict(index)
         prev_grey = grey

@@ -136,6 +136,8 @@ class ProducerStats:
     #: how donors were chosen (gender kept, flipped, or gender-blind and why): FaceEncoder.gender_note
     encoder_gender: str = ""
     detector_sha256: str = ""
+    #: the head refiner's weights (empty when the head finder runs without one)
+    refiner_sha256: str = ""
     config: dict[str, object] = field(default_factory=dict)
     review: list[dict[str, object]] = field(default_factory=list)
 
@@ -342,6 +344,7 @@ def deidentify_video(
         encoder_sha256=encoder.sha256,
         encoder_gender=str(getattr(encoder, "gender_note", "")),
         detector_sha256=str(getattr(detector, "sha256", "")),
+        refiner_sha256=str(getattr(getattr(detector, "refiner", None), "sha256", "")),
         config={**asdict(config), "stream_id": stream_id, "mac": key is not None},
     )
     started = time.perf_counter()
