@@ -13,7 +13,7 @@ from forensics_app import cli
 from forensics_app.core import head_refine
 from forensics_app.core.detect import Box
 from forensics_app.core.head_refine import HeadRefiner, crop_windows, window_of
-from forensics_app.core.heads import HeadDetector
+from forensics_app.core.heads import CONFIRM_HEAD, ZONE_UNSURE_BELOW, HeadDetector
 from forensics_app.core.track import TrackedBox
 from forensics_app.errors import DetectionError, InputError
 from forensics_app.uunet.train_heads import (
@@ -85,7 +85,7 @@ def test_refiner_puts_displaced_boxes_back_on_real_heads(
     rng = np.random.default_rng(7)
     before, after = [], []
     for index, boxes in labels.items():
-        image, mask = views[index]
+        image, mask, _ = views[index]
         truth = [Box(*b) for b in boxes]
         moved = []
         for t in truth:  # a placement 0.55 head heights off in a random direction
@@ -99,6 +99,41 @@ def test_refiner_puts_displaced_boxes_back_on_real_heads(
     assert len(before) >= 15
     assert np.mean(after) > np.mean(before) + 0.15, (np.mean(before), np.mean(after))
     assert np.mean(np.asarray(after) >= 0.3) >= 0.9 > np.mean(np.asarray(before) >= 0.3)
+
+
+def test_refiner_tells_heads_from_background(
+    refiner: HeadRefiner, scored: tuple[dict, dict]
+) -> None:
+    labels, views = scored
+    heads, background = [], []
+    rng = np.random.default_rng(3)
+    for index, boxes in labels.items():
+        image, mask, _ = views[index]
+        truth = [Box(*b) for b in boxes]
+        heads += [p for _, p in refiner.refine_scored(image, mask, truth)]
+        empty = []
+        while len(empty) < 20:  # head-sized boxes two head heights or more from every head
+            x, y = rng.uniform(20, 740), rng.uniform(80, 560)
+            if all(np.hypot(x - t.center[0], y - t.center[1]) > 2 * t.h for t in truth):
+                empty.append(Box.from_xyxy(x - 5, y - 6, x + 5, y + 6, 0.5))
+        background += [p for _, p in refiner.refine_scored(image, mask, empty)]
+    assert np.mean(np.asarray(heads) >= 0.5) >= 0.9, heads
+    assert np.mean(np.asarray(background) < 0.5) >= 0.9, background
+
+
+def test_a_weak_person_with_a_plain_head_is_raised_to_the_carry_score(
+    refiner: HeadRefiner,
+) -> None:
+    finder = HeadDetector(refiner=refiner)  # confirm = CONFIRM_HEAD, no demotion
+    weak, strong, scenery = Box(1, 1, 10, 12, 0.33), Box(1, 1, 10, 12, 0.6), Box(1, 1, 10, 12, 0.0)
+    assert finder._rescore(weak, CONFIRM_HEAD).score == ZONE_UNSURE_BELOW
+    assert finder._rescore(weak, CONFIRM_HEAD - 0.01).score == pytest.approx(0.33)
+    assert finder._rescore(scenery, 1.0).score == 0.0  # scenery stays pixelated
+    assert finder._rescore(strong, 0.0).score == pytest.approx(0.6)
+    finder.demote = 0.1
+    assert finder._rescore(strong, 0.05).score < ZONE_UNSURE_BELOW
+    finder.confirm = None
+    assert finder._rescore(weak, 1.0).score == pytest.approx(0.33)
 
 
 def test_refiner_moves_a_box_at_most_one_head_height(refiner: HeadRefiner) -> None:
@@ -115,7 +150,7 @@ def test_settle_corrects_the_flow_of_found_tracks_only(
     refiner: HeadRefiner, scored: tuple[dict, dict]
 ) -> None:
     labels, views = scored
-    image, mask = views[60]
+    image, mask, _ = views[60]
     head = Box(*labels[60][0])
     detector = HeadDetector(refiner=refiner)
 
@@ -144,13 +179,13 @@ def test_training_writes_a_checked_model_and_is_deterministic(
 ) -> None:
     labels = tmp_path / "labels.json"
     labels.write_text(json.dumps({"frames": {"20": [[414, 172, 11, 12]], "25": []}}))
-    config = HeadRefinerConfig(steps=3, per_head=4, batch_size=8)
+    config = HeadRefinerConfig(steps=3, per_head=4, batch_size=8, negatives=5, per_miss=1)
     cards = [
         train_head_refiner(sample_video, [labels], tmp_path / name, config, quiet=True)
         for name in ("a", "b")
     ]
     assert cards[0]["sha256"] == cards[1]["sha256"]
-    assert cards[0]["data"]["heads"] == 1 and cards[0]["data"]["windows"] == 4
+    assert cards[0]["data"]["heads"] == 1 and cards[0]["data"]["head_windows"] == 4
     loaded = HeadRefiner(tmp_path / "a" / "refiner.json")
     assert loaded.sha256 == cards[0]["sha256"]
 

@@ -83,10 +83,11 @@ def crop_windows(
 
 
 class HeadRefinerNet(nn.Module):
-    """Four conv stages down to 4×4, then the head's box in window units.
+    """Three conv stages down to 4×4, then the head's box in window units and a head logit.
 
     Output per window: centre x, centre y (0..1 across the window), log width and log height
-    (of the fraction of the window's side).
+    (of the fraction of the window's side), and the logit of "a head lies near the window's
+    centre" (trained against background and the head finder's own misplacements).
     """
 
     def __init__(self, width: int = 24) -> None:
@@ -104,17 +105,18 @@ class HeadRefinerNet(nn.Module):
 
         self.features = nn.Sequential(stage(CHANNELS, w), stage(w, 2 * w), stage(2 * w, 3 * w))
         self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(3 * w * 16, 128), nn.ReLU(inplace=True), nn.Linear(128, 4)
+            nn.Flatten(), nn.Linear(3 * w * 16, 128), nn.ReLU(inplace=True), nn.Linear(128, 5)
         )
 
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
-        """``patches``: float ``[n, 4, 32, 32]`` in 0..1 → ``[n, 4]`` box in window units."""
+        """``patches``: float ``[n, 4, 32, 32]`` in 0..1 → ``[n, 5]``: box in window units
+        (see :meth:`boxes`) and the head logit."""
         return self.head(self.features(patches - 0.5))
 
     @staticmethod
     def boxes(out: torch.Tensor) -> torch.Tensor:
         """The raw output as ``[n, 4]`` centre x, centre y, width, height in window units."""
-        return torch.cat([out[:, :2], out[:, 2:].exp()], dim=1)
+        return torch.cat([out[:, :2], out[:, 2:4].exp()], dim=1)
 
 
 class HeadRefiner:
@@ -148,21 +150,30 @@ class HeadRefiner:
 
     def refine(self, image: np.ndarray, mask: np.ndarray | None, heads: list[Box]) -> list[Box]:
         """The heads moved onto the head the network sees in each one's window (same scores)."""
+        return [box for box, _ in self.refine_scored(image, mask, heads)]
+
+    def refine_scored(
+        self, image: np.ndarray, mask: np.ndarray | None, heads: list[Box]
+    ) -> list[tuple[Box, float]]:
+        """:meth:`refine`, with the network's probability that each window holds a head."""
         if not heads:
             return []
         windows = [window_of(h, self.window) for h in heads]
         patches = torch.from_numpy(crop_windows(image, mask, windows)).float() / 255.0
         with torch.inference_mode():
-            pred = HeadRefinerNet.boxes(self.net(patches)).numpy().astype(np.float64)
+            raw = self.net(patches)
+            pred = HeadRefinerNet.boxes(raw).numpy().astype(np.float64)
+            headness = torch.sigmoid(raw[:, 4]).numpy().astype(np.float64)
         out = []
-        for head, (x, y, side), (cx, cy, w, h) in zip(heads, windows, pred, strict=True):
+        for head, (x, y, side), (cx, cy, w, h), p in zip(
+            heads, windows, pred, headness, strict=True
+        ):
             limit = self.max_shift * head.h
             ox, oy = head.center
             nx = float(np.clip(x + cx * side, ox - limit, ox + limit))
             ny = float(np.clip(y + cy * side, oy - limit, oy + limit))
             nw = float(np.clip(w * side, head.w / self.max_scale, head.w * self.max_scale))
             nh = float(np.clip(h * side, head.h / self.max_scale, head.h * self.max_scale))
-            out.append(
-                Box.from_xyxy(nx - nw / 2, ny - nh / 2, nx + nw / 2, ny + nh / 2, head.score)
-            )
+            box = Box.from_xyxy(nx - nw / 2, ny - nh / 2, nx + nw / 2, ny + nh / 2, head.score)
+            out.append((box, float(p)))
         return out

@@ -83,6 +83,10 @@ def head_zone(person: Box) -> Box:
 
 #: The score of a head at a place judged scenery: below any carry threshold (pixelated).
 SCENERY_SCORE = 0.0
+#: A head of a weak person box (score below ZONE_UNSURE_BELOW) that the refiner is at least
+#: this sure of is raised to ZONE_UNSURE_BELOW, the producer's default carry score: a person
+#: half hidden behind a sign gets a weak person box, but their head is plainly a head.
+CONFIRM_HEAD = 0.9
 #: A head placed from the person box alone is less sure than one on a silhouette.
 GEOMETRY_ONLY_FACTOR = 0.85
 
@@ -230,6 +234,8 @@ class HeadDetector:
         margin: float = 1.2,
         min_size: int = 4,
         refiner: HeadRefiner | None = None,
+        confirm: float | None = CONFIRM_HEAD,
+        demote: float | None = None,
     ) -> None:
         if tiles[0] < 1 or tiles[1] < 1:
             raise InputError(f"tiles must be at least 1x1, got {tiles[0]}x{tiles[1]}")
@@ -246,6 +252,8 @@ class HeadDetector:
         self.margin = float(margin)
         self.min_size = int(min_size)
         self.refiner = refiner
+        self.confirm = confirm
+        self.demote = demote
         self.zones: list[Box] = []
         self.last_people: list[Box] = []
         self.scenery_dropped = 0
@@ -258,6 +266,21 @@ class HeadDetector:
     def observe(self, bgr: np.ndarray) -> None:
         """Feed every frame to the background model, detector frame or not."""
         self.foreground.apply(bgr)
+
+    def _rescore(self, head: Box, headness: float) -> Box:
+        """The refiner's verdict on a placed head: a weak person's plain head is raised to
+        the carry score (``confirm``); with ``demote``, a strong box the refiner sees no
+        head in is lowered below it. Scenery (score 0) stays scenery."""
+        score = head.score
+        if (
+            0.0 < score < ZONE_UNSURE_BELOW
+            and self.confirm is not None
+            and headness >= self.confirm
+        ):
+            score = ZONE_UNSURE_BELOW
+        elif score >= ZONE_UNSURE_BELOW and self.demote is not None and headness < self.demote:
+            score = 0.5 * ZONE_UNSURE_BELOW
+        return Box(head.x, head.y, head.w, head.h, score)
 
     def settle(
         self, image: np.ndarray, boxes: list[TrackedBox], moves: dict[int, tuple[float, float]]
@@ -341,7 +364,9 @@ class HeadDetector:
                 head = Box(head.x, head.y, head.w, head.h, SCENERY_SCORE)
             placed.append(head)
         if self.refiner is not None:
-            placed = self.refiner.refine(image, mask, placed)
+            placed = [
+                self._rescore(box, p) for box, p in self.refiner.refine_scored(image, mask, placed)
+            ]
         heads: list[Box] = []
         for head in placed:
             head = head.expand(self.margin).clip(width, height)

@@ -4,7 +4,10 @@ The labels are hand-drawn head boxes of frames of one fixed-camera clip
 (``benchmarks/labels/*.json``: ``{"frames": {"5": [[x, y, w, h], ...]}}``). For every
 labelled head the trainer draws windows around it as the placement would: its centre off by
 a normal error of ``sigma`` head heights (clipped at one), its size off by a log-normal
-factor; the network learns to point at the labelled head nearest the window's centre. The
+factor; the network learns to point at the labelled head nearest the window's centre. It
+also learns whether a window holds a head at all: the negatives are head-sized windows
+drawn across the frame away from every labelled head (and ignore region), and the head
+finder's own placements there (a bollard, a sign, a bag), jittered the same way. The
 foreground channel is the producer's own background model run over the clip from its first
 frame, so that the network sees the mask exactly as the producer will.
 
@@ -27,8 +30,11 @@ from safetensors.torch import save_file
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from forensics_app.core.detect import Box
 from forensics_app.core.foreground import ForegroundModel
 from forensics_app.core.head_refine import WINDOW, HeadRefinerNet, crop_windows
+from forensics_app.core.heads import HeadDetector
+from forensics_app.core.people import PersonDetector
 from forensics_app.errors import InputError
 
 
@@ -40,6 +46,9 @@ class HeadRefinerConfig:
     batch_size: int = 256
     lr: float = 2e-3
     per_head: int = 100
+    #: head-sized background windows drawn per labelled frame, and jitters per misplacement
+    negatives: int = 300
+    per_miss: int = 20
     sigma: float = 0.3
     size_sigma: float = 0.15
     width: int = 24
@@ -50,7 +59,15 @@ class HeadRefinerConfig:
 
 def load_labels(paths: list[Path]) -> dict[int, list[list[int]]]:
     """Head boxes by frame from one or more label files; a frame in two files is refused."""
+    return load_label_sets(paths)[0]
+
+
+def load_label_sets(
+    paths: list[Path],
+) -> tuple[dict[int, list[list[int]]], dict[int, list[list[int]]]]:
+    """``(heads, ignore regions)`` by frame from one or more label files."""
     frames: dict[int, list[list[int]]] = {}
+    ignore: dict[int, list[list[int]]] = {}
     for path in paths:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -64,21 +81,29 @@ def load_labels(paths: list[Path]) -> dict[int, list[list[int]]]:
             if index in frames:
                 raise InputError(f"frame {index} is labelled twice (again in {path})")
             frames[index] = [[int(v) for v in box] for box in boxes]
+        for key, boxes in data.get("ignore", {}).items():
+            ignore.setdefault(int(key), []).extend([int(v) for v in box] for box in boxes)
     if not any(frames.values()):
         raise InputError("the label files hold no head boxes")
-    return frames
+    return frames, ignore
 
 
-def clip_views(video: Path, wanted: set[int]) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
-    """``{frame: (bgr, foreground mask or None)}`` for the wanted frames, the background
-    model fed every frame from the first as the producer feeds it."""
+def clip_views(
+    video: Path, wanted: set[int], people: PersonDetector | None = None
+) -> dict[int, tuple[np.ndarray, np.ndarray | None, list[Box]]]:
+    """``{frame: (bgr, foreground mask or None, placed heads)}`` for the wanted frames.
+
+    The head finder's background model sees every frame from the first, as in the producer;
+    on the wanted frames it places heads without a refiner (``people`` given) or not at all.
+    """
     import cv2
 
     capture = cv2.VideoCapture(str(video))
     if not capture.isOpened():
         raise InputError(f"cannot open the video {video}")
-    model = ForegroundModel()
-    out: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+    finder = HeadDetector(people, margin=1.0) if people is not None else None
+    model = finder.foreground if finder is not None else ForegroundModel()
+    out: dict[int, tuple[np.ndarray, np.ndarray | None, list[Box]]] = {}
     index = 0
     try:
         while len(out) < len(wanted):
@@ -87,7 +112,8 @@ def clip_views(video: Path, wanted: set[int]) -> dict[int, tuple[np.ndarray, np.
                 break
             model.apply(image)
             if index in wanted:
-                out[index] = (image, model.mask() if model.ready else None)
+                placed = finder.detect(image) if finder is not None else []
+                out[index] = (image, model.mask() if model.ready else None, placed)
             index += 1
     finally:
         capture.release()
@@ -97,38 +123,70 @@ def clip_views(video: Path, wanted: set[int]) -> dict[int, tuple[np.ndarray, np.
     return out
 
 
+def _far(cx: float, cy: float, size: float, boxes: list[list[int]], factor: float) -> bool:
+    """Whether (cx, cy) lies at least ``factor`` × the larger of the two sizes from every box."""
+    for x, y, w, h in boxes:
+        if np.hypot(cx - (x + w / 2), cy - (y + h / 2)) < factor * max(size, h):
+            return False
+    return True
+
+
 def training_set(
-    views: dict[int, tuple[np.ndarray, np.ndarray | None]],
+    views: dict[int, tuple[np.ndarray, np.ndarray | None, list[Box]]],
     labels: dict[int, list[list[int]]],
     config: HeadRefinerConfig,
+    ignore: dict[int, list[list[int]]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Windows ``uint8 [n, 4, 32, 32]`` and targets ``[n, 4]`` (centre, log size; window units)."""
+    """Windows ``uint8 [n, 4, 32, 32]`` and targets ``[n, 5]``: the head's centre and log size
+    in window units, and 1 for a window around a head, 0 for a negative (box targets 0)."""
     rng = np.random.default_rng(config.seed)
+    ignore = ignore or {}
     patches, targets = [], []
     for index in sorted(labels):
         boxes = labels[index]
-        if not boxes:
-            continue
-        image, mask = views[index]
-        centres = np.array([[x + w / 2, y + h / 2] for x, y, w, h in boxes])
+        image, mask, placed = views[index]
+        height, width = image.shape[:2]
+        avoid = boxes + ignore.get(index, [])
         windows, rows = [], []
-        for x, y, w, h in boxes:
-            for _ in range(config.per_head):
-                dx, dy = np.clip(rng.normal(0.0, config.sigma, 2), -1.0, 1.0) * h
-                gh = h * float(np.exp(rng.normal(0.0, config.size_sigma)))
-                side = config.window * max(gh, 0.84 * gh, 4.0)
-                cx, cy = x + w / 2 + dx, y + h / 2 + dy
-                wx, wy = cx - side / 2, cy - side / 2
-                bx, by, bw, bh = boxes[int(((centres - [cx, cy]) ** 2).sum(1).argmin())]
-                windows.append((wx, wy, side))
-                rows.append(
-                    [
-                        (bx + bw / 2 - wx) / side,
-                        (by + bh / 2 - wy) / side,
-                        np.log(bw / side),
-                        np.log(bh / side),
-                    ]
-                )
+        if boxes:
+            centres = np.array([[x + w / 2, y + h / 2] for x, y, w, h in boxes])
+            for x, y, w, h in boxes:
+                for _ in range(config.per_head):
+                    dx, dy = np.clip(rng.normal(0.0, config.sigma, 2), -1.0, 1.0) * h
+                    gh = h * float(np.exp(rng.normal(0.0, config.size_sigma)))
+                    side = config.window * max(gh, 4.0)
+                    cx, cy = x + w / 2 + dx, y + h / 2 + dy
+                    wx, wy = cx - side / 2, cy - side / 2
+                    bx, by, bw, bh = boxes[int(((centres - [cx, cy]) ** 2).sum(1).argmin())]
+                    windows.append((wx, wy, side))
+                    rows.append(
+                        [
+                            (bx + bw / 2 - wx) / side,
+                            (by + bh / 2 - wy) / side,
+                            np.log(bw / side),
+                            np.log(bh / side),
+                            1.0,
+                        ]
+                    )
+        negatives: list[tuple[float, float, float]] = []
+        for head in placed:  # the head finder's own placements where no head is
+            cx, cy = head.center
+            if _far(cx, cy, head.h, avoid, 1.5):
+                for _ in range(config.per_miss):
+                    dx, dy = rng.normal(0.0, config.sigma, 2) * head.h
+                    gh = head.h * float(np.exp(rng.normal(0.0, config.size_sigma)))
+                    negatives.append((cx + dx, cy + dy, gh))
+        drawn = 0
+        while drawn < config.negatives:  # head-sized windows anywhere else
+            gh = float(rng.uniform(8.0, 18.0))
+            cx, cy = rng.uniform(0, width), rng.uniform(0.1 * height, height)
+            if _far(cx, cy, gh, avoid, 1.5):
+                negatives.append((cx, cy, gh))
+            drawn += 1
+        for cx, cy, gh in negatives:
+            side = config.window * max(gh, 4.0)
+            windows.append((cx - side / 2, cy - side / 2, side))
+            rows.append([0.0, 0.0, 0.0, 0.0, 0.0])
         patches.append(crop_windows(image, mask, windows))
         targets.append(np.asarray(rows, np.float32))
     return np.concatenate(patches), np.concatenate(targets)
@@ -162,10 +220,10 @@ def train_head_refiner(
     config = config or HeadRefinerConfig()
     if config.steps < 1 or config.per_head < 1 or config.batch_size < 1:
         raise InputError("steps, per-head and batch size must be at least 1")
-    labels = load_labels(label_files)
+    labels, ignore = load_label_sets(label_files)
     started = time.perf_counter()
-    views = clip_views(Path(video), set(labels))
-    patches, targets = training_set(views, labels, config)
+    views = clip_views(Path(video), set(labels), PersonDetector(threads=config.threads))
+    patches, targets = training_set(views, labels, config, ignore)
     torch.manual_seed(config.seed)
     torch.set_num_threads(max(1, config.threads))
     rng = np.random.default_rng(config.seed + 1)
@@ -183,9 +241,11 @@ def train_head_refiner(
         y = ys[pick].clone()
         y[flip, 0] = 1.0 - y[flip, 0]
         pred = net(x)
-        loss = F.smooth_l1_loss(pred[:, :2] * 10, y[:, :2] * 10) + F.smooth_l1_loss(
-            pred[:, 2:] * 3, y[:, 2:] * 3
-        )
+        head = y[:, 4] > 0.5
+        loss = F.binary_cross_entropy_with_logits(pred[:, 4], y[:, 4])
+        if head.any():
+            loss = loss + F.smooth_l1_loss(pred[head, :2] * 10, y[head, :2] * 10)
+            loss = loss + F.smooth_l1_loss(pred[head, 2:4] * 3, y[head, 2:4] * 3)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -213,6 +273,7 @@ def train_head_refiner(
             "frames": len(labels),
             "heads": int(sum(len(b) for b in labels.values())),
             "windows": len(xs),
+            "head_windows": int((targets[:, 4] > 0.5).sum()),
         },
         "licence": "weights: this project's own training; data: the labelled clip (see its attribution)",
         "limitations": (
