@@ -35,6 +35,7 @@ from forensics_app.core.custody import (
     seal_model,
 )
 from forensics_app.core.evidence import sha256_file
+from forensics_app.core.head_refine import default_refiner_card
 from forensics_app.core.people import default_people_card
 from forensics_app.core.user_cache import user_cache_dir
 from forensics_app.errors import InputError, ModelError
@@ -98,11 +99,13 @@ def demo_fingerprint() -> str:
             parts.append(sha256_file(path.with_suffix(".json")))
         except (ModelError, OSError):
             parts.append("missing")
-    try:  # the head finder decides what the public stream hides: another one, another demo
-        card = json.loads(default_people_card().read_text(encoding="utf-8"))
-        parts.append(f"people-{card['sha256']}")
-    except (OSError, ValueError, KeyError):
-        parts.append("people-missing")
+    # the head finder decides what the public stream hides: another one, another demo
+    for name, card_path in (("people", default_people_card()), ("refiner", default_refiner_card())):
+        try:
+            card = json.loads(card_path.read_text(encoding="utf-8"))
+            parts.append(f"{name}-{card['sha256']}")
+        except (OSError, ValueError, KeyError):
+            parts.append(f"{name}-missing")
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:12]
 
 

@@ -212,3 +212,27 @@ def test_bad_labels_are_one_line_errors(tmp_path: Path, sample_video: Path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and len(err) == 1 and "has no frame 400" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_the_producer_records_the_refiner_and_refuses_an_altered_one(
+    tmp_path: Path, sample_video: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    code = cli.main(
+        [
+            "deidentify", str(sample_video), "--out", str(tmp_path / "p.mkv"),
+            "--max-frames", "5", "--quiet", "--json",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    shipped = json.loads(head_refine.default_refiner_card().read_text())["sha256"]
+    assert summary["refiner_sha256"] == shipped
+    card = _copy_model(tmp_path)
+    weights = tmp_path / "refiner.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-64])
+    monkeypatch.setattr(head_refine, "default_refiner_card", lambda: card)
+    out = tmp_path / "q.mkv"
+    code = cli.main(["deidentify", str(sample_video), "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "head refiner" in err[0] and "altered" in err[0]
+    assert not out.exists()

@@ -176,7 +176,9 @@ def _tag_donors(args: argparse.Namespace) -> int:
 def _head_refiner(args: argparse.Namespace) -> int:
     from forensics_app.uunet.train_heads import HeadRefinerConfig, train_head_refiner
 
-    config = HeadRefinerConfig(steps=args.steps, per_head=args.per_head, seed=args.seed)
+    config = HeadRefinerConfig(
+        steps=args.steps, per_head=args.per_head, seed=args.seed, width=args.width
+    )
     card = train_head_refiner(
         Path(args.video), [Path(p) for p in args.labels], Path(args.out), config, quiet=args.quiet
     )
@@ -297,6 +299,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--per-head", dest="per_head", type=int, default=100,
         help="windows drawn around each labelled head (default 100)",
     )  # fmt: skip
+    heads.add_argument(
+        "--width", type=int, default=24, help="channels of the first stage (default 24)"
+    )
     heads.add_argument("--seed", type=int, default=0)
     heads.add_argument("--quiet", action="store_true", help="no progress bar")
     heads.set_defaults(handler=_head_refiner)

@@ -5,9 +5,9 @@ box's proportions and the top of the moving silhouette. On 10–14 px heads that
 often 3–5 px off (a hood, a raised arm, two people in one box, a white hood against a white
 wall), and a box that far off no longer covers its head. :class:`HeadRefiner` looks at a
 window three head-heights wide around each placed head — colour and the foreground mask —
-and says where the head in it is.
+and says where the head in it is and how sure it is that the window holds one.
 
-The network (:class:`HeadRefinerNet`, ~0.2 M parameters, 0.1–0.3 ms a head on one core) is
+The network (:class:`HeadRefinerNet`, 0.26 M parameters, about 0.5 ms a head on two cores) is
 trained by ``forensics train head-refiner`` on hand-labelled heads of the sample clip
 (frames 0–299 of vtest.avi only) and shipped as ``models/heads/refiner.safetensors`` with a
 model card whose sha256 is checked before the weights are read, like every detector here.
