@@ -126,6 +126,7 @@ def run_ours(
     stats = json.loads(stdout)
     wanted = {int(k) for k in labels["frames"]}
     listed = roi_boxes(out, wanted)
+    flagged = json.loads(review.read_text())
     with VideoReader(out) as reader:
         size = (reader.info.width, reader.info.height)
     return {
@@ -141,11 +142,9 @@ def run_ours(
         "fps": round(stats["frames"] / wall, 2),
         "peak_memory_mib": round(peak, 1),
         "head_recall_from_roi": score_frames(labels, listed, "iou"),
-        "privacy": privacy_coverage(labels, listed, json.loads(review.read_text()), size),
+        "privacy": privacy_coverage(labels, listed, flagged, size),
         "head_recall_from_roi_before_audit": score_frames(before, listed, "iou"),
-        "privacy_before_audit": privacy_coverage(
-            before, listed, json.loads(review.read_text()), size
-        ),
+        "privacy_before_audit": privacy_coverage(before, listed, flagged, size),
         "refiner_sha256": stats.get("refiner_sha256", ""),
     }
 

@@ -19,7 +19,7 @@ from forensics_app.errors import DetectionError, InputError
 from forensics_app.uunet.train_heads import (
     HeadRefinerConfig,
     clip_views,
-    load_labels,
+    load_label_sets,
     train_head_refiner,
 )
 
@@ -124,14 +124,12 @@ def test_refiner_tells_heads_from_background(
 def test_a_weak_person_with_a_plain_head_is_raised_to_the_carry_score(
     refiner: HeadRefiner,
 ) -> None:
-    finder = HeadDetector(refiner=refiner)  # confirm = CONFIRM_HEAD, no demotion
+    finder = HeadDetector(refiner=refiner)  # confirm = CONFIRM_HEAD
     weak, strong, scenery = Box(1, 1, 10, 12, 0.33), Box(1, 1, 10, 12, 0.6), Box(1, 1, 10, 12, 0.0)
     assert finder._rescore(weak, CONFIRM_HEAD).score == ZONE_UNSURE_BELOW
     assert finder._rescore(weak, CONFIRM_HEAD - 0.01).score == pytest.approx(0.33)
     assert finder._rescore(scenery, 1.0).score == 0.0  # scenery stays pixelated
     assert finder._rescore(strong, 0.0).score == pytest.approx(0.6)
-    finder.demote = 0.1
-    assert finder._rescore(strong, 0.05).score < ZONE_UNSURE_BELOW
     finder.confirm = None
     assert finder._rescore(weak, 1.0).score == pytest.approx(0.33)
 
@@ -192,15 +190,15 @@ def test_training_writes_a_checked_model_and_is_deterministic(
 
 def test_bad_labels_are_one_line_errors(tmp_path: Path, sample_video: Path, capsys) -> None:
     with pytest.raises(InputError, match="not found"):
-        load_labels([tmp_path / "none.json"])
+        load_label_sets([tmp_path / "none.json"])
     twice = tmp_path / "twice.json"
     twice.write_text(json.dumps({"frames": {"5": [[1, 2, 10, 12]]}}))
     with pytest.raises(InputError, match="frame 5 is labelled twice"):
-        load_labels([twice, twice])
+        load_label_sets([twice, twice])
     empty = tmp_path / "empty.json"
     empty.write_text(json.dumps({"frames": {"5": []}}))
     with pytest.raises(InputError, match="no head boxes"):
-        load_labels([empty])
+        load_label_sets([empty])
     late = tmp_path / "late.json"
     late.write_text(json.dumps({"frames": {"400": [[1, 2, 10, 12]]}}))
     code = cli.main(

@@ -41,11 +41,19 @@ def default_refiner_card() -> Path:
     return MODELS_DIR / "heads" / "refiner.json"
 
 
-def window_of(guess: Box, window: float = WINDOW) -> tuple[float, float, float]:
-    """The square window ``(x, y, side)`` around a placed head that the network looks at."""
-    cx, cy = guess.center
-    side = window * max(guess.h, guess.w, 4.0)
+def window_at(
+    cx: float, cy: float, size: float, window: float = WINDOW
+) -> tuple[float, float, float]:
+    """The square window ``(x, y, side)`` centred on (cx, cy), ``window`` × ``size`` wide
+    (at least 4 px of size): what the network looks at, in training and at run time."""
+    side = window * max(size, 4.0)
     return cx - side / 2, cy - side / 2, side
+
+
+def window_of(guess: Box, window: float = WINDOW) -> tuple[float, float, float]:
+    """The window around a placed head (:func:`window_at` of its centre and larger side)."""
+    cx, cy = guess.center
+    return window_at(cx, cy, max(guess.h, guess.w), window)
 
 
 def crop_windows(

@@ -235,7 +235,6 @@ class HeadDetector:
         min_size: int = 4,
         refiner: HeadRefiner | None = None,
         confirm: float | None = CONFIRM_HEAD,
-        demote: float | None = None,
     ) -> None:
         if tiles[0] < 1 or tiles[1] < 1:
             raise InputError(f"tiles must be at least 1x1, got {tiles[0]}x{tiles[1]}")
@@ -253,7 +252,6 @@ class HeadDetector:
         self.min_size = int(min_size)
         self.refiner = refiner
         self.confirm = confirm
-        self.demote = demote
         self.zones: list[Box] = []
         self.last_people: list[Box] = []
         self.scenery_dropped = 0
@@ -269,18 +267,12 @@ class HeadDetector:
 
     def _rescore(self, head: Box, headness: float) -> Box:
         """The refiner's verdict on a placed head: a weak person's plain head is raised to
-        the carry score (``confirm``); with ``demote``, a strong box the refiner sees no
-        head in is lowered below it. Scenery (score 0) stays scenery."""
-        score = head.score
-        if (
-            0.0 < score < ZONE_UNSURE_BELOW
-            and self.confirm is not None
-            and headness >= self.confirm
-        ):
-            score = ZONE_UNSURE_BELOW
-        elif score >= ZONE_UNSURE_BELOW and self.demote is not None and headness < self.demote:
-            score = 0.5 * ZONE_UNSURE_BELOW
-        return Box(head.x, head.y, head.w, head.h, score)
+        the carry score (``confirm``). Scenery (score 0) stays scenery, and a strong box
+        keeps its score."""
+        if 0.0 < head.score < ZONE_UNSURE_BELOW and self.confirm is not None:
+            if headness >= self.confirm:
+                return Box(head.x, head.y, head.w, head.h, ZONE_UNSURE_BELOW)
+        return head
 
     def settle(
         self, image: np.ndarray, boxes: list[TrackedBox], moves: dict[int, tuple[float, float]]

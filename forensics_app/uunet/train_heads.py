@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from forensics_app.core.detect import Box
 from forensics_app.core.foreground import ForegroundModel
-from forensics_app.core.head_refine import WINDOW, HeadRefinerNet, crop_windows
+from forensics_app.core.head_refine import WINDOW, HeadRefinerNet, crop_windows, window_at
 from forensics_app.core.heads import HeadDetector
 from forensics_app.core.people import PersonDetector
 from forensics_app.errors import InputError
@@ -57,15 +57,11 @@ class HeadRefinerConfig:
     threads: int = 2
 
 
-def load_labels(paths: list[Path]) -> dict[int, list[list[int]]]:
-    """Head boxes by frame from one or more label files; a frame in two files is refused."""
-    return load_label_sets(paths)[0]
-
-
 def load_label_sets(
     paths: list[Path],
 ) -> tuple[dict[int, list[list[int]]], dict[int, list[list[int]]]]:
-    """``(heads, ignore regions)`` by frame from one or more label files."""
+    """``(heads, ignore regions)`` by frame from one or more label files; a frame whose
+    heads are in two files is refused."""
     frames: dict[int, list[list[int]]] = {}
     ignore: dict[int, list[list[int]]] = {}
     for path in paths:
@@ -154,9 +150,8 @@ def training_set(
                 for _ in range(config.per_head):
                     dx, dy = np.clip(rng.normal(0.0, config.sigma, 2), -1.0, 1.0) * h
                     gh = h * float(np.exp(rng.normal(0.0, config.size_sigma)))
-                    side = config.window * max(gh, 4.0)
                     cx, cy = x + w / 2 + dx, y + h / 2 + dy
-                    wx, wy = cx - side / 2, cy - side / 2
+                    wx, wy, side = window_at(cx, cy, gh, config.window)
                     bx, by, bw, bh = boxes[int(((centres - [cx, cy]) ** 2).sum(1).argmin())]
                     windows.append((wx, wy, side))
                     rows.append(
@@ -184,8 +179,7 @@ def training_set(
                 negatives.append((cx, cy, gh))
             drawn += 1
         for cx, cy, gh in negatives:
-            side = config.window * max(gh, 4.0)
-            windows.append((cx - side / 2, cy - side / 2, side))
+            windows.append(window_at(cx, cy, gh, config.window))
             rows.append([0.0, 0.0, 0.0, 0.0, 0.0])
         patches.append(crop_windows(image, mask, windows))
         targets.append(np.asarray(rows, np.float32))
