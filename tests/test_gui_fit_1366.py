@@ -18,7 +18,7 @@ from test_gui_workflow import (
     file_request,
     login,
     open_demo_evidence,
-    revealed_frame_12,
+    revealed_at,
 )
 
 from forensics_app.gui.main_window import MainWindow
@@ -52,7 +52,7 @@ def test_reveal_and_a_long_flag_reason_keep_the_window_within_1366(
     qtbot, window: MainWindow
 ) -> None:
     win = window
-    panel = revealed_frame_12(qtbot, win)
+    panel = revealed_at(qtbot, win)
     _fits(qtbot, win)
     reason = "a reflection in the shop window behind the man in the dark jacket, not a face " * 2
     panel.ask_reason = lambda prompt: (reason.strip(), True)

@@ -119,16 +119,18 @@ def unlock_at(qtbot, win: MainWindow, frame: int) -> None:
     unlock(qtbot, win)
 
 
-def revealed_frame_12(qtbot, win: MainWindow):  # noqa: ANN201
-    """alice asks for frames 0-29, dave approves for an hour, alice unlocks at frame 12 and
-    its three faces are revealed; returns the reveal panel."""
+def revealed_at(qtbot, win: MainWindow, frame: int = 12):  # noqa: ANN201
+    """alice asks for frames 0-29, dave approves for an hour, alice unlocks at ``frame`` and
+    its faces are revealed; returns the reveal panel."""
     login(qtbot, win, "alice")
     open_demo_evidence(qtbot, win)
     file_request(qtbot, win, 0, 29)
     approve_as(qtbot, win, "dave", expiry="1h")
-    unlock_at(qtbot, win, 12)
+    unlock_at(qtbot, win, frame)
     panel = win.reveal
-    qtbot.waitUntil(lambda: panel.current is not None and panel.current.index == 12, timeout=30000)
+    qtbot.waitUntil(
+        lambda: panel.current is not None and panel.current.index == frame, timeout=30000
+    )
     return panel
 
 
@@ -210,14 +212,8 @@ def test_request_approve_reveal_and_lock_outside_scope(
 
 def test_expiry_locks_and_drops_the_decoder(qtbot, window: MainWindow) -> None:
     win = window
-    login(qtbot, win, "alice")
-    open_demo_evidence(qtbot, win)
-    file_request(qtbot, win, 0, 29)
-    approve_as(qtbot, win, "dave", expiry="1h")
-    unlock_at(qtbot, win, 5)
-    panel = win.reveal
+    panel = revealed_at(qtbot, win, 5)
     worker = panel.worker
-    qtbot.waitUntil(lambda: panel.current is not None, timeout=30000)
     expires = panel.grant.expires_at
     panel.clock = lambda: expires + timedelta(seconds=1)
     panel.tick()
@@ -305,7 +301,7 @@ def test_flag_a_box_as_not_a_person(qtbot, window: MainWindow) -> None:
     from forensics_app.core.custody.flags import box_flags
 
     win = window
-    panel = revealed_frame_12(qtbot, win)
+    panel = revealed_at(qtbot, win)
     assert sorted(panel.flag_buttons) == [1, 2, 3]  # the GUI's face numbers, from 1
     asked: list[str] = []
     panel.ask_reason = lambda prompt: (asked.append(prompt), ("a traffic cone", True))[1]
