@@ -184,6 +184,11 @@ def test_training_writes_a_checked_model_and_is_deterministic(
     ]
     assert cards[0]["sha256"] == cards[1]["sha256"]
     assert cards[0]["data"]["heads"] == 1 and cards[0]["data"]["head_windows"] == 4
+    # the head finder whose misplacements became negatives is on the card (the shipped
+    # refiner's: two half-frame tiles, as the producer ran before 2026-12-03)
+    assert cards[0]["config"]["finder"] == "tiles"
+    shipped = json.loads(head_refine.default_refiner_card().read_text())
+    assert shipped["config"]["finder"] == "tiles"
     loaded = HeadRefiner(tmp_path / "a" / "refiner.json")
     assert loaded.sha256 == cards[0]["sha256"]
 
@@ -199,6 +204,11 @@ def test_bad_labels_are_one_line_errors(tmp_path: Path, sample_video: Path, caps
     empty.write_text(json.dumps({"frames": {"5": []}}))
     with pytest.raises(InputError, match="no head boxes"):
         load_label_sets([empty])
+    with pytest.raises(InputError, match="unknown finder 'faces'"):
+        train_head_refiner(
+            sample_video, [twice], tmp_path / "f", HeadRefinerConfig(finder="faces"), quiet=True
+        )
+    assert not (tmp_path / "f").exists()
     late = tmp_path / "late.json"
     late.write_text(json.dumps({"frames": {"400": [[1, 2, 10, 12]]}}))
     code = cli.main(

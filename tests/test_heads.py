@@ -20,7 +20,12 @@ from forensics_app.core.heads import (
     motion_tops,
     silhouette_head,
 )
-from forensics_app.core.people import PersonDetector, default_people_card
+from forensics_app.core.people import (
+    PersonDetector,
+    decode_people,
+    default_people_card,
+    input_shape,
+)
 from forensics_app.core.track import detect_and_track
 from forensics_app.core.video import VideoReader
 from forensics_app.errors import DetectionError, InputError
@@ -58,6 +63,56 @@ def test_person_network_finds_walkers_seen_from_behind(
         cx, cy = head.center
         assert any(p.x <= cx <= p.x2 and p.y - 4 <= cy <= p.y + 0.4 * p.h for p in found), head
     assert all(b.score >= people.threshold for b in found)
+
+
+def test_input_shape_keeps_proportions_within_a_fixed_budget() -> None:
+    assert input_shape(768, 576) == (608, 448)  # the sample: about 608 x 448 pixels
+    for width, height in ((1920, 1080), (4000, 3000), (640, 480), (577, 1023)):
+        w, h = input_shape(width, height)
+        assert w % 32 == 0 and h % 32 == 0
+        assert abs(w / h - width / height) < 0.15 * width / height
+        assert 0.8 * 608 * 448 <= w * h <= 1.2 * 608 * 448
+    # a tiny frame is enlarged at most twice, and never to nothing
+    assert input_shape(160, 120) == (320, 256)
+    assert input_shape(8, 8) == (32, 32)
+
+
+def test_decode_people_picks_person_peaks_and_their_edges() -> None:
+    keypoints = np.zeros((20, 30, 80), np.float32)
+    wh = np.zeros((20, 30, 4), np.float32)
+    keypoints[5, 7, 0], wh[5, 7] = 0.8, (3, 10, 5, 30)  # a person at cell (7, 5)
+    keypoints[5, 8, 0] = 0.6  # its neighbour: not a peak
+    keypoints[15, 20, 0], wh[15, 20] = 0.35, (2, 4, 2, 6)  # a weaker person
+    keypoints[10, 10, 2] = 0.9  # a car: another class
+    rows = decode_people(keypoints, wh, 0.3)
+    assert rows.shape == (2, 5)
+    np.testing.assert_allclose(rows[0], [28 - 3, 20 - 10, 28 + 5, 20 + 30, 0.8], rtol=1e-6)
+    np.testing.assert_allclose(rows[1], [78, 56, 82, 66, 0.35], rtol=1e-6)
+    assert decode_people(keypoints, wh, 0.5).shape == (1, 5)
+    assert decode_people(keypoints, wh, 0.95).shape == (0, 5)
+
+
+def test_whole_frame_run_finds_the_people_the_tiles_found(
+    people: PersonDetector, first_frames: list[np.ndarray]
+) -> None:
+    # the producer's default (one whole-frame run in the frame's proportions) against the
+    # earlier two half-frame tiles stretched to 512 x 512, on the real sample
+    tiles = HeadDetector(PersonDetector(threads=2, input_size=(512, 512)), tiles=(2, 1))
+    whole = HeadDetector(people)
+    for index in (0, 15, 30):
+        before = tiles.find_people(first_frames[index])
+        after = whole.find_people(first_frames[index])
+        strong = [b for b in before if b.score >= 0.4]
+        assert strong
+        for box in strong:
+            assert max(box.iou(b) for b in after) >= 0.5, (index, box)
+
+
+def test_person_input_size_is_checked() -> None:
+    with pytest.raises(InputError, match="multiples of 32"):
+        PersonDetector(input_size=(500, 512))
+    with pytest.raises(InputError, match="input pixels"):
+        PersonDetector(input_pixels=100)
 
 
 def test_altered_person_model_is_refused(tmp_path: Path) -> None:
@@ -167,7 +222,9 @@ def test_motion_tops_cover_a_person_no_head_box_covers() -> None:
 def test_scenery_is_pixelated_not_carried(
     people: PersonDetector, first_frames: list[np.ndarray]
 ) -> None:
-    detector = HeadDetector(people, scenery=SceneryMemory(min_runs=2))
+    # min_size 1: the weak box that turns into scenery here is a 14 x 24 px figure whose head
+    # (4 px) the default minimum would drop altogether
+    detector = HeadDetector(people, scenery=SceneryMemory(min_runs=2), min_size=1)
     for frame in first_frames[:12]:
         detector.observe(frame)
     static = [first_frames[11]] * 4  # nothing moves any more: weak boxes become scenery

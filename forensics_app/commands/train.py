@@ -177,7 +177,11 @@ def _head_refiner(args: argparse.Namespace) -> int:
     from forensics_app.uunet.train_heads import HeadRefinerConfig, train_head_refiner
 
     config = HeadRefinerConfig(
-        steps=args.steps, per_head=args.per_head, seed=args.seed, width=args.width
+        steps=args.steps,
+        per_head=args.per_head,
+        seed=args.seed,
+        width=args.width,
+        finder=args.finder,
     )
     card = train_head_refiner(
         Path(args.video), [Path(p) for p in args.labels], Path(args.out), config, quiet=args.quiet
@@ -303,6 +307,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--width", type=int, default=24, help="channels of the first stage (default 24)"
     )
     heads.add_argument("--seed", type=int, default=0)
+    heads.add_argument(
+        "--finder",
+        choices=("tiles", "whole"),
+        default="tiles",
+        help="head finder whose misplacements are negatives: tiles (as the shipped refiner "
+        "was trained, default) or whole (the producer's since 2026-12-03)",
+    )
     heads.add_argument("--quiet", action="store_true", help="no progress bar")
     heads.set_defaults(handler=_head_refiner)
 

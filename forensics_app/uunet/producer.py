@@ -32,7 +32,7 @@ import numpy as np
 from forensics_app.core import stego
 from forensics_app.core.detect import Box, FaceDetector, default_detector
 from forensics_app.core.face_geometry import ENCODER_GROW, crop_face, face_size, paste_face
-from forensics_app.core.heads import default_head_detector
+from forensics_app.core.heads import PERSON_THRESHOLD, default_head_detector
 from forensics_app.core.obscure import OBSCURE_MARGIN, obscure_frame, obscure_halo, obscure_head
 from forensics_app.core.track import TrackedBox, detect_and_track
 from forensics_app.core.video import Frame, VideoReader
@@ -74,7 +74,7 @@ class ProducerConfig:
     detector: DetectorName = "heads"
     upscale: float = 2.0
     threshold: float = 0.2
-    person_threshold: float = 0.3
+    person_threshold: float = PERSON_THRESHOLD
     carry_threshold: float | None = None
     min_carry: int = 8
     batch_frames: int = 4

@@ -37,6 +37,9 @@ from forensics_app.core.heads import HeadDetector
 from forensics_app.core.people import PersonDetector
 from forensics_app.errors import InputError
 
+#: The head finders a refiner's negatives can come from (HeadRefinerConfig.finder).
+FINDERS = ("tiles", "whole")
+
 
 @dataclass
 class HeadRefinerConfig:
@@ -55,6 +58,12 @@ class HeadRefinerConfig:
     window: float = WINDOW
     seed: int = 0
     threads: int = 2
+    #: how the head finder whose misplacements become negatives runs the person network:
+    #: "tiles", two half-frame tiles stretched to 512×512 at person threshold 0.3 (the finder
+    #: the shipped refiner was trained with, until 2026-12-03 also the producer's), or
+    #: "whole", the producer's finder since (one whole-frame run, PERSON_THRESHOLD). A
+    #: refiner retrained on "whole" scored one head fewer (RESULTS, "Heads").
+    finder: str = "tiles"
 
 
 def load_label_sets(
@@ -85,19 +94,25 @@ def load_label_sets(
 
 
 def clip_views(
-    video: Path, wanted: set[int], people: PersonDetector | None = None
+    video: Path, wanted: set[int], threads: int | None = None, finder_name: str | None = None
 ) -> dict[int, tuple[np.ndarray, np.ndarray | None, list[Box]]]:
     """``{frame: (bgr, foreground mask or None, placed heads)}`` for the wanted frames.
 
     The head finder's background model sees every frame from the first, as in the producer;
-    on the wanted frames it places heads without a refiner (``people`` given) or not at all.
+    on the wanted frames it places heads without a refiner (``finder_name``, see
+    :attr:`HeadRefinerConfig.finder`) or not at all (None).
     """
     import cv2
 
     capture = cv2.VideoCapture(str(video))
     if not capture.isOpened():
         raise InputError(f"cannot open the video {video}")
-    finder = HeadDetector(people, margin=1.0) if people is not None else None
+    finder = None
+    if finder_name == "tiles":
+        people = PersonDetector(threads=threads, input_size=(512, 512))
+        finder = HeadDetector(people, margin=1.0, tiles=(2, 1), threshold=0.3)
+    elif finder_name == "whole":
+        finder = HeadDetector(PersonDetector(threads=threads), margin=1.0)
     model = finder.foreground if finder is not None else ForegroundModel()
     out: dict[int, tuple[np.ndarray, np.ndarray | None, list[Box]]] = {}
     index = 0
@@ -214,9 +229,11 @@ def train_head_refiner(
     config = config or HeadRefinerConfig()
     if config.steps < 1 or config.per_head < 1 or config.batch_size < 1:
         raise InputError("steps, per-head and batch size must be at least 1")
+    if config.finder not in FINDERS:
+        raise InputError(f"unknown finder {config.finder!r}; use {' or '.join(FINDERS)}")
     labels, ignore = load_label_sets(label_files)
     started = time.perf_counter()
-    views = clip_views(Path(video), set(labels), PersonDetector(threads=config.threads))
+    views = clip_views(Path(video), set(labels), config.threads, config.finder)
     patches, targets = training_set(views, labels, config, ignore)
     torch.manual_seed(config.seed)
     torch.set_num_threads(max(1, config.threads))
