@@ -5,7 +5,7 @@ sample, frames 0–299 of vtest.avi, audited 2026-12-03; frames 300–794 are le
 purpose), and, for comparison, the same frames' labels before the audit
 (vtest_cut_heads_2026-11-29.json, 122 heads; ``carried_before_audit``):
   * ``fit``: for every labelled head whose centre lies in the top part of a person box
-    (CenterNet, two half-frame tiles), the head's height, width, top and centre offset as
+    (CenterNet on the whole frame, the producer's default), the head's height, width, top and centre offset as
     fractions of the box, as percentiles: the medians are HeadGeometry's defaults;
   * ``tracking``: the HeadDetector + tracker at every k, scored one-to-one at IoU >= 0.3
     on all tracked boxes, on those scoring >= 0.4, and on those the producer carries
@@ -15,8 +15,12 @@ purpose), and, for comparison, the same frames' labels before the audit
 
 The head refiner (models/heads, trained on the 246 heads of vtest_cut_heads_train.json, the
 frames between the scored ones) runs as in the producer; ``--no-refiner`` measures without.
+``--person-sweep`` scores, at k = 4, how the person network is run (whole frame at several
+person thresholds, and the two half-frame tiles stretched to 512×512 at 0.3 that were the
+default until 2026-12-03) on the scored labels *and* on the training labels: the threshold
+is chosen on the training labels, not on the scored ones.
 
-    python benchmarks/bench_heads.py --out benchmarks/results/bench_heads.json [--margins 1.0 1.2 1.3]
+    python benchmarks/bench_heads.py --out benchmarks/results/bench_heads.json [--margins 1.0 1.2 1.3] [--person-sweep]
 """
 
 from __future__ import annotations
@@ -38,11 +42,12 @@ from bench_detect import read_frames, score_frames  # noqa: E402
 from forensics_app import SAMPLE_VIDEO  # noqa: E402
 from forensics_app.core.detect import Box  # noqa: E402
 from forensics_app.core.head_refine import HeadRefiner  # noqa: E402
-from forensics_app.core.heads import HeadDetector  # noqa: E402
+from forensics_app.core.heads import PERSON_THRESHOLD, HeadDetector  # noqa: E402
 from forensics_app.core.people import PersonDetector  # noqa: E402
 from forensics_app.core.track import detect_and_track  # noqa: E402
 
 LABELS = HERE / "labels" / "vtest_cut_heads.json"
+TRAIN_LABELS = HERE / "labels" / "vtest_cut_heads_train.json"
 BEFORE_AUDIT = HERE / "labels" / "vtest_cut_heads_2026-11-29.json"
 CARRY = 0.4
 
@@ -89,12 +94,16 @@ def tracking(
     margin: float = 1.2,
     refiner: HeadRefiner | None = None,
     before_audit: dict | None = None,
+    tiles: tuple[int, int] = (1, 1),
+    threshold: float = PERSON_THRESHOLD,
 ) -> dict:
     wanted = {int(k) for k in labels["frames"]}
     everything = [image for _, image in read_frames(video)]
     out = {}
     for k in ks:
-        detector = HeadDetector(people, margin=margin, refiner=refiner)
+        detector = HeadDetector(
+            people, margin=margin, refiner=refiner, tiles=tiles, threshold=threshold
+        )
         found: dict[int, list[Box]] = {}
         fresh: dict[int, list[Box]] = {}  # what the producer carries: no coasting tracks
         started = time.perf_counter()
@@ -121,6 +130,27 @@ def tracking(
     return out
 
 
+def person_sweep(video: Path, refiner: HeadRefiner | None) -> dict:
+    """Carried recall / precision at k = 4 per way of running the person network, on the
+    scored labels and on the training labels."""
+    scored, train = json.loads(LABELS.read_text()), json.loads(TRAIN_LABELS.read_text())
+    whole = PersonDetector(threads=2)
+    tiled = PersonDetector(threads=2, input_size=(512, 512))
+    settings = [
+        (f"whole frame, person threshold {t}", whole, (1, 1), t) for t in (0.2, 0.25, 0.3)
+    ] + [("two half-frame tiles at 512x512, threshold 0.3 (until 2026-12-03)", tiled, (2, 1), 0.3)]
+    out = {}
+    for name, people, tiles, threshold in settings:
+        row = {}
+        for label_name, labels in (("scored", scored), ("training_labels", train)):
+            result = tracking(labels, video, people, [4], 1.2, refiner, None, tiles, threshold)
+            row[label_name] = result["4"]["carried"]
+            row[f"fps_detect_and_track_{label_name}"] = result["4"]["fps_detect_and_track"]
+        out[name] = row
+        print(name, {k: (v["recall"], v["precision"]) for k, v in row.items() if "fps" not in k})
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", type=Path, default=SAMPLE_VIDEO)
@@ -133,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         help="also sweep the head box margin at k = 4 (carried boxes), e.g. 1.0 1.1 1.2 1.3",
     )
     parser.add_argument("--no-refiner", action="store_true", help="place heads without it")
+    parser.add_argument(
+        "--person-sweep", action="store_true", help="also compare ways to run the person network"
+    )
     args = parser.parse_args(argv)
     labels = json.loads(LABELS.read_text())
     before = json.loads(BEFORE_AUDIT.read_text())
@@ -155,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             str(m): tracking(labels, args.video, people, [4], m, refiner)["4"]["carried"]
             for m in args.margins
         }
+    if args.person_sweep:
+        result["person_sweep_k4"] = person_sweep(args.video, refiner)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["fit"], indent=2))
