@@ -15,7 +15,7 @@ the sigmoid heat map of the person class at a quarter of the input size, and ``w
 cell's distances to the left, top, right and bottom box edges in input pixels.
 :func:`decode_people` picks the person peaks as the original graph did (a cell that is the
 maximum of its 3×3 neighbourhood; at 512×512 the boxes agree with the original graph's to
-4e-7) and :func:`forensics_app.core.detect.nms` removes duplicates.
+3e-4 px) and :func:`forensics_app.core.detect.nms` removes duplicates.
 
 The frame is shown to the network in its own proportions, scaled so that the input holds
 about :data:`DEFAULT_INPUT_PIXELS` pixels: one run costs the same on every camera, and on
