@@ -217,10 +217,11 @@ class HeadDetector:
     ``tiles`` = ``(nx, ny)`` overlapping windows, one network run each; ``whole_frame``
     adds a run on the whole frame ((1, 1), the default, means the whole frame only).
     ``threshold`` is the person score at which a box counts at all; boxes between it and
-    the producer's carry threshold are the unsure ones that get pixelated. ``margin`` enlarges every head box about its centre: a
-    10 px head placed 3 px off still lies mostly inside a box 1.2× its size, and what the
-    margin adds is hair, collar or background, all of which may be replaced. ``refiner``
-    (the producer's default passes the shipped one) moves each placed head onto its head
+    the producer's carry threshold are the unsure ones that get pixelated. ``margin``
+    enlarges every head box about its centre: a 10 px head placed 3 px off still lies
+    mostly inside a box 1.2× its size, and what the margin adds is hair, collar or
+    background, all of which may be replaced. ``refiner`` (the producer's default passes
+    the shipped one) moves each placed head onto its head
     before the margin is added.
     """
 
