@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from model_support import copy_model
 
 from forensics_app import cli
 from forensics_app.core import head_refine
@@ -26,13 +26,6 @@ from forensics_app.uunet.train_heads import (
 LABELS = Path(__file__).resolve().parents[1] / "benchmarks" / "labels"
 
 
-def _copy_model(tmp_path: Path) -> Path:
-    card = head_refine.default_refiner_card()
-    for path in (card, card.parent / "refiner.safetensors"):
-        shutil.copy(path, tmp_path / path.name)
-    return tmp_path / card.name
-
-
 @pytest.fixture(scope="module")
 def refiner() -> HeadRefiner:
     return HeadRefiner()
@@ -47,7 +40,7 @@ def scored(sample_video: Path) -> tuple[dict, dict]:
 
 
 def test_altered_or_missing_refiner_is_refused_in_one_line(tmp_path: Path) -> None:
-    card = _copy_model(tmp_path)
+    card = copy_model(head_refine.default_refiner_card(), tmp_path)
     weights = tmp_path / "refiner.safetensors"
     data = bytearray(weights.read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -235,7 +228,7 @@ def test_the_producer_records_the_refiner_and_refuses_an_altered_one(
     summary = json.loads(capsys.readouterr().out)
     shipped = json.loads(head_refine.default_refiner_card().read_text())["sha256"]
     assert summary["refiner_sha256"] == shipped
-    card = _copy_model(tmp_path)
+    card = copy_model(head_refine.default_refiner_card(), tmp_path)
     weights = tmp_path / "refiner.safetensors"
     weights.write_bytes(weights.read_bytes()[:-64])
     monkeypatch.setattr(head_refine, "default_refiner_card", lambda: card)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from model_support import copy_model
 
 from forensics_app.core.detect import Box
 from forensics_app.core.foreground import ForegroundModel
@@ -42,13 +42,6 @@ def people() -> PersonDetector:
 def first_frames(sample_video: Path) -> list[np.ndarray]:
     with VideoReader(sample_video) as reader:
         return [frame.image for frame in reader.frames(0, 31)]
-
-
-def _copy_model(tmp_path: Path) -> Path:
-    card = default_people_card()
-    for path in (card, card.parent / "centernet.onnx"):
-        shutil.copy(path, tmp_path / path.name)
-    return tmp_path / card.name
 
 
 def test_person_network_finds_walkers_seen_from_behind(
@@ -116,7 +109,7 @@ def test_person_input_size_is_checked() -> None:
 
 
 def test_altered_person_model_is_refused(tmp_path: Path) -> None:
-    card = _copy_model(tmp_path)
+    card = copy_model(default_people_card(), tmp_path)
     model = tmp_path / "centernet.onnx"
     data = bytearray(model.read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -127,7 +120,7 @@ def test_altered_person_model_is_refused(tmp_path: Path) -> None:
 
 
 def test_missing_person_model_or_card_is_one_line(tmp_path: Path) -> None:
-    card = _copy_model(tmp_path)
+    card = copy_model(default_people_card(), tmp_path)
     (tmp_path / "centernet.onnx").unlink()
     with pytest.raises(DetectionError, match="model not found"):
         PersonDetector(card)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from model_support import copy_model
 
 from forensics_app import cli
 from forensics_app.core import people as people_module
@@ -173,12 +173,10 @@ def test_cli_review_file_and_an_altered_detector(
     assert document["format"] == "uunet-producer-review/1"
     assert len(document["review"]) == summary["frames_for_review"]
     # a swapped or altered person model: one line, exit 1, no output
-    card = people_module.default_people_card()
-    for path in (card, card.parent / "centernet.onnx"):
-        shutil.copy(path, tmp_path / path.name)
+    card = copy_model(people_module.default_people_card(), tmp_path)
     model = tmp_path / "centernet.onnx"
     model.write_bytes(model.read_bytes()[:-100])
-    monkeypatch.setattr(people_module, "default_people_card", lambda: tmp_path / card.name)
+    monkeypatch.setattr(people_module, "default_people_card", lambda: card)
     out = tmp_path / "q.mkv"
     code = cli.main(["deidentify", str(sample_video), "--out", str(out), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
