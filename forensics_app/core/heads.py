@@ -221,8 +221,7 @@ class HeadDetector:
     enlarges every head box about its centre: a 10 px head placed 3 px off still lies
     mostly inside a box 1.2× its size, and what the margin adds is hair, collar or
     background, all of which may be replaced. ``refiner`` (the producer's default passes
-    the shipped one) moves each placed head onto its head
-    before the margin is added.
+    the shipped one) moves each placed head onto its head before the margin is added.
     """
 
     def __init__(
