@@ -13,8 +13,12 @@ from pathlib import Path
 
 
 def copy_model(card: Path, into: Path) -> Path:
-    """Copy ``card`` and the weights file it names into ``into``; returns the copied card."""
-    weights = json.loads(card.read_text(encoding="utf-8"))["weights_file"]
-    for path in (card, card.parent / weights):
+    """Copy ``card``, the weights file it names and its onnxruntime twin (when it pins one)
+    into ``into``; returns the copied card."""
+    data = json.loads(card.read_text(encoding="utf-8"))
+    names = [data["weights_file"]]
+    if isinstance(data.get("runtime"), dict):
+        names.append(data["runtime"]["file"])
+    for path in (card, *(card.parent / name for name in names)):
         shutil.copy(path, into / path.name)
     return into / card.name

@@ -83,7 +83,7 @@ def test_shipped_encoder_keeps_or_flips_on_faces_whose_gender_is_clear() -> None
     flip = FaceEncoder.from_file(MODELS / "ue.safetensors", s_gender=-1)
     assert keep.gender is not None and keep.gender_note.startswith("keep")
     tags = keep.card["donor_bank"]["gender"]
-    bank = keep.module.donors.permute(0, 2, 3, 1).numpy()[..., ::-1]
+    bank = keep.donor_faces_rgb()[..., ::-1]
     logits = keep.gender.reader.logits(np.ascontiguousarray(bank))
     clear = [
         i
@@ -248,7 +248,7 @@ def test_the_donor_is_the_least_alike_of_the_seeds_candidates_by_e_id() -> None:
     assert "least alike of 4" in enc.gender_note
     default = FaceEncoder.from_file(MODELS / "ue.safetensors", s_gender=1)
     assert default.gender is not None and default.gender.candidates == DONOR_CANDIDATES
-    bank = enc.module.donors.permute(0, 2, 3, 1).numpy()
+    bank = enc.donor_faces_rgb()
     faces = np.ascontiguousarray(bank[[3, 3, 40, 41]][..., ::-1])  # BGR, two tracks
     seeds = [900, 900, 901, 901]
     chosen = enc.donor_indices(faces, seeds)

@@ -192,6 +192,18 @@ def _head_refiner(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_runtime(args: argparse.Namespace) -> int:
+    from forensics_app.uunet.runtime_export import export_runtime
+
+    blocks = export_runtime(Path(args.models))
+    for name, block in blocks.items():
+        print(
+            f"{name}: {block['file']} {block['bytes']:,} bytes, sha256 {block['sha256'][:16]}…,"
+            f" max |torch − onnxruntime| {block['max_abs_diff']:.1e}"
+        )
+    return 0
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="ROOT/<subject>/<sequence>/<frame>.png")
     parser.add_argument("--out", required=True, help="output folder (weights, card, log)")
@@ -288,6 +300,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     tag.add_argument("--encoder", required=True, help="ue.safetensors (its card is updated)")
     tag.add_argument("--labels", required=True, help="CSV donor,identity,gender")
     tag.set_defaults(handler=_tag_donors)
+
+    twins = actions.add_parser(
+        "export-runtime",
+        help="trace U_e, the reader of x and the head refiner to onnxruntime twins (cards pin them)",
+    )
+    twins.add_argument("--models", default="models", help="the models folder (default: models)")
+    twins.set_defaults(handler=_export_runtime)
 
     heads = actions.add_parser(
         "head-refiner",

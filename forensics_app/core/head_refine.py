@@ -7,10 +7,13 @@ wall), and a box that far off no longer covers its head. :class:`HeadRefiner` lo
 window three head-heights wide around each placed head — colour and the foreground mask —
 and says where the head in it is and how sure it is that the window holds one.
 
-The network (:class:`HeadRefinerNet`, 0.26 M parameters, about 0.5 ms a head on two cores) is
-trained by ``forensics train head-refiner`` on hand-labelled heads of the sample clip
-(frames 0–299 of vtest.avi only) and shipped as ``models/heads/refiner.safetensors`` with a
-model card whose sha256 is checked before the weights are read, like every detector here.
+The network (:class:`.head_refine_net.HeadRefinerNet`, 0.26 M parameters, about 0.5 ms a
+head on two cores) is trained by ``forensics train head-refiner`` on hand-labelled heads of
+the sample clip (frames 0–299 of vtest.avi only) and shipped as
+``models/heads/refiner.safetensors`` with a model card whose sha256 is checked before the
+weights are read, like every detector here. The card also pins the network's onnxruntime
+twin (``refiner.onnx``, written by ``forensics train export-runtime``), which the producer
+runs so that it never imports torch; without a twin the torch network runs.
 """
 
 from __future__ import annotations
@@ -19,14 +22,15 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
-from safetensors.torch import load as load_safetensors
-from torch import nn
 
 from forensics_app import MODELS_DIR
 from forensics_app.core.detect import Box
-from forensics_app.core.model_files import load_verified_model
-from forensics_app.errors import DetectionError
+from forensics_app.core.model_files import (
+    load_runtime_twin,
+    load_verified_model,
+    open_onnx_session,
+)
+from forensics_app.errors import DetectionError, InputError
 
 #: Side of the network's input, pixels.
 INPUT = 32
@@ -34,6 +38,8 @@ INPUT = 32
 WINDOW = 3.0
 #: Channels: B, G, R, foreground.
 CHANNELS = 4
+#: Which network runs: the ONNX twin when the card pins one (``auto``), or torch.
+RUNTIMES = ("auto", "onnxruntime", "torch")
 
 
 def default_refiner_card() -> Path:
@@ -90,43 +96,6 @@ def crop_windows(
     return out
 
 
-class HeadRefinerNet(nn.Module):
-    """Three conv stages down to 4×4, then the head's box in window units and a head logit.
-
-    Output per window: centre x, centre y (0..1 across the window), log width and log height
-    (of the fraction of the window's side), and the logit of "a head lies near the window's
-    centre" (trained against background and the head finder's own misplacements).
-    """
-
-    def __init__(self, width: int = 24) -> None:
-        super().__init__()
-        w = width
-
-        def stage(cin: int, cout: int) -> nn.Sequential:
-            return nn.Sequential(
-                nn.Conv2d(cin, cout, 3, padding=1),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(cout, cout, 3, padding=1),
-                nn.ReLU(inplace=True),
-                nn.MaxPool2d(2),
-            )
-
-        self.features = nn.Sequential(stage(CHANNELS, w), stage(w, 2 * w), stage(2 * w, 3 * w))
-        self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(3 * w * 16, 128), nn.ReLU(inplace=True), nn.Linear(128, 5)
-        )
-
-    def forward(self, patches: torch.Tensor) -> torch.Tensor:
-        """``patches``: float ``[n, 4, 32, 32]`` in 0..1 → ``[n, 5]``: box in window units
-        (see :meth:`boxes`) and the head logit."""
-        return self.head(self.features(patches - 0.5))
-
-    @staticmethod
-    def boxes(out: torch.Tensor) -> torch.Tensor:
-        """The raw output as ``[n, 4]`` centre x, centre y, width, height in window units."""
-        return torch.cat([out[:, :2], out[:, 2:4].exp()], dim=1)
-
-
 class HeadRefiner:
     """Moves placed head boxes onto the head in their window (see the module docstring).
 
@@ -141,20 +110,44 @@ class HeadRefiner:
         *,
         max_shift: float = 1.0,
         max_scale: float = 1.5,
+        runtime: str = "auto",
     ) -> None:
+        if runtime not in RUNTIMES:
+            raise InputError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
         self.card_path = Path(card) if card is not None else default_refiner_card()
         data, self.card = load_verified_model(self.card_path, "head refiner")
         self.sha256 = str(self.card["sha256"])
+        twin = None if runtime == "torch" else load_runtime_twin(self.card_path, "head refiner")
+        if twin is None and runtime == "onnxruntime":
+            raise DetectionError(f"{self.card_path} names no onnxruntime twin of the refiner")
         try:
-            state = load_safetensors(data)
-            self.net = HeadRefinerNet(int(self.card.get("config", {}).get("width", 24)))
-            self.net.load_state_dict(state)
-        except Exception as error:  # safetensors/torch raise several untyped errors
+            if twin is not None:
+                self._session = open_onnx_session(twin[0])
+                self._readout = None
+                self.runtime = "onnxruntime"
+            else:
+                from forensics_app.core.head_refine_net import load_refiner_readout
+
+                width = int(self.card.get("config", {}).get("width", 24))
+                self._readout = load_refiner_readout(data, width)
+                self.runtime = "torch"
+        except Exception as error:  # onnxruntime/safetensors/torch raise untyped errors
             raise DetectionError(f"cannot load the head refiner: {error}") from error
-        self.net.eval()
         self.window = float(self.card.get("config", {}).get("window", WINDOW))
         self.max_shift = float(max_shift)
         self.max_scale = float(max_scale)
+
+    def read(self, patches: np.ndarray) -> np.ndarray:
+        """The network's reading of uint8 patches ``[n, 4, 32, 32]`` (:func:`crop_windows`):
+        ``[n, 5]`` float64 = box centre x, centre y, width, height in window units, P(head)."""
+        if self._readout is None:
+            out = self._session.run(None, {"patches": patches})[0]
+        else:
+            import torch
+
+            with torch.inference_mode():
+                out = self._readout(torch.from_numpy(patches)).numpy()
+        return np.asarray(out, np.float64)
 
     def refine(self, image: np.ndarray, mask: np.ndarray | None, heads: list[Box]) -> list[Box]:
         """The heads moved onto the head the network sees in each one's window (same scores)."""
@@ -167,11 +160,8 @@ class HeadRefiner:
         if not heads:
             return []
         windows = [window_of(h, self.window) for h in heads]
-        patches = torch.from_numpy(crop_windows(image, mask, windows)).float() / 255.0
-        with torch.inference_mode():
-            raw = self.net(patches)
-            pred = HeadRefinerNet.boxes(raw).numpy().astype(np.float64)
-            headness = torch.sigmoid(raw[:, 4]).numpy().astype(np.float64)
+        reading = self.read(crop_windows(image, mask, windows))
+        pred, headness = reading[:, :4], reading[:, 4]
         out = []
         for head, (x, y, side), (cx, cy, w, h), p in zip(
             heads, windows, pred, headness, strict=True

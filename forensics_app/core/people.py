@@ -33,6 +33,7 @@ import numpy as np
 from forensics_app import MODELS_DIR
 from forensics_app.core.detect import Box, as_bgr, nms
 from forensics_app.core.model_files import load_verified_model as _load_verified
+from forensics_app.core.model_files import open_onnx_session
 from forensics_app.errors import DetectionError, InputError
 
 #: The network's input holds about this many pixels (608×448 for a 4:3 frame).
@@ -130,17 +131,7 @@ class PersonDetector:
         self.threshold = float(threshold)
         self.nms_iou = float(nms_iou)
         try:
-            import onnxruntime as ort
-
-            ort.set_default_logger_severity(3)
-            options = ort.SessionOptions()
-            options.enable_cpu_mem_arena = False  # keeps the producer's peak memory down
-            # threads that spin waiting for the next run take the core the video encoder and
-            # the head refiner need: the producer ran about 10 % faster with it off (measured)
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            if threads:
-                options.intra_op_num_threads = int(threads)
-            self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+            self._session = open_onnx_session(model, threads)
         except Exception as error:  # onnxruntime raises its own untyped errors
             raise DetectionError(f"cannot load the person detector: {error}") from error
 

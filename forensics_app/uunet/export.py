@@ -10,16 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from forensics_app.core.atomic import PUBLIC, atomic_write_bytes
 from forensics_app.errors import ModelError, VerificationError
-from forensics_app.uunet.networks import build_network
+
+if TYPE_CHECKING:  # torch is imported where a network is built: reading cards needs none
+    from torch import nn
 
 CARD_FORMAT = "uunet-model-card/1"
 
@@ -32,6 +29,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def weights_bytes(module: nn.Module) -> bytes:
     """The module's state dict serialised as safetensors bytes (contiguous CPU tensors)."""
+    from safetensors.torch import save as st_save
+
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     return st_save(state)
 
@@ -84,9 +83,9 @@ def read_card(path: Path) -> dict[str, Any]:
     return card
 
 
-def module_from_bytes(blob: bytes, card: dict[str, Any], expected_role: str | None = None):
-    """Build the card's network and load safetensors ``blob`` into it, after checking its
-    sha256 against the card (a flipped byte raises :class:`VerificationError`)."""
+def check_weights(blob: bytes, card: dict[str, Any], expected_role: str | None = None) -> None:
+    """Refuse weights whose sha256 differs from the card's (:class:`VerificationError`) or a
+    card of another role (:class:`ModelError`)."""
     if expected_role is not None and card.get("role") != expected_role:
         raise ModelError(f"model is a {card.get('role')!r}, expected {expected_role!r}")
     digest = hashlib.sha256(blob).hexdigest()
@@ -95,6 +94,16 @@ def module_from_bytes(blob: bytes, card: dict[str, Any], expected_role: str | No
             f"model weights sha256 {digest[:16]}… does not match the card's "
             f"{str(card.get('sha256'))[:16]}…"
         )
+
+
+def module_from_bytes(blob: bytes, card: dict[str, Any], expected_role: str | None = None):
+    """Build the card's network and load safetensors ``blob`` into it, after checking its
+    sha256 against the card (a flipped byte raises :class:`VerificationError`)."""
+    from safetensors.torch import load as st_load
+
+    from forensics_app.uunet.networks import build_network
+
+    check_weights(blob, card, expected_role)
     arch = card["architecture"]
     module = build_network(arch["name"], **arch.get("config", {}))
     try:
@@ -117,4 +126,6 @@ def load_model(weights_path: Path, expected_role: str | None = None) -> tuple[nn
 
 def to_device(module: nn.Module, device: str) -> nn.Module:
     """Move a loaded module to ``device`` (kept separate so loading stays CPU-only)."""
+    import torch
+
     return module.to(torch.device(device))

@@ -32,7 +32,6 @@ import hashlib
 import json
 import random
 import re
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,10 +42,13 @@ import torch
 from torch import nn
 
 from forensics_app.errors import InputError, ModelError
-from forensics_app.uunet.donors import donor_index
+from forensics_app.uunet.gender_control import (  # noqa: F401  (their home before the split)
+    GENDERS,
+    GenderControl,
+    setup_gender_control,
+)
 from forensics_app.uunet.networks import GenderProbe
 
-GENDERS = ("female", "male")
 #: Where ``forensics train gender-probe`` writes the probe, beside ``identity.safetensors``.
 PROBE_DIR = "gender"
 PROBE_FILE = "probe.safetensors"
@@ -54,6 +56,9 @@ PROBE_FILE = "probe.safetensors"
 
 class OwnGenderReader:
     """x's perceived gender by this package's own models: E_id's features → linear probe."""
+
+    #: the back end that runs it (ProducerStats.runtime)
+    runtime = "torch"
 
     def __init__(self, embedder: nn.Module, probe: nn.Module, card: dict[str, Any]) -> None:
         self.embedder, self.probe, self.card = embedder.eval(), probe.eval(), card
@@ -66,6 +71,7 @@ class OwnGenderReader:
         and :class:`VerificationError`/:class:`ModelError` when a file fails its card.
         """
         from forensics_app.uunet.export import load_model
+        from forensics_app.uunet.onnx_twins import check_identity_pin
 
         probe_path = Path(models) / PROBE_DIR / PROBE_FILE
         identity_path = Path(models) / "identity.safetensors"
@@ -73,13 +79,7 @@ class OwnGenderReader:
             if not path.is_file():
                 raise ModelError(f"no {path}") from FileNotFoundError(path)
         probe, card = load_model(probe_path, expected_role="gender_reader")
-        pinned = card.get("data", {}).get("identity_model_sha256")
-        actual = hashlib.sha256(identity_path.read_bytes()).hexdigest()
-        if pinned != actual:
-            raise ModelError(
-                f"{identity_path} (sha256 {actual[:16]}…) is not the E_id the gender probe "
-                f"was trained on ({str(pinned)[:16]}…); retrain it: forensics train gender-probe"
-            )
+        check_identity_pin(card, identity_path)
         embedder, _ = load_model(identity_path, expected_role="identity_embedder")
         return cls(embedder, probe, card)
 
@@ -94,158 +94,32 @@ class OwnGenderReader:
                 out.append(self.probe(feats).float().numpy())
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 
+    def descriptors(self, faces_rgb: np.ndarray, batch: int = 256) -> np.ndarray:
+        """Unit-length E_id descriptors ``N×128`` of ``N×64×64×3`` uint8 **RGB** faces."""
+        faces = np.asarray(faces_rgb)
+        with torch.inference_mode():
+            out = [
+                _features(self.embedder, faces[i : i + batch], "descriptor").numpy()
+                for i in range(0, len(faces), batch)
+            ]
+        return np.concatenate(out) if out else np.zeros((0, 128), np.float32)
+
 
 def _features(embedder: nn.Module, rgb_u8: np.ndarray, kind: str = "layers") -> torch.Tensor:
     """E_id's read-out of uint8 RGB faces that a probe reads (see :class:`GenderProbe`)."""
     t = torch.from_numpy(np.ascontiguousarray(rgb_u8)).permute(0, 3, 1, 2).float() / 255.0
+    return features_of(embedder, t, kind)
+
+
+def features_of(embedder: nn.Module, t: torch.Tensor, kind: str = "layers") -> torch.Tensor:
+    """:func:`_features` of float RGB faces ``N×3×64×64`` in [0, 1] (what the ONNX twin of
+    the reader traces)."""
     if kind == "descriptor":
         return nn.functional.normalize(embedder(t), dim=1)
     conv = embedder.features((t - 0.5) * 4.0)  # as IdentityEmbedder.forward
     hidden = embedder.head[2](embedder.head[1](embedder.head[0](conv)))
     parts = (embedder.head[3](hidden), hidden, conv.mean(dim=(2, 3)))
     return torch.cat([nn.functional.normalize(p, dim=1) for p in parts], dim=1)
-
-
-class GenderControl:
-    """Chooses each track's donor from the half of the bank that ``s`` asks for.
-
-    ``s = +1`` keeps x's gender (a donor of the gender the reader sees in x), ``s = −1``
-    flips it. ``donor_gender`` holds one of ``female``/``male``/empty per donor; untagged
-    donors are never chosen under gender control.
-    """
-
-    def __init__(
-        self,
-        reader: OwnGenderReader,
-        donor_gender: Sequence[str],
-        s: int,
-        candidates: int = 1,
-        donor_faces_rgb: np.ndarray | None = None,
-    ) -> None:
-        if s not in (1, -1):
-            raise InputError(f"s_gender must be +1 (keep) or -1 (flip), got {s!r}")
-        if candidates < 1 or (candidates > 1 and donor_faces_rgb is None):
-            raise InputError("donor candidates must be >= 1, and > 1 needs the donor faces")
-        self.reader, self.s, self.candidates = reader, s, int(candidates)
-        self.subsets = {g: [i for i, v in enumerate(donor_gender) if v == g] for g in GENDERS}
-        for g, members in self.subsets.items():
-            if not members:
-                raise ModelError(f"the donor bank has no donor tagged {g}; cannot control gender")
-        self._track: dict[int, str] = {}
-        self._donor: dict[int, int] = {}
-        self._donor_desc: torch.Tensor | None = None
-        if self.candidates > 1 and donor_faces_rgb is not None:
-            with torch.inference_mode():
-                self._donor_desc = _features(reader.embedder, donor_faces_rgb, "descriptor")
-
-    def track_gender(self, seed: int) -> str | None:
-        """The gender decided for a track seed (as read in x), None before it is seen."""
-        return self._track.get(int(seed))
-
-    def donors(self, faces_bgr: np.ndarray, seeds: Sequence[int]) -> list[int]:
-        """The donor index of each face: its track's gender subset, hashed by the seed.
-
-        Seeds not seen before get their gender now: the sign of the mean reader logit over
-        all of that seed's faces in this call. Later calls never change it.
-        """
-        seeds = [int(s) for s in seeds]
-        new = sorted({s for s in seeds if s not in self._track})
-        if new:
-            rows = [i for i, s in enumerate(seeds) if s in set(new)]
-            faces = np.asarray(faces_bgr)[rows]
-            logits = self.reader.logits(faces)
-            desc = None
-            if self._donor_desc is not None:
-                with torch.inference_mode():
-                    rgb = np.ascontiguousarray(faces[..., ::-1])
-                    desc = _features(self.reader.embedder, rgb, "descriptor")
-            for seed in new:
-                mine = [k for k, i in enumerate(rows) if seeds[i] == seed]
-                self._track[seed] = "female" if float(np.mean(logits[mine])) > 0 else "male"
-                wanted = self._track[seed] if self.s == 1 else _other(self._track[seed])
-                subset = self.subsets[wanted]
-                if desc is None:
-                    self._donor[seed] = subset[donor_index(seed, len(subset))]
-                else:
-                    self._donor[seed] = self._least_alike(seed, subset, desc[mine])
-        return [self._donor[seed] for seed in seeds]
-
-    def _least_alike(self, seed: int, subset: list[int], desc: torch.Tensor) -> int:
-        """Of ``candidates`` donors drawn by the seed from ``subset``, the one E_id finds
-        least like the track's faces ``desc`` (mean cosine). E_id is the package's own
-        training recogniser, never a judge of the evaluation."""
-        assert self._donor_desc is not None
-        drawn = [subset[donor_index(seed * 64 + j, len(subset))] for j in range(self.candidates)]
-        drawn = list(dict.fromkeys(drawn))
-        track = nn.functional.normalize(desc.mean(dim=0), dim=0)
-        likeness = self._donor_desc[drawn] @ track
-        return drawn[int(torch.argmin(likeness))]
-
-
-def _other(gender: str) -> str:
-    return GENDERS[1 - GENDERS.index(gender)]
-
-
-def setup_gender_control(
-    donor_count: int,
-    card: dict[str, Any],
-    s_gender: int | None,
-    models: Path,
-    candidates: int = 1,
-    donor_faces_rgb: np.ndarray | None = None,
-) -> tuple[GenderControl | None, str]:
-    """The gender control an encoder runs with, and a one-line note saying which.
-
-    ``s_gender``: ``None`` = keep x's gender when the encoder's card carries donor tags and
-    the reader is installed, otherwise choose gender-blind with a warning (de-identification
-    never waits on a cosmetic attribute); ``+1``/``-1`` = keep/flip, and an error when that
-    cannot be done (the user asked for it); ``0`` = gender-blind (the seed alone).
-    A reader or tag list that *fails its checks* is an error in every mode: a tampered
-    file is never silently skipped.
-    """
-    if s_gender not in (None, 0, 1, -1):
-        raise InputError(f"s_gender must be +1, -1 or 0, got {s_gender!r}")
-    if s_gender == 0:
-        return None, "gender-blind donors (s_gender 0)"
-    explicit = s_gender is not None
-    if not donor_count and not explicit:
-        return None, "no donors (the paper's U_e(x, noise))"
-    try:
-        if not donor_count:
-            raise _Unavailable("this encoder has no donor bank (not a virtual-identity U_e)")
-        tags = card.get("donor_bank", {}).get("gender")
-        if tags is None:
-            raise _Unavailable("the encoder's card carries no donor gender tags")
-        if not isinstance(tags, list) or len(tags) != donor_count:
-            raise ModelError(
-                f"the encoder card's donor_bank.gender lists {len(tags) if isinstance(tags, list) else tags!r}"
-                f" tags for {donor_count} donors"
-            )
-        if any(t not in ("female", "male", "") for t in tags):
-            raise ModelError("donor_bank.gender holds a value other than female, male or empty")
-        try:
-            reader = OwnGenderReader.from_dir(models)
-        except ModelError as error:
-            if isinstance(error.__cause__, FileNotFoundError):
-                raise _Unavailable(f"the gender reader is not installed ({error})") from None
-            raise
-    except _Unavailable as why:
-        if explicit:
-            raise ModelError(f"cannot control gender (s_gender {s_gender:+d}): {why}") from None
-        note = f"gender-blind donors: {why}"
-        warnings.warn(note, stacklevel=4)  # the caller of FaceEncoder.from_file/from_bytes
-        return None, note
-    s = 1 if s_gender is None else int(s_gender)
-    word = "keep" if s == 1 else "flip"
-    control = GenderControl(reader, tags, s, candidates, donor_faces_rgb)
-    note = f"{word} x's gender (s_gender {s:+d})"
-    if candidates > 1:
-        note += f", the least alike of {candidates} donors by E_id"
-    return control, note
-
-
-class _Unavailable(Exception):
-    """Gender control cannot run for a benign reason (old card, reader not installed)."""
 
 
 # --- making the pieces: donor tags and the probe ------------------------------------------

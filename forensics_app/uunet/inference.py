@@ -1,8 +1,10 @@
 """Inference API over the released weights, for the producer, the reveal and the GUI.
 
 Faces cross this boundary as ``N×64×64×3`` uint8 **BGR** arrays (the ``core`` convention);
-the networks see RGB in [0, 1]. Everything runs on CPU in eval mode under
-``torch.inference_mode``, in batches, so the same input always gives the same bytes.
+the networks see RGB in [0, 1]. Everything runs on CPU in batches, so the same input always
+gives the same bytes: U_e as its onnxruntime twin when its card pins one (the producer then
+never imports torch, see :mod:`.onnx_twins`), otherwise, and U_d always, in torch under
+``torch.inference_mode``.
 
 The encoder's noise channel (and, for the virtual-identity encoder, its donor) comes from a
 per-track seed: one subject keeps one surrogate for as long as the tracker keeps its id.
@@ -10,19 +12,20 @@ per-track seed: one subject keeps one surrogate for as long as the tracker keeps
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from forensics_app import MODELS_DIR
 from forensics_app.core.face_geometry import FACE_SIZE
-from forensics_app.errors import InputError
+from forensics_app.errors import InputError, ModelError
 from forensics_app.uunet.donors import DONOR_CANDIDATES, donor_index
-from forensics_app.uunet.export import load_model, module_from_bytes
-from forensics_app.uunet.gender import setup_gender_control
+from forensics_app.uunet.gender_control import RUNTIMES, setup_gender_control
+
+if TYPE_CHECKING:  # torch is imported only where a torch network runs
+    import torch
 
 
 def _check_faces(faces: np.ndarray) -> np.ndarray:
@@ -36,16 +39,29 @@ def _check_faces(faces: np.ndarray) -> np.ndarray:
     return faces
 
 
-def bgr_to_tensor(faces: np.ndarray) -> torch.Tensor:
-    """``N×64×64×3`` uint8 BGR → ``N×3×64×64`` float RGB in [0, 1]."""
-    rgb = np.ascontiguousarray(faces[..., ::-1])
-    return torch.from_numpy(rgb).permute(0, 3, 1, 2).float().div_(255.0)
+def bgr_to_float(faces: np.ndarray) -> np.ndarray:
+    """``N×64×64×3`` uint8 BGR → ``N×3×64×64`` float32 RGB in [0, 1]."""
+    rgb = faces[..., ::-1].transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(rgb, np.float32) / np.float32(255.0)
 
 
-def tensor_to_bgr(images: torch.Tensor) -> np.ndarray:
-    """``N×3×64×64`` RGB in [0, 1] → ``N×64×64×3`` uint8 BGR (rounded)."""
-    arr = images.clamp(0, 1).mul(255.0).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-    return np.ascontiguousarray(arr[..., ::-1])
+def float_to_bgr(images: np.ndarray) -> np.ndarray:
+    """``N×3×64×64`` RGB in [0, 1] → ``N×64×64×3`` uint8 BGR (rounded half to even)."""
+    arr = np.rint(np.clip(images, 0.0, 1.0) * np.float32(255.0)).astype(np.uint8)
+    return np.ascontiguousarray(arr.transpose(0, 2, 3, 1)[..., ::-1])
+
+
+def torch_forward(module: torch.nn.Module) -> Callable[..., np.ndarray]:
+    """A torch network called with numpy arrays (what :class:`.onnx_twins.OnnxEncoderNet`
+    is), under ``torch.inference_mode``."""
+    import torch
+
+    def forward(*arrays: np.ndarray | None) -> np.ndarray:
+        with torch.inference_mode():
+            tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays if a is not None]
+            return module(*tensors).numpy()
+
+    return forward
 
 
 def noise_map(seed: int) -> np.ndarray:
@@ -56,8 +72,15 @@ def noise_map(seed: int) -> np.ndarray:
 
 
 class _Runner:
-    def __init__(self, module: torch.nn.Module, card: dict[str, Any], batch_size: int = 64):
-        self.module = module.eval().cpu()
+    def __init__(self, module: Any, card: dict[str, Any], batch_size: int = 64):
+        if hasattr(module, "eval"):  # a torch module (else an onnxruntime twin)
+            self.module = module.eval().cpu()
+            self.forward = torch_forward(self.module)
+            self.runtime = "torch"
+        else:
+            self.module = None
+            self.forward = module
+            self.runtime = "onnxruntime"
         self.card = card
         self.sha256: str = card["sha256"]
         self.batch_size = batch_size
@@ -67,31 +90,35 @@ class FaceEncoder(_Runner):
     """U_e: original head crops → de-identified surrogates.
 
     A virtual-identity U_e picks each track's donor. With ``s_gender`` (see
-    :func:`.gender.setup_gender_control`: ``None`` keeps x's gender when the card carries
-    donor tags and the reader is installed, ``+1``/``-1`` keep/flip or fail, ``0`` ignores
-    gender) the donor comes from the half of the bank of the wanted gender (with
+    :func:`.gender_control.setup_gender_control`: ``None`` keeps x's gender when the card
+    carries donor tags and the reader is installed, ``+1``/``-1`` keep/flip or fail, ``0``
+    ignores gender) the donor comes from the half of the bank of the wanted gender (with
     ``donor_candidates`` > 1, the least like the track's faces of that many drawn by its
     seed; an experiment, see :data:`.donors.DONOR_CANDIDATES`); ``gender_note`` says which
     mode runs. The track's gender is decided the first time its seed is seen
     and kept for the life of this encoder, so one track keeps one donor.
+
+    ``module`` is the torch network or its onnxruntime twin
+    (:class:`.onnx_twins.OnnxEncoderNet`); :attr:`runtime` says which.
     """
 
     def __init__(
         self,
-        module: torch.nn.Module,
+        module: Any,
         card: dict[str, Any],
         batch_size: int = 64,
         s_gender: int | None = None,
         models_dir: Path | None = None,
         donor_candidates: int = DONOR_CANDIDATES,
+        runtime: str = "auto",
     ) -> None:
         super().__init__(module, card, batch_size)
         faces = None
         if self.donor_count and donor_candidates > 1:
-            faces = self.module.donors.permute(0, 2, 3, 1).numpy()  # N×64×64×3 RGB
+            faces = self.donor_faces_rgb()
         self.gender, self.gender_note = setup_gender_control(
             self.donor_count, card, s_gender, models_dir or DEFAULT_MODELS,
-            donor_candidates, faces,
+            donor_candidates, faces, runtime,
         )  # fmt: skip
 
     @classmethod
@@ -101,12 +128,31 @@ class FaceEncoder(_Runner):
         s_gender: int | None = None,
         models_dir: Path | None = None,
         donor_candidates: int = DONOR_CANDIDATES,
+        runtime: str = "auto",
     ) -> FaceEncoder:
         """Load ``X.safetensors`` + card; the gender reader from ``models_dir`` (default:
-        this install's ``models/``)."""
+        this install's ``models/``).
+
+        ``runtime``: ``auto`` runs the card's onnxruntime twin when it pins one, else
+        torch; ``onnxruntime`` insists on the twin; ``torch`` never uses it. The reader
+        of x follows the same rule (donor candidates > 1 read E_id in torch).
+        """
+        if runtime not in RUNTIMES:
+            raise InputError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+        if runtime != "torch":
+            from forensics_app.uunet.onnx_twins import load_encoder_twin
+
+            twin = load_encoder_twin(Path(path))
+            if twin is not None:
+                return cls(twin[0], twin[1], s_gender=s_gender, models_dir=models_dir,
+                           donor_candidates=donor_candidates, runtime=runtime)  # fmt: skip
+        if runtime == "onnxruntime":
+            raise ModelError(f"{Path(path).with_suffix('.json')} names no onnxruntime twin of U_e")
+        from forensics_app.uunet.export import load_model
+
         module, card = load_model(Path(path), expected_role="encoder")
         return cls(module, card, s_gender=s_gender, models_dir=models_dir,
-                   donor_candidates=donor_candidates)  # fmt: skip
+                   donor_candidates=donor_candidates, runtime=runtime)  # fmt: skip
 
     @classmethod
     def from_bytes(
@@ -117,7 +163,10 @@ class FaceEncoder(_Runner):
         models_dir: Path | None = None,
         donor_candidates: int = DONOR_CANDIDATES,
     ) -> FaceEncoder:
-        """Build from safetensors bytes held in memory (a sealed encoder) and its card."""
+        """Build from safetensors bytes held in memory (a sealed encoder) and its card
+        (the torch network: a sealed file carries no twin)."""
+        from forensics_app.uunet.export import module_from_bytes
+
         module = module_from_bytes(blob, card, expected_role="encoder")
         return cls(module, card, s_gender=s_gender, models_dir=models_dir,
                    donor_candidates=donor_candidates)  # fmt: skip
@@ -136,17 +185,13 @@ class FaceEncoder(_Runner):
                 raise InputError(f"a track seed must be a non-negative integer, got {seed!r}")
         out = np.empty_like(faces)
         donors = self.donor_indices(faces, seeds) if self.donor_count else []
-        with torch.inference_mode():
-            for i in range(0, len(faces), self.batch_size):
-                chunk = bgr_to_tensor(faces[i : i + self.batch_size])
-                noise = torch.from_numpy(
-                    np.stack([noise_map(s) for s in seeds[i : i + self.batch_size]])
-                ).unsqueeze(1)
-                if self.donor_count:  # U_e(x, z): the track seed (and gender) picks the donor
-                    index = torch.tensor(donors[i : i + len(chunk)])
-                    out[i : i + len(chunk)] = tensor_to_bgr(self.module(chunk, noise, index))
-                else:
-                    out[i : i + len(chunk)] = tensor_to_bgr(self.module(chunk, noise))
+        for i in range(0, len(faces), self.batch_size):
+            chunk = bgr_to_float(faces[i : i + self.batch_size])
+            noise = np.stack([noise_map(s) for s in seeds[i : i + self.batch_size]])[:, None]
+            index = None
+            if self.donor_count:  # U_e(x, z): the track seed (and gender) picks the donor
+                index = np.asarray(donors[i : i + len(chunk)], np.int64)
+            out[i : i + len(chunk)] = float_to_bgr(self.forward(chunk, noise, index))
         return out
 
     def donor_indices(self, faces_bgr: np.ndarray, seeds: Sequence[int]) -> list[int]:
@@ -156,9 +201,22 @@ class FaceEncoder(_Runner):
             return self.gender.donors(faces_bgr, seeds)
         return [donor_index(s, self.donor_count) for s in seeds]
 
+    def donor_faces_rgb(self) -> np.ndarray:
+        """The donor bank as ``N×64×64×3`` uint8 RGB faces (empty for the paper's U_e)."""
+        if self.module is None:
+            bank = self.forward.donors
+        else:
+            bank = getattr(self.module, "donors", None)
+            bank = None if bank is None else bank.numpy()
+        if bank is None:
+            return np.zeros((0, FACE_SIZE, FACE_SIZE, 3), np.uint8)
+        return np.ascontiguousarray(bank.transpose(0, 2, 3, 1))
+
     @property
     def donor_count(self) -> int:
         """Size of the donor bank of a virtual-identity encoder (0 for the paper's U_e)."""
+        if self.module is None:
+            return int(self.forward.donor_count)
         return int(getattr(self.module, "donor_count", 0))
 
 
@@ -167,22 +225,26 @@ class FaceDecoder(_Runner):
 
     @classmethod
     def from_file(cls, path: str | Path) -> FaceDecoder:
+        """Load ``X.safetensors`` + card (torch)."""
+        from forensics_app.uunet.export import load_model
+
         module, card = load_model(Path(path), expected_role="decoder")
         return cls(module, card)
 
     @classmethod
     def from_bytes(cls, blob: bytes, card: dict[str, Any]) -> FaceDecoder:
         """Build from decrypted safetensors bytes held in memory (never touches disk)."""
+        from forensics_app.uunet.export import module_from_bytes
+
         return cls(module_from_bytes(blob, card, expected_role="decoder"), card)
 
     def decode(self, faces_bgr: np.ndarray) -> np.ndarray:
         """Reconstruct ``N`` faces (deterministic: same input → same bytes)."""
         faces = _check_faces(faces_bgr)
         out = np.empty_like(faces)
-        with torch.inference_mode():
-            for i in range(0, len(faces), self.batch_size):
-                chunk = bgr_to_tensor(faces[i : i + self.batch_size])
-                out[i : i + len(chunk)] = tensor_to_bgr(self.module(chunk))
+        for i in range(0, len(faces), self.batch_size):
+            chunk = bgr_to_float(faces[i : i + self.batch_size])
+            out[i : i + len(chunk)] = float_to_bgr(self.forward(chunk))
         return out
 
 

@@ -138,6 +138,8 @@ class ProducerStats:
     detector_sha256: str = ""
     #: the head refiner's weights (empty when the head finder runs without one)
     refiner_sha256: str = ""
+    #: which back end ran each torch-trained network: "onnxruntime" (its twin) or "torch"
+    runtime: dict[str, str] = field(default_factory=dict)
     config: dict[str, object] = field(default_factory=dict)
     review: list[dict[str, object]] = field(default_factory=list)
 
@@ -314,6 +316,18 @@ def _review_row(frame_index: int, plan: FramePlan, damaged: bool) -> dict[str, o
     }
 
 
+def _runtimes(encoder: FaceEncoder, detector: object) -> dict[str, str]:
+    """The back end of each torch-trained network the producer runs (for --json)."""
+    out = {"encoder": str(getattr(encoder, "runtime", "torch"))}
+    reader = getattr(getattr(encoder, "gender", None), "reader", None)
+    if reader is not None:
+        out["gender_reader"] = str(getattr(reader, "runtime", "torch"))
+    refiner = getattr(detector, "refiner", None)
+    if refiner is not None:
+        out["refiner"] = str(getattr(refiner, "runtime", "torch"))
+    return out
+
+
 def deidentify_video(
     source: str | Path,
     output: str | Path,
@@ -345,6 +359,7 @@ def deidentify_video(
         encoder_gender=str(getattr(encoder, "gender_note", "")),
         detector_sha256=str(getattr(detector, "sha256", "")),
         refiner_sha256=str(getattr(getattr(detector, "refiner", None), "sha256", "")),
+        runtime=_runtimes(encoder, detector),
         config={**asdict(config), "stream_id": stream_id, "mac": key is not None},
     )
     started = time.perf_counter()

@@ -32,7 +32,8 @@ from tqdm import tqdm
 
 from forensics_app.core.detect import Box
 from forensics_app.core.foreground import ForegroundModel
-from forensics_app.core.head_refine import WINDOW, HeadRefinerNet, crop_windows, window_at
+from forensics_app.core.head_refine import WINDOW, crop_windows, window_at
+from forensics_app.core.head_refine_net import HeadRefinerNet
 from forensics_app.core.heads import HeadDetector
 from forensics_app.core.people import PersonDetector
 from forensics_app.errors import InputError
