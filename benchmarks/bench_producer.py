@@ -138,6 +138,7 @@ def run_ours(
         "pixelated_by_reason": stats["obscured_by_reason"],
         "scenery_dropped": stats["scenery_dropped"],
         "tracks": stats["tracks"],
+        "runtime": stats.get("runtime"),
         "seconds": round(wall, 2),
         "fps": round(stats["frames"] / wall, 2),
         "peak_memory_mib": round(peak, 1),
