@@ -2,9 +2,9 @@
 
 Faces cross this boundary as ``N×64×64×3`` uint8 **BGR** arrays (the ``core`` convention);
 the networks see RGB in [0, 1]. Everything runs on CPU in batches, so the same input always
-gives the same bytes: U_e as its onnxruntime twin when its card pins one (the producer then
-never imports torch, see :mod:`.onnx_twins`), otherwise, and U_d always, in torch under
-``torch.inference_mode``.
+gives the same bytes. U_e runs as its onnxruntime twin when its card pins one (the producer
+then never imports torch, see :mod:`.onnx_twins`); a U_e without a twin, and U_d always, run
+in torch under ``torch.inference_mode``.
 
 The encoder's noise channel (and, for the virtual-identity encoder, its donor) comes from a
 per-track seed: one subject keeps one surrogate for as long as the tracker keeps its id.
