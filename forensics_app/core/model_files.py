@@ -31,14 +31,19 @@ def load_verified_model(card_path: str | Path, what: str = "model") -> tuple[byt
         raise DetectionError(f"{what} model card {card_path} is unreadable: {error}") from None
     if not weights.is_file():
         raise DetectionError(f"{what} model not found: {weights}")
-    data = weights.read_bytes()
+    return _read_checked(weights, expected, what, DetectionError), card
+
+
+def _read_checked(path: Path, expected: str, what: str, error: type[ForensicsError]) -> bytes:
+    """``path``'s bytes, or one line (``error``) when their sha256 is not ``expected``."""
+    data = path.read_bytes()
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected:
-        raise DetectionError(
-            f"{what} {weights.name} was altered: sha256 {actual[:16]}… does not match "
+        raise error(
+            f"{what} {path.name} was altered: sha256 {actual[:16]}… does not match "
             f"its model card ({expected[:16]}…); refusing to run it"
         )
-    return data, card
+    return data
 
 
 def load_runtime_twin(
@@ -70,13 +75,7 @@ def load_runtime_twin(
         raise error(f"{what} model card {card_path}: runtime lacks {key}") from None
     if not path.is_file():
         return None
-    data = path.read_bytes()
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != expected:
-        raise error(
-            f"{what} {path.name} was altered: sha256 {actual[:16]}… does not match "
-            f"its model card ({expected[:16]}…); refusing to run it"
-        )
+    data = _read_checked(path, expected, what, error)
     if block.get("traced_from") != card.get("sha256"):
         raise error(
             f"{what} {path.name} was traced from other weights than its card's; "
