@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from model_support import copy_model
 
 from forensics_app import MODELS_DIR
 from forensics_app.core.head_refine import HeadRefiner
@@ -37,16 +37,12 @@ def _faces(n: int = 8, seed: int = 0) -> np.ndarray:
 
 
 def _models_copy(tmp_path: Path) -> Path:
-    """The files of the shipped U_e, reader of x and refiner, copied (with their twins)."""
+    """The files of the shipped U_e, E_id, reader of x and refiner, copied (with twins)."""
     out = tmp_path / "models"
-    (out / "gender").mkdir(parents=True)
-    (out / "heads").mkdir()
-    for rel in (
-        "ue.json", "ue.safetensors", "ue.onnx", "identity.json", "identity.safetensors",
-        "gender/probe.json", "gender/probe.safetensors", "gender/reader.onnx",
-        "heads/refiner.json", "heads/refiner.safetensors", "heads/refiner.onnx",
-    ):  # fmt: skip
-        shutil.copy(MODELS_DIR / rel, out / rel)
+    for rel in ("ue.json", "identity.json", "gender/probe.json", "heads/refiner.json"):
+        folder = (out / rel).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        copy_model(MODELS_DIR / rel, folder)
     return out
 
 

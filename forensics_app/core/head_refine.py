@@ -26,11 +26,12 @@ import numpy as np
 from forensics_app import MODELS_DIR
 from forensics_app.core.detect import Box
 from forensics_app.core.model_files import (
+    check_runtime,
     load_runtime_twin,
     load_verified_model,
     open_onnx_session,
 )
-from forensics_app.errors import DetectionError, InputError
+from forensics_app.errors import DetectionError
 
 #: Side of the network's input, pixels.
 INPUT = 32
@@ -38,8 +39,6 @@ INPUT = 32
 WINDOW = 3.0
 #: Channels: B, G, R, foreground.
 CHANNELS = 4
-#: Which network runs: the ONNX twin when the card pins one (``auto``), or torch.
-RUNTIMES = ("auto", "onnxruntime", "torch")
 
 
 def default_refiner_card() -> Path:
@@ -112,12 +111,13 @@ class HeadRefiner:
         max_scale: float = 1.5,
         runtime: str = "auto",
     ) -> None:
-        if runtime not in RUNTIMES:
-            raise InputError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+        check_runtime(runtime)
         self.card_path = Path(card) if card is not None else default_refiner_card()
         data, self.card = load_verified_model(self.card_path, "head refiner")
         self.sha256 = str(self.card["sha256"])
-        twin = None if runtime == "torch" else load_runtime_twin(self.card_path, "head refiner")
+        twin = None
+        if runtime != "torch":
+            twin = load_runtime_twin(self.card, self.card_path.parent, "head refiner")
         if twin is None and runtime == "onnxruntime":
             raise DetectionError(f"{self.card_path} names no onnxruntime twin of the refiner")
         try:

@@ -11,7 +11,17 @@ import hashlib
 import json
 from pathlib import Path
 
-from forensics_app.errors import DetectionError, ForensicsError
+from forensics_app.errors import DetectionError, ForensicsError, InputError
+
+#: Which back end runs a torch-trained network: its onnxruntime twin when its card pins one
+#: (``auto``), only the twin (``onnxruntime``), or never the twin (``torch``).
+RUNTIMES = ("auto", "onnxruntime", "torch")
+
+
+def check_runtime(runtime: str) -> None:
+    """Refuse a back-end name other than :data:`RUNTIMES` (one-line :class:`InputError`)."""
+    if runtime not in RUNTIMES:
+        raise InputError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
 
 
 def load_verified_model(card_path: str | Path, what: str = "model") -> tuple[bytes, dict]:
@@ -47,32 +57,31 @@ def _read_checked(path: Path, expected: str, what: str, error: type[ForensicsErr
 
 
 def load_runtime_twin(
-    card_path: str | Path, what: str = "model", error: type[ForensicsError] = DetectionError
+    card: dict,
+    folder: str | Path,
+    what: str = "model",
+    error: type[ForensicsError] = DetectionError,
 ) -> tuple[bytes, dict] | None:
     """The onnxruntime twin of a torch model, when its card names one and it is intact.
 
     ``forensics train export-runtime`` writes the same network as ONNX beside the
     safetensors weights and pins it in the card's ``runtime`` block (``file``, ``sha256``),
     so one card pins both files: the producer then runs without importing torch (200 MiB
-    and a second of start-up on two cores). Returns ``(onnx bytes, runtime block)``, or None
+    and a second of start-up on two cores). ``card`` is the card as its caller already read
+    and checked it, ``folder`` the folder it lies in. Returns ``(onnx bytes, runtime block)``, or None
     when the card names no twin or the file is absent (the caller runs the torch network
     instead: same results, slower). A twin whose digest differs from the card's, or that
     was traced from weights other than the card's (``traced_from``), is refused with one
     line (``error``), as any altered model is.
     """
-    card_path = Path(card_path)
-    try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as why:
-        raise error(f"{what} model card {card_path} is unreadable: {why}") from None
-    block = card.get("runtime") if isinstance(card, dict) else None
+    block = card.get("runtime")
     if not isinstance(block, dict):
         return None
     try:
-        path = card_path.parent / str(block["file"])
+        path = Path(folder) / str(block["file"])
         expected = str(block["sha256"]).lower()
     except KeyError as key:
-        raise error(f"{what} model card {card_path}: runtime lacks {key}") from None
+        raise error(f"{what} model card in {folder}: runtime lacks {key}") from None
     if not path.is_file():
         return None
     data = _read_checked(path, expected, what, error)

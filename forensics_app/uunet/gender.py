@@ -41,17 +41,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from forensics_app.errors import InputError, ModelError
+from forensics_app.errors import InputError
 from forensics_app.uunet.gender_control import (  # noqa: F401  (their home before the split)
     GENDERS,
+    PROBE_DIR,
+    PROBE_FILE,
     GenderControl,
+    check_identity_pin,
+    reader_files,
     setup_gender_control,
 )
 from forensics_app.uunet.networks import GenderProbe
-
-#: Where ``forensics train gender-probe`` writes the probe, beside ``identity.safetensors``.
-PROBE_DIR = "gender"
-PROBE_FILE = "probe.safetensors"
 
 
 class OwnGenderReader:
@@ -71,13 +71,8 @@ class OwnGenderReader:
         and :class:`VerificationError`/:class:`ModelError` when a file fails its card.
         """
         from forensics_app.uunet.export import load_model
-        from forensics_app.uunet.onnx_twins import check_identity_pin
 
-        probe_path = Path(models) / PROBE_DIR / PROBE_FILE
-        identity_path = Path(models) / "identity.safetensors"
-        for path in (probe_path, identity_path):
-            if not path.is_file():
-                raise ModelError(f"no {path}") from FileNotFoundError(path)
+        probe_path, identity_path = reader_files(models)
         probe, card = load_model(probe_path, expected_role="gender_reader")
         check_identity_pin(card, identity_path)
         embedder, _ = load_model(identity_path, expected_role="identity_embedder")

@@ -8,6 +8,7 @@ reader of x runs as its onnxruntime twin when the probe's card pins one
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,12 +16,36 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from forensics_app.core.model_files import check_runtime
 from forensics_app.errors import InputError, ModelError
 from forensics_app.uunet.donors import donor_index
 
 GENDERS = ("female", "male")
-#: Which network reads x: the ONNX twin when the probe's card pins one (``auto``), or torch.
-RUNTIMES = ("auto", "onnxruntime", "torch")
+#: Where ``forensics train gender-probe`` writes the probe, beside ``identity.safetensors``.
+PROBE_DIR = "gender"
+PROBE_FILE = "probe.safetensors"
+
+
+def reader_files(models: Path) -> tuple[Path, Path]:
+    """The gender probe's weights and the E_id they read in ``models``; a missing one raises
+    :class:`ModelError` with ``FileNotFoundError`` as cause (not installed, not tampered)."""
+    probe_path = Path(models) / PROBE_DIR / PROBE_FILE
+    identity_path = Path(models) / "identity.safetensors"
+    for path in (probe_path, identity_path):
+        if not path.is_file():
+            raise ModelError(f"no {path}") from FileNotFoundError(path)
+    return probe_path, identity_path
+
+
+def check_identity_pin(card: dict[str, Any], identity_path: Path) -> None:
+    """Refuse an installed E_id other than the one the gender probe was trained on."""
+    pinned = card.get("data", {}).get("identity_model_sha256")
+    actual = hashlib.sha256(Path(identity_path).read_bytes()).hexdigest()
+    if pinned != actual:
+        raise ModelError(
+            f"{identity_path} (sha256 {actual[:16]}…) is not the E_id the gender probe "
+            f"was trained on ({str(pinned)[:16]}…); retrain it: forensics train gender-probe"
+        )
 
 
 class GenderReader(Protocol):
@@ -43,8 +68,7 @@ def load_gender_reader(models: Path, runtime: str = "auto") -> GenderReader:
     Missing files raise :class:`ModelError` with ``FileNotFoundError`` as cause; files that
     fail their checks raise :class:`ModelError`/:class:`VerificationError`.
     """
-    if runtime not in RUNTIMES:
-        raise InputError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    check_runtime(runtime)
     if runtime != "torch":
         from forensics_app.uunet.onnx_twins import OnnxGenderReader
 
@@ -52,7 +76,7 @@ def load_gender_reader(models: Path, runtime: str = "auto") -> GenderReader:
         if reader is not None:
             return reader
         if runtime == "onnxruntime":
-            raise ModelError(f"{Path(models) / 'gender' / 'probe.json'} names no onnxruntime twin")
+            raise ModelError(f"{Path(models) / PROBE_DIR / 'probe.json'} names no onnxruntime twin")
     from forensics_app.uunet.gender import OwnGenderReader
 
     return OwnGenderReader.from_dir(models)

@@ -20,9 +20,10 @@ import numpy as np
 
 from forensics_app import MODELS_DIR
 from forensics_app.core.face_geometry import FACE_SIZE
+from forensics_app.core.model_files import check_runtime
 from forensics_app.errors import InputError, ModelError
 from forensics_app.uunet.donors import DONOR_CANDIDATES, donor_index
-from forensics_app.uunet.gender_control import RUNTIMES, setup_gender_control
+from forensics_app.uunet.gender_control import setup_gender_control
 
 if TYPE_CHECKING:  # torch is imported only where a torch network runs
     import torch
@@ -137,8 +138,7 @@ class FaceEncoder(_Runner):
         torch; ``onnxruntime`` insists on the twin; ``torch`` never uses it. The reader
         of x follows the same rule (donor candidates > 1 read E_id in torch).
         """
-        if runtime not in RUNTIMES:
-            raise InputError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+        check_runtime(runtime)
         if runtime != "torch":
             from forensics_app.uunet.onnx_twins import load_encoder_twin
 

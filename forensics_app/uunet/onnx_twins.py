@@ -13,7 +13,6 @@ sha256, so a tampered file is refused whichever back end runs.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import numpy as np
 from forensics_app.core.model_files import load_runtime_twin, open_onnx_session
 from forensics_app.errors import ModelError, VerificationError
 from forensics_app.uunet.export import check_weights, read_card
+from forensics_app.uunet.gender_control import check_identity_pin, reader_files
 
 #: Input and output names of the traced graphs (the export and the runners share them).
 ENCODER_INPUTS = ("rgb", "noise", "index")
@@ -40,8 +40,7 @@ class OnnxEncoderNet:
     ``rgb`` ``N×3×64×64`` float32 in [0, 1], ``noise`` ``N×1×64×64`` float32, and (for the
     virtual-identity encoder) the donor ``index`` ``N`` → ``a`` ``N×3×64×64`` float32."""
 
-    def __init__(self, data: bytes, block: dict[str, Any], donors: np.ndarray | None) -> None:
-        self.block = block
+    def __init__(self, data: bytes, donors: np.ndarray | None) -> None:
         #: the donor bank, ``N×3×64×64`` uint8 RGB (as the torch module's ``donors`` buffer)
         self.donors = donors
         self.donor_count = 0 if donors is None else int(donors.shape[0])
@@ -51,7 +50,10 @@ class OnnxEncoderNet:
     def __call__(
         self, rgb: np.ndarray, noise: np.ndarray, index: np.ndarray | None = None
     ) -> np.ndarray:
-        feed = {"rgb": rgb.astype(np.float32, copy=False), "noise": noise.astype(np.float32)}
+        feed = {
+            "rgb": rgb.astype(np.float32, copy=False),
+            "noise": noise.astype(np.float32, copy=False),
+        }
         if "index" in self._inputs:
             if index is None:
                 raise ModelError("the virtual-identity U_e needs a donor index")
@@ -70,7 +72,7 @@ def load_encoder_twin(weights: Path) -> tuple[OnnxEncoderNet, dict[str, Any]] | 
     card = read_card(card_path)
     blob = weights.read_bytes()
     check_weights(blob, card, "encoder")
-    twin = load_runtime_twin(card_path, "U_e", VerificationError)
+    twin = load_runtime_twin(card, weights.parent, "U_e", VerificationError)
     if twin is None:
         return None
     donors = None
@@ -81,18 +83,7 @@ def load_encoder_twin(weights: Path) -> tuple[OnnxEncoderNet, dict[str, Any]] | 
             donors = load_arrays(blob)["donors"]
         except Exception as error:  # safetensors raises untyped errors
             raise ModelError(f"cannot read the donor bank of {weights}: {error}") from None
-    return OnnxEncoderNet(twin[0], twin[1], donors), card
-
-
-def check_identity_pin(card: dict[str, Any], identity_path: Path) -> None:
-    """Refuse an installed E_id other than the one the gender probe was trained on."""
-    pinned = card.get("data", {}).get("identity_model_sha256")
-    actual = hashlib.sha256(Path(identity_path).read_bytes()).hexdigest()
-    if pinned != actual:
-        raise ModelError(
-            f"{identity_path} (sha256 {actual[:16]}…) is not the E_id the gender probe "
-            f"was trained on ({str(pinned)[:16]}…); retrain it: forensics train gender-probe"
-        )
+    return OnnxEncoderNet(twin[0], donors), card
 
 
 class OnnxGenderReader:
@@ -114,16 +105,12 @@ class OnnxGenderReader:
         the twin was traced from that E_id. Missing files raise :class:`ModelError` with
         ``FileNotFoundError`` as cause.
         """
-        probe_path = Path(models) / "gender" / "probe.safetensors"
-        identity_path = Path(models) / "identity.safetensors"
-        for path in (probe_path, identity_path):
-            if not path.is_file():
-                raise ModelError(f"no {path}") from FileNotFoundError(path)
+        probe_path, identity_path = reader_files(models)
         card_path = probe_path.with_suffix(".json")
         card = read_card(card_path)
         check_weights(probe_path.read_bytes(), card, "gender_reader")
         check_identity_pin(card, identity_path)
-        twin = load_runtime_twin(card_path, "gender reader", VerificationError)
+        twin = load_runtime_twin(card, card_path.parent, "gender reader", VerificationError)
         if twin is None:
             return None
         data, block = twin

@@ -33,7 +33,7 @@ from torch import nn
 from forensics_app.core.atomic import PUBLIC, atomic_write_bytes
 from forensics_app.core.model_files import open_onnx_session
 from forensics_app.errors import ModelError
-from forensics_app.uunet.export import load_model, read_card
+from forensics_app.uunet.export import load_model
 from forensics_app.uunet.onnx_twins import ENCODER_INPUTS, READER_INPUT
 
 #: ONNX opset of the twins (onnxruntime 1.17+ runs it; torch's TorchScript exporter writes it).
@@ -187,7 +187,6 @@ def export_runtime(models: Path) -> dict[str, dict[str, Any]]:
     models = Path(models)
     if not (models / "ue.safetensors").is_file():
         raise ModelError(f"no U_e at {models / 'ue.safetensors'}")
-    read_card(models / "ue.json")
     out = {"ue": export_encoder(models / "ue.safetensors")}
     if (models / "gender" / "probe.safetensors").is_file():
         out["gender"] = export_reader(models)
