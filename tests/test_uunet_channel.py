@@ -14,6 +14,7 @@ from forensics_app.uunet.channel import (
     jpeg_numpy,
     jpeg_straight_through,
     resize_through_box,
+    subsample_chroma,
 )
 
 
@@ -84,3 +85,61 @@ def test_h264_in_the_channel_is_off_by_default_and_keeps_old_runs_identical() ->
     on = Channel(ChannelConfig(p_scale=0.0, p_noise=0.0, p_jpeg=0.0, p_h264=1.0), seed=1)(a)
     off = Channel(ChannelConfig(p_scale=0.0, p_noise=0.0, p_jpeg=0.0), seed=1)(a)
     assert torch.equal(off, a.clamp(0, 1)) and not torch.equal(on, off)
+
+
+def _colour_faces() -> np.ndarray:
+    """64 smooth random colour faces of 16 px (uint8 BGR), sharp enough to have colour detail."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (64, 8, 8, 3)).astype(np.uint8)
+    return np.stack([cv2.resize(b, (16, 16), interpolation=cv2.INTER_CUBIC) for b in base])
+
+
+def test_subsample_chroma_models_a_real_yuv420_stream() -> None:
+    """Against libx264 at CRF 0 (luma near lossless, chroma 4:2:0) the model is close and
+    doing nothing is far: the 4:2:0 loss is what the step teaches U_e about."""
+    from forensics_app.uunet.codecs import h264
+
+    faces = _colour_faces()
+    coded = h264(faces, 0)[..., ::-1].astype(np.float64)  # faces on an even grid: phase 0
+    rgb = torch.from_numpy(faces[..., ::-1].copy()).permute(0, 3, 1, 2).float() / 255
+    model = subsample_chroma(rgb).permute(0, 2, 3, 1).numpy() * 255
+    assert np.abs(model - coded).mean() < 3.0
+    assert np.abs(faces[..., ::-1] - coded).mean() > 10.0
+
+
+def test_subsample_chroma_keeps_luma_and_grey_and_passes_gradients() -> None:
+    grey = torch.rand(2, 1, 13, 15).expand(2, 3, 13, 15)
+    for phase in ((0, 0), (1, 0), (0, 1), (1, 1)):
+        assert torch.allclose(subsample_chroma(grey, *phase), grey, atol=1e-5)  # odd sizes too
+    x = torch.rand(2, 3, 13, 15, requires_grad=True)
+    y = subsample_chroma(x, 1, 1)
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    inner = (slice(None), slice(None), slice(2, -2), slice(2, -2))  # clamp-free away from 0/1
+    assert torch.allclose((y * luma).sum(1)[inner[2:]], (x * luma).sum(1)[inner[2:]], atol=0.02)
+    y.sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+    with pytest.raises(InputError, match="chroma phase"):
+        subsample_chroma(x, 2, 0)
+
+
+def test_chroma_step_is_off_by_default_and_keeps_old_runs_identical() -> None:
+    """Off, the channel draws exactly what it drew before the step existed (the same boxes
+    from the same seed); on, each box also loses its colour detail."""
+    import random
+
+    assert ChannelConfig().p_chroma420 == 0.0
+    a = torch.rand(2, 3, 64, 64)
+    config = ChannelConfig(p_scale=1.0, p_noise=0.0, p_jpeg=0.0)
+    off, rng = Channel(config, seed=3), random.Random(3)
+    on = Channel(ChannelConfig(**{**config.to_dict(), "p_chroma420": 1.0}), seed=3)
+    for _ in range(3):
+        rng.random()  # the draws of the code before the chroma step: scale, side, ratio,
+        side = rng.randint(config.box_min, config.box_max)  # noise, jpeg
+        width = max(10, min(64, round(side * (1.0 + rng.uniform(-0.2, 0.2)))))
+        rng.random(), rng.random()
+        expected = resize_through_box(a, width, side).clamp(0, 1)
+        assert torch.equal(off(a), expected)
+        coloured = on(a)
+        assert coloured.shape == a.shape and not torch.allclose(coloured, expected, atol=1e-3)
