@@ -12,7 +12,8 @@ models (``models/``: the demo seals that U_d, ``deidentify`` uses that U_e by de
 
 ``r vs x`` is the reversal; ``a vs x`` is how much of the original the public stream still
 shows at that box (lower is better for privacy); ``x through the codec`` is the ceiling
-(the original frames coded at the same CRF, same box). Writes JSON.
+(the original frames coded at the same CRF, same box). ``--chroma 444`` publishes (and codes
+the ceiling) with full-resolution colour. Writes JSON.
 
     python benchmarks/bench_reveal_quality.py --out benchmarks/results/bench_reveal_quality.json
 """
@@ -60,11 +61,11 @@ def _frames(path: Path, count: int) -> list[np.ndarray]:
         return [reader.read(i).image for i in range(count)]
 
 
-def _coded(frames: list[np.ndarray], crf: int, folder: Path) -> list[np.ndarray]:
+def _coded(frames: list[np.ndarray], crf: int, folder: Path, chroma: str) -> list[np.ndarray]:
     """The original frames through libx264 at ``crf`` (the codec's own ceiling)."""
     path = folder / f"original_crf{crf}.mkv"
     height, width = frames[0].shape[:2]
-    with VideoWriter(path, width, height, fps=10.0, codec="h264", crf=crf) as writer:
+    with VideoWriter(path, width, height, fps=10.0, codec="h264", crf=crf, chroma=chroma) as writer:
         for k, frame in enumerate(frames):
             writer.write(frame, k / 10.0)
     return _frames(path, len(frames))
@@ -75,7 +76,9 @@ def _summary(values: list[float]) -> dict[str, float]:
     return {"mean": round(float(v.mean()), 2), "median": round(float(np.median(v)), 2)}
 
 
-def measure(original: list[np.ndarray], crf: int, work: Path, env: dict[str, str]) -> dict:
+def measure(
+    original: list[np.ndarray], crf: int, work: Path, env: dict[str, str], chroma: str = "420"
+) -> dict:
     """One CRF: public stream → evidence → request/approve/reveal → box-size PSNRs of the
     revealed faces against the ``original`` frames."""
     frames = len(original)
@@ -84,8 +87,8 @@ def measure(original: list[np.ndarray], crf: int, work: Path, env: dict[str, str
     summary = json.loads(
         _cli(
             "deidentify", str(SAMPLE_VIDEO), "--out", str(public), "--codec", "h264",
-            "--crf", str(crf), "--max-frames", str(frames), "--stream-id", "4242", "--json",
-            "--quiet",
+            "--crf", str(crf), "--chroma", chroma, "--max-frames", str(frames),
+            "--stream-id", "4242", "--json", "--quiet",
             env=env,
         )
     )  # fmt: skip
@@ -104,7 +107,7 @@ def measure(original: list[np.ndarray], crf: int, work: Path, env: dict[str, str
     _cli("reveal", grant, "--out", str(out), user="alice", env=env)
     reveal_s = time.time() - started
     record = json.loads((out / "reveal.json").read_text())
-    ceiling_frames = _coded(original, crf, work)
+    ceiling_frames = _coded(original, crf, work, chroma)
     rows: dict[str, list[float]] = {"r_vs_x": [], "a_vs_x": [], "x_coded_vs_x": []}
     sides = []
     for item in record["files"]:
@@ -130,6 +133,7 @@ def measure(original: list[np.ndarray], crf: int, work: Path, env: dict[str, str
         "box_side_px": _summary(sides),
         "psnr_db": {k: _summary(v) for k, v in rows.items()},
         "reveal_seconds": round(reveal_s, 1),
+        "public_bytes": public.stat().st_size,
         "producer": {k: summary.get(k) for k in ("frames", "faces", "tracks", "obscured", "fps")},
     }
 
@@ -138,6 +142,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--crf", type=int, action="append", help="default: 23 and 28")
+    ap.add_argument(
+        "--chroma", choices=("420", "444"), default="420", help="deidentify --chroma (420)"
+    )
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     crfs = args.crf or [23, 28]
@@ -146,7 +153,7 @@ def main() -> int:
         work = Path(tmp)
         _cli("demo", "--workspace", str(work / "ws"), env=env)
         original = _frames(SAMPLE_VIDEO, args.frames)  # decoded once for every CRF
-        results = [measure(original, crf, work, env) for crf in crfs]
+        results = [measure(original, crf, work, env, args.chroma) for crf in crfs]
     report = {
         "benchmark": "reveal_quality",
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -155,6 +162,7 @@ def main() -> int:
         "ue_sha256": sha256_file(DEFAULT_MODELS / "ue.safetensors"),
         "ud_sha256": sha256_file(DEFAULT_MODELS / "ud.safetensors"),
         "clip": f"{SAMPLE_VIDEO.name}, first {args.frames} frames",
+        "chroma": args.chroma,
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -76,3 +76,12 @@ def test_a_missing_module_of_the_runtime_itself_is_not_blamed_on_an_extra() -> N
 
     assert missing_extra(ModuleNotFoundError("no", name="numpy")) is None
     assert "'postgresql' extra" in str(missing_extra(ModuleNotFoundError("no", name="psycopg.pq")))
+
+
+def test_deidentify_takes_chroma_420_by_default_and_444_on_request() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["deidentify", "in.mp4", "--out", "o.mkv"]).chroma == "420"
+    args = parser.parse_args(["deidentify", "in.mp4", "--out", "o.mkv", "--chroma", "444"])
+    assert args.chroma == "444"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["deidentify", "in.mp4", "--out", "o.mkv", "--chroma", "422"])

@@ -10,7 +10,7 @@ import pytest
 from forensics_app.core import stego
 from forensics_app.core.detect import Box
 from forensics_app.core.obscure import HALO, OBSCURE_MARGIN
-from forensics_app.core.video import VideoReader
+from forensics_app.core.video import VideoReader, probe
 from forensics_app.core.video_writer import VideoWriter
 from forensics_app.errors import ForensicsError
 from forensics_app.uunet.inference import FaceEncoder
@@ -144,3 +144,20 @@ def test_bad_inputs_are_one_line_errors(tmp_path: Path, encoder: FaceEncoder) ->
         deidentify_video(junk, junk, encoder, detector=FixedDetector([]))
     with pytest.raises(ForensicsError):
         ProducerConfig(every_k=0)
+
+
+def test_chroma_444_publishes_full_resolution_colour_and_says_so(
+    sample_video: Path, tmp_path: Path, encoder: FaceEncoder
+) -> None:
+    """``chroma="444"`` (``deidentify --chroma 444``) writes yuv444p H.264 that still carries
+    every frame's ROI message, and the run's config records the choice."""
+    out = tmp_path / "public444.mkv"
+    config = ProducerConfig(max_frames=3, codec="h264", crf=23, chroma="444", stream_id=5)
+    stats = deidentify_video(
+        sample_video, out, encoder, detector=FixedDetector([Box(300, 200, 40, 48, 0.9)]),
+        config=config,
+    )  # fmt: skip
+    assert probe(out).pix_fmt == "yuv444p" and stats.config["chroma"] == "444"
+    assert all(stego.extract(frame).status == "ok" for frame in _frames(out))
+    with pytest.raises(ForensicsError, match="unknown chroma '422'"):
+        ProducerConfig(chroma="422")

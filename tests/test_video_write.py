@@ -175,3 +175,36 @@ def test_audio_is_copied_unchanged(tmp_path: Path, sample_video: Path) -> None:
     with VideoWriter(silent, 64, 48, 10, audio_from=sample_video) as writer:
         writer.write(_noise(64, 48, 1)[0])
     assert probe(silent).has_audio is False
+
+
+def test_h264_chroma_444_keeps_colour_at_full_resolution(
+    tmp_path: Path, sample_video: Path
+) -> None:
+    """``chroma="444"`` writes yuv444p; a 1-px colour pattern survives it and not 4:2:0."""
+    base = _sample_frames(sample_video, 2)
+    images = []
+    for image in base:
+        image = image[:96, :128].copy()
+        image[::2, :, 2] = 250  # every other row strongly red: colour detail at 1 px
+        images.append(image)
+    chroma_error = {}
+    for chroma in ("420", "444"):
+        path = tmp_path / f"c{chroma}.mkv"
+        with VideoWriter(path, 128, 96, 10, codec="h264", crf=0, chroma=chroma) as w:
+            for image in images:
+                w.write(image)
+        assert probe(path).pix_fmt == f"yuv{chroma}p"
+        with VideoReader(path) as reader:
+            decoded = [f.image for f in reader]
+        chroma_error[chroma] = np.mean(
+            [np.abs(a.astype(int) - b).mean() for a, b in zip(images, decoded, strict=True)]
+        )
+    assert chroma_error["444"] < 1.5 < 5 < chroma_error["420"], chroma_error
+
+
+def test_unknown_chroma_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with pytest.raises(VideoError, match="unknown chroma '422'"):
+        VideoWriter(folder / "x.mkv", 64, 64, 10, codec="h264", chroma="422")
+    assert not list(folder.iterdir())

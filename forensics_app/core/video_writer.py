@@ -12,7 +12,9 @@ Pixel formats, chosen so geometry and (for FFV1) every bit survive:
   and damage stays within one frame.
 * ``h264`` (libx264 at the given CRF): ``yuv420p`` for even sizes (plays everywhere);
   ``yuv444p`` for odd sizes, because 4:2:0 needs even sizes and we will not pad or crop
-  evidence-derived frames (the High 4:4:4 profile is not supported by every player).
+  evidence-derived frames (the High 4:4:4 profile is not supported by every player);
+  ``yuv444p`` at any size with ``chroma="444"``, for streams whose small surrogate faces
+  must keep their colour (docs/RESULTS.md "Where the clip's reveal loses").
 
 The container comes from the file extension (``.mkv``, ``.avi``, ``.mov``, ``.mp4``...).
 ``write(image, pts=seconds)`` keeps the source's real (even variable) timestamps to the
@@ -36,6 +38,11 @@ from forensics_app.core.readonly import open_evidence
 from forensics_app.errors import EvidenceError, VideoError
 
 CODECS = ("ffv1", "h264")
+#: H.264 chroma sampling: ``420`` (yuv420p, what every player decodes; a frame of odd size
+#: falls back to 444) or ``444`` (yuv444p, High 4:4:4 profile: colour at full resolution,
+#: which small surrogate faces need to keep U_d's code, but which browsers and hardware
+#: decoders often cannot play). ffv1 always stores full-resolution colour (bgr0).
+CHROMA = ("420", "444")
 
 
 def _reason(error: BaseException) -> str:
@@ -81,10 +88,13 @@ class VideoWriter:
         preset: str = "medium",
         time_base: Fraction | None = None,
         x264_params: str | None = None,
+        chroma: str = "420",
     ) -> None:
         self.path = Path(path)
         if codec not in CODECS:
             raise VideoError(f"unknown codec {codec!r}; use one of {', '.join(CODECS)}")
+        if chroma not in CHROMA:
+            raise VideoError(f"unknown chroma {chroma!r}; use one of {', '.join(CHROMA)}")
         try:
             width, height = int(width), int(height)
         except (TypeError, ValueError):
@@ -101,6 +111,7 @@ class VideoWriter:
         if not self.path.suffix:
             raise VideoError(f"cannot write {self.path}: give it an extension such as .mkv")
         self.width, self.height, self.codec = width, height, codec
+        self.chroma = chroma
         self.rate = _as_rate(fps)
         self.time_base = (
             time_base if time_base is not None else _default_time_base(self.rate, self.path.suffix)
@@ -135,7 +146,7 @@ class VideoWriter:
             else:
                 stream = self._container.add_stream("libx264", rate=self.rate)
                 even = self.width % 2 == 0 and self.height % 2 == 0
-                stream.pix_fmt = "yuv420p" if even else "yuv444p"
+                stream.pix_fmt = "yuv420p" if even and self.chroma == "420" else "yuv444p"
                 stream.options = {"crf": str(int(crf)), "preset": preset}
                 if x264_params:
                     stream.options = {**stream.options, "x264-params": x264_params}
