@@ -13,6 +13,11 @@ the box), and compared with the original frame's box (PSNR at the box's own size
 4. ``h264 crf0 444``: the same with full-resolution colour (``--chroma 444``);
 5. ``h264 crfN 420`` / ``444`` for each ``--crf``.
 
+With ``--data DATA`` (the trainer's folder, e.g. ``forensics train bootstrap-data``) the same
+pair also reveals the model card's held-back faces shrunk to a square box of the clip's
+median size, lossless and through libx264 CRF 0 (4:2:0), per source: what the model does
+on faces like those it was trained and evaluated on, against the clip's own heads.
+
 The unmarked frames of stage 1 are taken at the one point where the producer hands a
 finished frame to the ROI embedder (a pass-through wrapper around ``stego.embed``), so every
 stage runs the producer's own code. Writes JSON.
@@ -96,6 +101,33 @@ def _reveal_psnr(
     ]
 
 
+def _heldout(data: Path, encoder: FaceEncoder, decoder: FaceDecoder, side: int) -> list[dict]:
+    """Held-back faces at a ``side``-px box: r vs x lossless and after CRF 0, per source."""
+    from forensics_app.uunet.codecs import h264
+    from forensics_app.uunet.evaluation.suite import load_eval_faces, source_of
+
+    heldout = decoder.card.get("data", {}).get("heldout_subjects")
+    faces = load_eval_faces(data, heldout, None, 4)
+    sources = np.array(source_of(faces.subjects))
+
+    def shrink(stack: np.ndarray) -> np.ndarray:
+        return np.stack([cv2.resize(f, (side, side), interpolation=cv2.INTER_AREA) for f in stack])
+
+    x_box, a_box = shrink(faces.faces), shrink(encoder.encode(faces.faces, faces.seeds))
+    rows = []
+    for name, passed in (("lossless", a_box), ("h264 crf0 420", h264(a_box, 0))):
+        grown = np.stack([crop_face(f, (0, 0, side, side)) for f in passed])
+        r_box = shrink(decoder.decode(grown))
+        values = np.array([psnr(x, r) for x, r in zip(x_box, r_box, strict=True)])
+        for source in sorted(set(sources)):
+            pick = values[sources == source]
+            rows.append(
+                {"stage": f"held-back {source} faces, {side}-px box, {name}", "faces": len(pick),
+                 "r_vs_x_db": _summary(list(pick))}
+            )  # fmt: skip
+    return rows
+
+
 def _summary(values: list[float]) -> dict[str, float]:
     v = np.asarray(values, dtype=np.float64)
     return {"mean": round(float(v.mean()), 2), "median": round(float(np.median(v)), 2)}
@@ -106,6 +138,7 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--crf", type=int, action="append", help="default: 23 and 28")
     ap.add_argument("--models", type=Path, default=DEFAULT_MODELS, help="U_e and U_d folder")
+    ap.add_argument("--data", type=Path, help="trainer data folder: add the held-back faces")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     encoder = FaceEncoder.from_file(args.models / "ue.safetensors", None, args.models)
@@ -132,6 +165,11 @@ def main() -> int:
                 out = work / f"h264_crf{crf}_{chroma}.mkv"
                 public, _, boxes = _produce(encoder, args.frames, out, "h264", crf, chroma)
                 stage(f"h264 crf{crf} {chroma}", public, boxes, out)
+    if args.data is not None:
+        sides = [(w + h) / 2 for frame in boxes.values() for _, _, w, h in frame]
+        for row in _heldout(args.data, encoder, decoder, round(float(np.median(sides)))):
+            stages.append(row)
+            print(f"{row['stage']:18s} {row['r_vs_x_db']}", flush=True)
     report = {
         "benchmark": "reveal_budget",
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
