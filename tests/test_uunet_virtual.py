@@ -209,3 +209,44 @@ def test_cli_donor_bank(small_set: Path, tmp_path: Path, capsys) -> None:  # noq
     )  # fmt: skip
     assert code != 0
     assert "must name a .safetensors file" in capsys.readouterr().err
+
+
+def test_luma_code_writes_brightness_only_and_loads_rgb_weights() -> None:
+    """``code="luma"``: the residual is one grey field, so a keeps a0's colour balance (what
+    4:2:0 halves), and weights trained with ``rgb`` load unchanged (no new weights)."""
+    faces = _bank()
+    rgb, luma = _encoder(faces), _encoder(faces, code="luma")
+    torch.nn.init.normal_(rgb.out.weight, std=0.3)
+    luma.load_state_dict(rgb.state_dict())
+    x, noise, index = torch.rand(2, 3, 64, 64), torch.rand(2, 1, 64, 64), torch.tensor([0, 3])
+    with torch.no_grad():
+        a0 = luma.start(x, luma.donor(index))
+        a_rgb, a_luma = rgb(x, noise, index), luma(x, noise, index)
+
+    def chroma_change(a: torch.Tensor) -> float:  # |Δ(B−Y)| + |Δ(R−Y)|, Y the BT.601 luma
+        w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        d = a - a0
+        dy = (d * w).sum(1)
+        return float((d[:, 2] - dy).abs().mean() + (d[:, 0] - dy).abs().mean())
+
+    assert chroma_change(a_rgb) > 0.005 and chroma_change(a_luma) < 1e-6
+    grey = a_luma - a0  # the same change in every channel
+    assert torch.allclose(grey[:, 0], grey[:, 1], atol=1e-6)
+    with pytest.raises(ModelError, match="code must be one of"):
+        build_network("vi_encoder", **VI_SMALL, donors=2, code="yuv")
+
+
+def test_a_luma_fine_tune_may_start_from_rgb_weights_and_nothing_else(tiny, tmp_path: Path) -> None:
+    data, da, bank = tiny
+    train_uunet(data, tmp_path / "rgb", _vi_config(bank, steps=1), attributes=da, quiet=True)
+    luma = _vi_config(bank, steps=1, init_from=str(tmp_path / "rgb"), init_roles=["ue", "ud"])
+    luma.encoder = {**VI_SMALL, "code": "luma"}
+    train_uunet(data, tmp_path / "luma", luma, attributes=da, quiet=True)
+    card = json.loads((tmp_path / "luma" / "ue.json").read_text())
+    assert card["architecture"]["config"]["code"] == "luma"
+    enc = FaceEncoder.from_file(tmp_path / "luma" / "ue.safetensors")
+    assert enc.encode(np.zeros((1, 64, 64, 3), np.uint8), [3]).shape == (1, 64, 64, 3)
+    other = _vi_config(bank, steps=1, init_from=str(tmp_path / "rgb"), init_roles=["ue"])
+    other.encoder = {**VI_SMALL, "lowpass": 4}
+    with pytest.raises(InputError, match="different architecture"):
+        train_uunet(data, tmp_path / "other", other, attributes=da, quiet=True)

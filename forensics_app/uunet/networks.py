@@ -159,8 +159,12 @@ class _UNet(nn.Module):
         if y.shape[-2:] != size:
             y = F.interpolate(y, size=size, mode="bilinear", align_corners=False)
         if self.residual:
-            y = y + torch.logit(rgb.clamp(1e-3, 1 - 1e-3))
+            return self.apply_residual(rgb, y)
         return torch.sigmoid(y)
+
+    def apply_residual(self, rgb: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The output of a residual U-Net: the head's ``y`` added to ``rgb`` in logit space."""
+        return torch.sigmoid(y + torch.logit(rgb.clamp(1e-3, 1 - 1e-3)))
 
 
 @register_network("unet_encoder")
@@ -190,6 +194,11 @@ def low_pass(images: torch.Tensor, grid: int) -> torch.Tensor:
     return F.interpolate(small, size=size, mode="bilinear", align_corners=False)
 
 
+#: Where :class:`VirtualIdentityEncoder` writes its code: all three colours, or luma only.
+CODE_SPACES = ("rgb", "luma")
+_LUMA = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+
+
 @register_network("vi_encoder")
 class VirtualIdentityEncoder(_UNet):
     """U_e(x, z): the surrogate takes donor z's identity and keeps x's light and layout.
@@ -201,6 +210,11 @@ class VirtualIdentityEncoder(_UNet):
 
     The donor bank is the ``donors`` buffer (``donors`` × 3×64×64 uint8 RGB, part of the
     weights file); :func:`.donors.donor_index` maps a track seed to one of them.
+
+    ``code="luma"`` keeps only the luma (BT.601) of the residual's change and adds it to all
+    three channels: the code for U_d then lives in brightness, which a
+    4:2:0 stream keeps at full resolution, instead of colour, which it halves (docs/RESULTS.md
+    "Where the clip's reveal loses"). It changes no weight shapes, so ``rgb`` weights load.
     """
 
     def __init__(
@@ -212,14 +226,29 @@ class VirtualIdentityEncoder(_UNet):
         inner_size: int = 32,
         donors: int = 1,
         lowpass: int = 8,
+        code: str = "rgb",
     ) -> None:
         super().__init__(10, 3, base, depth, norm, act, inner_size, residual=True)
         if donors < 1 or not 2 <= lowpass <= IMAGE_SIZE:
             raise ModelError("vi_encoder needs donors >= 1 and 2 <= lowpass <= 64")
+        if code not in CODE_SPACES:
+            raise ModelError(
+                f"vi_encoder code must be one of {', '.join(CODE_SPACES)}, got {code!r}"
+            )
         self.lowpass = lowpass
+        self.code = code
         self.register_buffer(
             "donors", torch.zeros(donors, 3, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8)
         )
+
+    def apply_residual(self, rgb: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """With ``code="luma"`` only the luma of the change is kept, added to all three
+        channels (grey: a0's colour stays, up to clipping at black and white)."""
+        out = super().apply_residual(rgb, y)
+        if self.code == "rgb":
+            return out
+        change = ((out - rgb) * _LUMA.to(out)).sum(1, keepdim=True)
+        return (rgb + change).clamp(0.0, 1.0)
 
     @property
     def donor_count(self) -> int:

@@ -297,6 +297,16 @@ def _unflatten_rng(flat: list) -> tuple:
     return (int(flat[0]), tuple(int(v) for v in flat[1:-1]), None)
 
 
+#: Architecture options that change no weight: a fine-tune may start from weights trained
+#: without them (``code: luma`` from an ``rgb`` U_e).
+_WEIGHT_FREE = ("code",)
+
+
+def _shaped(architecture: dict) -> dict:
+    """``architecture`` without its weight-free options (defaults and explicit values alike)."""
+    return {k: v for k, v in architecture.items() if k not in _WEIGHT_FREE}
+
+
 def train_uunet(
     data: Path,
     out: Path,
@@ -336,7 +346,9 @@ def train_uunet(
             if name not in config.init_roles:
                 continue
             loaded, card = load_model(Path(config.init_from) / f"{name}.safetensors")
-            if card["architecture"]["config"] != getattr(config, _ROLE_CONFIG[name]):
+            if _shaped(card["architecture"]["config"]) != _shaped(
+                getattr(config, _ROLE_CONFIG[name])
+            ):
                 raise InputError(f"init_from {name} has a different architecture")
             module.load_state_dict(loaded.state_dict())
     ckpt_path = out / "checkpoint_uunet.pt"
