@@ -176,7 +176,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=("420", "444"),
         default="420",
         help="H.264 colour sampling: 420 plays everywhere (default); 444 keeps colour at full "
-        "resolution, so small faces reveal 2-3 dB better, but not every player decodes it",
+        "resolution, which an encoder writing its code in colour needs (2-3 dB on small heads; "
+        "the shipped luma-code U_e gains nothing), but not every player decodes it",
     )
     parser.add_argument(
         "--every", type=int, default=4, help="run the detector every N frames (default 4)"

@@ -68,8 +68,9 @@ class ProducerConfig:
     (``None``: 0.4 for heads, ``threshold`` for faces), or smaller than ``min_carry`` pixels,
     or beyond the ROI message's capacity, is pixelated for good instead of replaced by a
     reversible surrogate (privacy before reversibility). ``chroma="444"`` writes H.264 with
-    full-resolution colour (High 4:4:4): on the sample clip it keeps 2–3 dB more of the
-    reveal than the default 4:2:0, which plays in more players (docs/RESULTS.md).
+    full-resolution colour (High 4:4:4): with an encoder that writes its code in colour
+    (``code: rgb``) it keeps 2–3 dB more of the sample clip's reveal than the default 4:2:0,
+    which plays in more players; the shipped ``code: luma`` U_e gains nothing (docs/RESULTS.md).
     """
 
     every_k: int = 4
