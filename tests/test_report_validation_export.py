@@ -30,6 +30,8 @@ def test_the_shipped_card_is_called_a_demonstrator_in_plain_words() -> None:
         info = model_info_from_card(card, sha256=str(card.get("sha256", "")))
         assert info.demonstrator and "demonstrator" in limitations(info)[0]
     assert "What the figures mean. PSNR" in text and "SSIM" in text
+    # the end-to-end figure on the real clip is read in words, not as a raw key
+    assert "heads of a real surveillance clip" in text and "clip_h264" not in text
 
 
 def test_every_card_field_may_be_missing_or_odd() -> None:
