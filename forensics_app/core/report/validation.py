@@ -32,9 +32,10 @@ CONDITIONS = {
     ),
     "jpeg75": "after JPEG compression at quality 75",
     "clip_h264_crf23_median": (
-        "on the heads of a real surveillance clip (most 10 to 18 pixels wide), through the whole "
-        "chain of publishing with H.264 at quality setting (CRF) 23 and revealing, compared at "
-        "the head's own size (median, not mean)"
+        "on the heads of a real surveillance clip (most 10 to 18 pixels wide; unlike the faces "
+        "above, people of this clip were among the training data), through the whole chain of "
+        "publishing with H.264 at quality setting (CRF) 23 and revealing, compared at the "
+        "head's own size (median, not mean)"
     ),
     "clip_h264_crf28_median": (
         "on the same clip's heads published with H.264 at CRF 28 (stronger compression), "
