@@ -41,21 +41,16 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_reveal_quality import _frames, _summary  # noqa: E402  (the same clip, the same figures)
 from bench_stego import psnr  # noqa: E402  (one PSNR for every benchmark)
 
 from forensics_app import SAMPLE_VIDEO, __version__  # noqa: E402
 from forensics_app.core import stego  # noqa: E402
 from forensics_app.core.face_geometry import crop_face, face_size  # noqa: E402
-from forensics_app.core.video import VideoReader  # noqa: E402
 from forensics_app.uunet import producer  # noqa: E402
 from forensics_app.uunet.inference import DEFAULT_MODELS, FaceDecoder, FaceEncoder  # noqa: E402
 
 Boxes = dict[int, list[tuple[int, int, int, int]]]
-
-
-def _frames(path: Path, count: int) -> list[np.ndarray]:
-    with VideoReader(path) as reader:
-        return [reader.read(i).image for i in range(count)]
 
 
 def _produce(
@@ -105,19 +100,17 @@ def _heldout(data: Path, encoder: FaceEncoder, decoder: FaceDecoder, side: int) 
     """Held-back faces at a ``side``-px box: r vs x lossless and after CRF 0, per source."""
     from forensics_app.uunet.codecs import h264
     from forensics_app.uunet.evaluation.suite import load_eval_faces, source_of
+    from forensics_app.uunet.evaluation.transforms import resize_faces
 
     heldout = decoder.card.get("data", {}).get("heldout_subjects")
     faces = load_eval_faces(data, heldout, None, 4)
     sources = np.array(source_of(faces.subjects))
-
-    def shrink(stack: np.ndarray) -> np.ndarray:
-        return np.stack([cv2.resize(f, (side, side), interpolation=cv2.INTER_AREA) for f in stack])
-
-    x_box, a_box = shrink(faces.faces), shrink(encoder.encode(faces.faces, faces.seeds))
+    x_box = resize_faces(faces.faces, side)
+    a_box = resize_faces(encoder.encode(faces.faces, faces.seeds), side)
     rows = []
     for name, passed in (("lossless", a_box), ("h264 crf0 420", h264(a_box, 0))):
         grown = np.stack([crop_face(f, (0, 0, side, side)) for f in passed])
-        r_box = shrink(decoder.decode(grown))
+        r_box = resize_faces(decoder.decode(grown), side)
         values = np.array([psnr(x, r) for x, r in zip(x_box, r_box, strict=True)])
         for source in sorted(set(sources)):
             pick = values[sources == source]
@@ -126,11 +119,6 @@ def _heldout(data: Path, encoder: FaceEncoder, decoder: FaceDecoder, side: int) 
                  "r_vs_x_db": _summary(list(pick))}
             )  # fmt: skip
     return rows
-
-
-def _summary(values: list[float]) -> dict[str, float]:
-    v = np.asarray(values, dtype=np.float64)
-    return {"mean": round(float(v.mean()), 2), "median": round(float(np.median(v)), 2)}
 
 
 def main() -> int:

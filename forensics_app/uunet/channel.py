@@ -30,18 +30,13 @@ from torch.nn import functional as F
 
 from forensics_app.errors import InputError
 from forensics_app.uunet.codecs import h264, jpeg
+from forensics_app.uunet.losses import chroma
 
 
-def _rgb_to_ycc(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """BT.601 luma ``N×1×H×W`` and chroma (Cb, Cr) ``N×2×H×W`` of ``N×3×H×W`` RGB in [0, 1]."""
-    r, g, b = rgb[:, 0:1], rgb[:, 1:2], rgb[:, 2:3]
-    y = 0.299 * r + 0.587 * g + 0.114 * b
-    return y, torch.cat([0.564 * (b - y), 0.713 * (r - y)], 1)
-
-
-def _ycc_to_rgb(y: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
-    cb, cr = chroma[:, 0:1], chroma[:, 1:2]
-    return torch.cat([y + 1.403 * cr, y - 0.344 * cb - 0.714 * cr, y + 1.773 * cb], 1)
+def _ycc_to_rgb(y: torch.Tensor, cbcr: torch.Tensor) -> torch.Tensor:
+    """RGB from BT.601 luma ``N×1×H×W`` and the (Cb, Cr) of :func:`.losses.chroma`."""
+    cb, cr = cbcr[:, 0:1], cbcr[:, 1:2]
+    return torch.cat([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], 1)
 
 
 def subsample_chroma(images: torch.Tensor, phase_x: int = 0, phase_y: int = 0) -> torch.Tensor:
@@ -56,9 +51,10 @@ def subsample_chroma(images: torch.Tensor, phase_x: int = 0, phase_y: int = 0) -
     """
     if phase_x not in (0, 1) or phase_y not in (0, 1):
         raise InputError(f"chroma phase must be 0 or 1, got {phase_x}, {phase_y}")
-    y, chroma = _rgb_to_ycc(images)
-    height, width = chroma.shape[-2:]
-    padded = F.pad(chroma, (phase_x, 0, phase_y, 0), mode="replicate")
+    r, g, b = images[:, 0:1], images[:, 1:2], images[:, 2:3]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    height, width = images.shape[-2:]
+    padded = F.pad(chroma(images), (phase_x, 0, phase_y, 0), mode="replicate")
     small = F.avg_pool2d(padded, 2, ceil_mode=True)
     big = small.repeat_interleave(2, -1).repeat_interleave(2, -2)
     big = big[..., phase_y : phase_y + height, phase_x : phase_x + width]
