@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from forensics_app.commands._common import add_passphrase_option, read_passphrase
 from forensics_app.core.atomic import PUBLIC, atomic_write_bytes
 from forensics_app.core.stego.scan import MIN_CAMERA_KEY_BYTES, read_key_file
+from forensics_app.core.video_writer import CHROMA
 from forensics_app.errors import InputError
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--crf", type=int, default=23, help="H.264 quality (0..51, default 23)")
     parser.add_argument(
         "--chroma",
-        choices=("420", "444"),
+        choices=CHROMA,
         default="420",
         help="H.264 colour sampling: 420 plays everywhere (default); 444 keeps colour at full "
         "resolution, which an encoder writing its code in colour needs (2-3 dB on small heads; "
