@@ -148,6 +148,18 @@ def _uunet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _decoder_refit(args: argparse.Namespace) -> int:
+    from forensics_app.uunet.runtime import apply_overrides
+    from forensics_app.uunet.train_decoder import DecoderRefitConfig, refit_decoder
+
+    config = apply_overrides(DecoderRefitConfig(), _overrides(args))
+    figures = refit_decoder(
+        Path(args.data), Path(args.models), Path(args.out), config, resume=args.resume
+    )
+    print(json.dumps(figures))
+    return 0
+
+
 def _gender_probe(args: argparse.Namespace) -> int:
     from forensics_app.uunet.gender import build_gender_probe
 
@@ -361,3 +373,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train without the channel (for comparison only)",
     )
     uu.set_defaults(handler=_uunet)
+
+    refit = actions.add_parser(
+        "decoder-refit",
+        help="train U_d alone for a fixed U_e, through real head boxes and H.264",
+    )
+    _common(refit)
+    refit.add_argument(
+        "--models", required=True, help="folder with the U_e (kept as is) and the U_d to start from"
+    )
+    refit.set_defaults(handler=_decoder_refit)

@@ -9,6 +9,7 @@ with ``torch.load(weights_only=True)`` (tensors and plain containers only).
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +60,15 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def python_rng_state(rng: random.Random) -> list[int]:
+    """A :class:`random.Random`'s state as plain integers (a checkpoint never pickles):
+    ``[version, *internal, flag]``; the cached Gaussian is not kept (flag −1 when none)."""
+    version, internal, gauss = rng.getstate()
+    return [version, *internal, -1 if gauss is None else 0]
+
+
+def set_python_rng_state(rng: random.Random, flat: list) -> None:
+    """Restore what :func:`python_rng_state` saved."""
+    rng.setstate((int(flat[0]), tuple(int(v) for v in flat[1:-1]), None))

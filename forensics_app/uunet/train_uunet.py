@@ -28,9 +28,11 @@ from forensics_app.uunet import runtime
 from forensics_app.uunet.channel import Channel, ChannelConfig
 from forensics_app.uunet.checkpoint import (
     load_checkpoint,
+    python_rng_state,
     restore_rng_state,
     rng_state,
     save_checkpoint,
+    set_python_rng_state,
 )
 from forensics_app.uunet.data import Augment, SequenceTriplets
 from forensics_app.uunet.export import export_model, load_model
@@ -257,7 +259,7 @@ class Phase2:
         state = {
             "state_dict": {k: getattr(self, k).state_dict() for k in ("ue", "ud", "df")},
             "optimizer": {"g": self.opt_g.state_dict(), "d": self.opt_d.state_dict()},
-            "channel_rng": list(_flatten_rng(self.channel.rng.getstate())),
+            "channel_rng": python_rng_state(self.channel.rng),
             "steps_done": self.steps_done,
         }
         if self.virtual:  # the donor draws continue where they stopped
@@ -272,7 +274,7 @@ class Phase2:
             getattr(self, k).load_state_dict(ckpt["state_dict"][k])
         self.opt_g.load_state_dict(ckpt["optimizer"]["g"])
         self.opt_d.load_state_dict(ckpt["optimizer"]["d"])
-        self.channel.rng.setstate(_unflatten_rng(ckpt["channel_rng"]))
+        set_python_rng_state(self.channel.rng, ckpt["channel_rng"])
         self.steps_done = int(ckpt.get("steps_done", ckpt.get("step", 0)))
         if self.virtual:
             if "donor_rng" not in ckpt:
@@ -286,15 +288,6 @@ class Phase2:
 
 
 _ROLE_CONFIG = {"ue": "encoder", "ud": "decoder"}
-
-
-def _flatten_rng(state: tuple) -> list[int]:
-    version, internal, gauss = state
-    return [version, *internal, -1 if gauss is None else 0]
-
-
-def _unflatten_rng(flat: list) -> tuple:
-    return (int(flat[0]), tuple(int(v) for v in flat[1:-1]), None)
 
 
 #: Architecture options that change no weight: a fine-tune may start from weights trained
