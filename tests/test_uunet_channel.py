@@ -143,3 +143,31 @@ def test_chroma_step_is_off_by_default_and_keeps_old_runs_identical() -> None:
         assert torch.equal(off(a), expected)
         coloured = on(a)
         assert coloured.shape == a.shape and not torch.allclose(coloured, expected, atol=1e-3)
+
+
+def test_codec_at_box_codes_the_boxs_own_pixels_with_the_same_draws() -> None:
+    """With ``codec_at_box`` the JPEG runs on the shrunk box (as the public stream codes
+    it) and the result is grown back; the boxes and qualities drawn are the same as off."""
+    import random
+
+    from torch.nn import functional as F
+
+    assert ChannelConfig().codec_at_box is False
+    a = (_smooth(3) * 0.6 + 0.2 + 0.1 * torch.rand(3, 3, 64, 64)).requires_grad_(True)
+    config = ChannelConfig(p_scale=1.0, p_noise=0.0, p_jpeg=1.0, jpeg_min=30, jpeg_max=30)
+    off = Channel(config, seed=4)(a)
+    on = Channel(ChannelConfig(**{**config.to_dict(), "codec_at_box": True}), seed=4)(a)
+    rng = random.Random(4)
+    rng.random()
+    side = rng.randint(config.box_min, config.box_max)
+    width = max(10, min(64, round(side * (1.0 + rng.uniform(-0.2, 0.2)))))
+    box = F.interpolate(a.detach(), size=(side, width), mode="area").clamp(0, 1)
+    coded = jpeg_straight_through(box, 30)
+    expected = F.interpolate(coded, size=(64, 64), mode="bilinear", align_corners=False)
+    assert torch.allclose(on.detach(), expected, atol=1e-6)
+    assert torch.allclose(
+        off.detach(), jpeg_straight_through(resize_through_box(a.detach(), width, side), 30)
+    )
+    assert not torch.allclose(on.detach(), off.detach(), atol=1e-3)
+    on.mean().backward()  # straight through the codec, through the resize
+    assert a.grad is not None and float(a.grad.abs().sum()) > 0

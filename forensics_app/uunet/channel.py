@@ -16,6 +16,11 @@ upscales it to 64×64. :class:`Channel` simulates that in training, differentiab
 * real JPEG (OpenCV) applied straight-through: the forward pass sees the true codec
   output, the backward pass treats the codec as identity, so gradients reach U_e;
 * optionally (``p_h264``) a real H.264 round trip, straight-through the same way.
+
+By default the noise and codecs act on the 64-px face grown back from the box, where a
+codec costs far less than on the box itself. With ``codec_at_box`` they act on the box's
+own pixels before it is grown back, as in deployment (the producer pastes a into the frame
+at box size and the stream is coded there); the random draws are the same either way.
 """
 
 from __future__ import annotations
@@ -129,6 +134,9 @@ class ChannelConfig:
     crf_min: int = 18
     crf_max: int = 30
     p_chroma420: float = 0.0
+    #: apply noise, JPEG and H.264 to the box's own pixels (between shrinking and growing
+    #: back), where deployment's codec acts, instead of to the 64-px face; same draws
+    codec_at_box: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -145,7 +153,7 @@ class Channel(nn.Module):
     def forward(self, a: torch.Tensor) -> torch.Tensor:
         """One random channel realisation per call (same for the whole batch, for speed)."""
         c, rng = self.config, self.rng
-        out = a
+        out, box = a, None
         if rng.random() < c.p_scale:
             side = rng.randint(c.box_min, c.box_max)
             ratio = 1.0 + rng.uniform(-c.aspect_jitter, c.aspect_jitter)
@@ -153,7 +161,11 @@ class Channel(nn.Module):
             phase = None
             if c.p_chroma420 > 0 and rng.random() < c.p_chroma420:  # no draw when off
                 phase = (rng.randint(0, 1), rng.randint(0, 1))
-            out = resize_through_box(out, width, side, phase)
+            if c.codec_at_box:  # noise and codec act on the box's own pixels, as deployed
+                box = F.interpolate(out, size=(side, width), mode="area")
+                out = box if phase is None else subsample_chroma(box, *phase)
+            else:
+                out = resize_through_box(out, width, side, phase)
         if rng.random() < c.p_noise:
             std = rng.uniform(0.0, c.noise_std_max)
             noise = torch.randn(out.shape, generator=None, device=out.device, dtype=out.dtype)
@@ -163,4 +175,6 @@ class Channel(nn.Module):
             out = jpeg_straight_through(out, rng.randint(c.jpeg_min, c.jpeg_max))
         elif c.p_h264 > 0 and rng.random() < c.p_h264:  # no draw when off: same runs as before
             out = h264_straight_through(out, rng.randint(c.crf_min, c.crf_max))
+        if box is not None:  # the reveal grows the box back to the network's size
+            out = F.interpolate(out, size=a.shape[-2:], mode="bilinear", align_corners=False)
         return out
