@@ -96,8 +96,18 @@ def test_refit_refuses_data_split_otherwise_than_the_encoders(pair, tmp_path: Pa
         refit_decoder(data, models, tmp_path, _config(holdout=0.4), quiet=True)
 
 
-def test_refit_refuses_a_paper_encoder_and_bad_ranges(pair, tmp_path: Path) -> None:
+def test_refit_refuses_bad_settings(pair, tiny, tmp_path: Path) -> None:  # noqa: F811
     data, models = pair
+    _, da, _ = tiny
+    paper = UUNetConfig(
+        encoder=SMALL_UNET, decoder=SMALL_UNET, critic={"base": 8, "layers": 3, "norm": "none"},
+        batch_size=4, holdout=0.2, device="cpu", checkpoint_every=1000, steps=1,
+    )  # fmt: skip
+    train_uunet(data, tmp_path / "paper", paper, attributes=da, quiet=True)
+    with pytest.raises(InputError, match="vi_encoder"):
+        refit_decoder(data, tmp_path / "paper", tmp_path / "out", _config(), quiet=True)
+    with pytest.raises(InputError, match="new folder"):
+        refit_decoder(data, models, models, _config(), quiet=True)
     with pytest.raises(InputError, match="box sizes"):
         refit_decoder(data, models, tmp_path, _config(box_min=30, box_max=20), quiet=True)
     with pytest.raises(InputError, match="CRF"):

@@ -164,6 +164,10 @@ def refit_decoder(
     Returns the run's figures (steps, seconds, faces per second, the last logged PSNRs).
     """
     models, out = Path(models), Path(out)
+    if out.resolve() == models.resolve():
+        raise InputError(
+            "--out must be a new folder, not the models folder (its U_d would be replaced)"
+        )
     ue, ue_card = load_model(models / "ue.safetensors", "encoder")
     if not hasattr(ue, "donor_count"):
         raise InputError("decoder refit needs a virtual-identity U_e (vi_encoder) in --models")
