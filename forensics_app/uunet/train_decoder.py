@@ -200,7 +200,9 @@ def refit_decoder(
                 "init_decoder needs the starting U_d's architecture; set init_decoder: false"
             )
         ud.load_state_dict(start_ud.state_dict())
-    ud.train()
+    dev = run.dist.device
+    ue.to(dev)
+    ud.to(dev).train()
     opt = torch.optim.Adam(ud.parameters(), lr=config.lr, betas=(0.9, 0.999))
     channel_rng = random.Random(config.seed + 17)
     donor_gen = torch.Generator().manual_seed(config.seed + 23)
@@ -242,17 +244,17 @@ def refit_decoder(
     recent: dict[str, list[float]] = {c: [] for c in CONDITIONS}
     faces_seen = 0
     for step, epoch, batch in run.steps("U_d refit", quiet, dataset, start):
-        x = batch["x"]
+        x = batch["x"].to(dev)
         n = x.shape[0]
         with torch.inference_mode():
             index = torch.randint(ue.donor_count, (n,), generator=donor_gen)
             noise = torch.rand(n, 1, 64, 64, generator=donor_gen)
-            public = float_to_bgr(ue(x, noise, index).numpy())
+            public = float_to_bgr(ue(x, noise.to(dev), index.to(dev)).cpu().numpy())
         box = draw_box(config, channel_rng)
         lossless = channel_rng.random() < config.p_lossless
         crf = None if lossless else channel_rng.randint(config.crf_min, config.crf_max)
         grown, _ = deployment_channel(public, box, crf)
-        r = ud(torch.from_numpy(bgr_to_float(grown)))
+        r = ud(torch.from_numpy(bgr_to_float(grown)).to(dev))
         box_mse = _box_mse(r, x, box)
         full_mse = F.mse_loss(r, x)
         loss = config.box_weight * box_mse + config.full_weight * full_mse
@@ -292,6 +294,7 @@ def refit_decoder(
         "steps_done": step,
         "seconds": round(run.seconds, 1),
         "faces_per_second": round(faces_seen / max(run.seconds, 1e-9), 2),
+        "device": str(dev),
         **{
             f"box_psnr_{c}_last200": round(_psnr(float(np.mean(v))), 2)
             for c, v in recent.items()
