@@ -12,6 +12,7 @@ import pytest
 from forensics_app.cli import main
 from forensics_app.core.face_geometry import crop_face, paste_face
 from forensics_app.errors import InputError
+from forensics_app.uunet.checkpoint import load_checkpoint
 from forensics_app.uunet.evaluation.metrics import image_quality
 from forensics_app.uunet.train_decoder import (
     DecoderRefitConfig,
@@ -122,9 +123,12 @@ def test_refit_resume_is_exact(pair, tmp_path: Path) -> None:
     data, models = pair
     refit_decoder(data, models, tmp_path / "full", _config(steps=4, p_lossless=1.0), quiet=True)
     refit_decoder(data, models, tmp_path / "part", _config(steps=2, p_lossless=1.0), quiet=True)
+    first = load_checkpoint(tmp_path / "part" / "checkpoint_decoder.pt")["seconds"]
     refit_decoder(
         data, models, tmp_path / "part", _config(steps=4, p_lossless=1.0), resume=True, quiet=True
     )
+    both = load_checkpoint(tmp_path / "part" / "checkpoint_decoder.pt")["seconds"]
+    assert both > first > 0  # the card's seconds count both segments
     full = (tmp_path / "full" / "ud.safetensors").read_bytes()
     assert (tmp_path / "part" / "ud.safetensors").read_bytes() == full
 

@@ -207,7 +207,7 @@ def refit_decoder(
     channel_rng = random.Random(config.seed + 17)
     donor_gen = torch.Generator().manual_seed(config.seed + 23)
     ckpt_path = out / "checkpoint_decoder.pt"
-    start = 0
+    start, earlier_seconds = 0, 0.0  # seconds of the segments before a --resume
     if resume:
         ckpt = load_checkpoint(ckpt_path)
         ud.load_state_dict(ckpt["state_dict"]["ud"])
@@ -216,6 +216,7 @@ def refit_decoder(
         donor_gen.set_state(ckpt["donor_rng"])
         restore_rng_state(ckpt["rng"])
         start = int(ckpt["step"])
+        earlier_seconds = float(ckpt.get("seconds", 0.0))
 
     def save(step: int) -> None:
         save_checkpoint(
@@ -229,6 +230,7 @@ def refit_decoder(
                 "donor_rng": donor_gen.get_state(),
                 "rng": rng_state(),
                 "step": step,
+                "seconds": earlier_seconds + run.seconds,
             },
         )
 
@@ -292,8 +294,8 @@ def refit_decoder(
     step = run.next_step
     figures = {
         "steps_done": step,
-        "seconds": round(run.seconds, 1),
-        "faces_per_second": round(faces_seen / max(run.seconds, 1e-9), 2),
+        "seconds": round(earlier_seconds + run.seconds, 1),  # all segments
+        "faces_per_second": round(faces_seen / max(run.seconds, 1e-9), 2),  # this segment
         "device": str(dev),
         **{
             f"box_psnr_{c}_last200": round(_psnr(float(np.mean(v))), 2)
