@@ -66,6 +66,8 @@ def test_deployment_channel_is_the_producers_paste_and_the_reveals_crop() -> Non
     assert image_quality(boxes, coded_boxes)["psnr"] > 15.0  # a decode, not noise
     with pytest.raises(InputError, match="box"):
         deployment_channel(faces, (70, 24), None)
+    odd, odd_boxes = deployment_channel(_faces(9), (13, 15), 23)  # 3×3 tiles of 13 px: odd
+    assert odd.shape == (9, 64, 64, 3) and odd_boxes.shape == (9, 15, 13, 3)
 
 
 def test_boxes_are_drawn_within_their_range() -> None:

@@ -135,7 +135,8 @@ def deployment_channel(
         ]
     )
     if crf is not None:
-        boxes = h264(boxes, crf, grid=max(1, math.ceil(math.sqrt(len(boxes)))))
+        grid = max(2, math.ceil(math.sqrt(len(boxes))))
+        boxes = h264(boxes, crf, grid=grid + grid % 2)  # even: yuv420p frames need even sides
     grown = np.stack([crop_face(b, (0, 0, width, height)) for b in boxes])
     return grown, boxes
 
