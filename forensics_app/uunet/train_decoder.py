@@ -265,9 +265,10 @@ def refit_decoder(
         loss.backward()
         opt.step()
         faces_seen += n
+        box_value = float(box_mse.detach())
         condition = "lossless" if lossless else "h264"
-        recent[condition] = (recent[condition] + [float(box_mse.detach())])[-200:]
-        run.show(box_psnr=_psnr(float(box_mse.detach())), side=float(box[1]))
+        recent[condition] = (recent[condition] + [box_value])[-200:]
+        run.show(box_psnr=_psnr(box_value), side=float(box[1]))
         if step % config.log_every == 0:
             run.log.write(
                 {
@@ -276,7 +277,7 @@ def refit_decoder(
                     "epoch": epoch,
                     "box": list(box),
                     "crf": crf,
-                    "box_mse": float(box_mse.detach()),
+                    "box_mse": box_value,
                     "full_mse": float(full_mse.detach()),
                 }
             )
