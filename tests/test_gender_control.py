@@ -8,6 +8,7 @@ import shutil
 import warnings
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -281,3 +282,90 @@ def test_eval_help_names_the_encoder_default_of_donor_candidates(capsys) -> None
     with pytest.raises(SystemExit):
         main(["eval", "--help"])
     assert f"the encoder's, {DONOR_CANDIDATES}" in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_donor_screen_leaves_out_donors_that_do_not_show_their_gender() -> None:
+    from forensics_app.uunet.gender_control import screened_tags
+
+    assert screened_tags({}, TAGS) == (TAGS, "")  # a card without a screen: as before
+    shown = [0.9, 0.2, None, 0.7, 0.69, 1.0, 0.0, 0.5]
+    kept, note = screened_tags({"gender_shown": shown, "gender_shown_min": 0.7}, TAGS)
+    assert kept == ["female", "", "", "female", "", "male", "", ""]
+    assert note == ", 3 of 6 tagged donors that show it"
+    control = GenderControl(_FixedReader([2.0, -2.0]), kept, s=1)  # type: ignore[arg-type]
+    picked = control.donors(_faces(2), [11, 12])
+    assert picked[0] in (0, 3) and picked[1] == 5  # only donors that passed the screen
+    for bad in (
+        {"gender_shown": shown[:-1], "gender_shown_min": 0.7},  # one rate short
+        {"gender_shown": [*shown[:-1], 1.5], "gender_shown_min": 0.7},  # not a share
+        {"gender_shown": shown, "gender_shown_min": "0.7"},
+        {"gender_shown": shown},  # a floor removed by hand
+    ):
+        with pytest.raises(ModelError, match="gender_shown"):
+            screened_tags(bad, TAGS)
+
+
+@needs_models
+def test_an_encoder_runs_the_donor_screen_of_its_card_and_a_tampered_one_is_refused(
+    tmp_path: Path,
+) -> None:
+    models = _copy_models(tmp_path)
+    card = json.loads((models / "ue.json").read_text())
+    bank = card["donor_bank"]
+    bank["gender_shown"] = [round((i * 37 % 100) / 100, 2) for i in range(len(bank["gender"]))]
+    bank["gender_shown_min"] = 0.5
+    (models / "ue.json").write_text(json.dumps(card))
+    keep = FaceEncoder.from_file(models / "ue.safetensors", s_gender=1, models_dir=models)
+    assert keep.gender is not None and "tagged donors that show it" in keep.gender_note
+    allowed = {
+        i
+        for i, (t, v) in enumerate(zip(bank["gender"], bank["gender_shown"], strict=True))
+        if t and v >= 0.5
+    }
+    assert 0 < len(allowed) < sum(map(bool, bank["gender"]))
+    faces = np.ascontiguousarray(keep.donor_faces_rgb()[..., ::-1][:40])
+    assert set(keep.donor_indices(faces, list(range(900, 940)))) <= allowed
+    bank["gender_shown"] = bank["gender_shown"][:-1]
+    (models / "ue.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="gender_shown must list"):
+        FaceEncoder.from_file(models / "ue.safetensors", models_dir=models)
+
+
+@needs_models
+def test_screen_donors_measures_training_faces_only_and_leaves_the_weights(
+    tmp_path: Path,
+) -> None:
+    from forensics_app.uunet.gender import screen_donors
+
+    models = _copy_models(tmp_path)
+    enc = FaceEncoder.from_file(models / "ue.safetensors", models_dir=models)
+    faces = enc.donor_faces_rgb()[:3]  # any faces will do: three "training identities"
+    data = tmp_path / "data"
+    for k, face in enumerate(faces):
+        folder = data / f"syn_{k:05d}" / "v0"
+        folder.mkdir(parents=True)
+        cv2.imwrite(str(folder / "f00.png"), face[..., ::-1])
+    labels = tmp_path / "labels.csv"
+    labels.write_text("identity,gender\nid00000,female\nid00001,male\nid00002,\n")
+    card = json.loads((models / "ue.json").read_text())
+    card["data"]["heldout_subjects"] = ["syn_00001"]  # a held-back subject is never used
+    (models / "ue.json").write_text(json.dumps(card))
+    before = (models / "ue.safetensors").read_bytes()
+    with pytest.raises(InputError, match="shown-min"):
+        screen_donors(models, data, labels, shown_min=1.5)
+    bank = screen_donors(models, data, labels, shown_min=0.7)
+    assert (models / "ue.safetensors").read_bytes() == before
+    assert "over 1 frames" in bank["gender_shown_note"]
+    tags = bank["gender"]
+    assert [v is None for v in bank["gender_shown"]] == [not t for t in tags]
+    assert all(v in (0.0, 1.0) for v in bank["gender_shown"] if v is not None)  # one face
+    again = FaceEncoder.from_file(models / "ue.safetensors", models_dir=models)
+    assert again.gender is not None and "tagged donors that show it" in again.gender_note
+    with pytest.raises(InputError, match="no frames of the training identities"):
+        screen_donors(models, data, _labels(tmp_path, "id00001,male"))  # held back only
+
+
+def _labels(tmp_path: Path, *rows: str) -> Path:
+    path = tmp_path / "only.csv"
+    path.write_text("identity,gender\n" + "".join(f"{row}\n" for row in rows))
+    return path

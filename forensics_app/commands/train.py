@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from forensics_app.errors import InputError
+from forensics_app.uunet.gender_control import SHOWN_MIN
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -185,6 +186,14 @@ def _tag_donors(args: argparse.Namespace) -> int:
     return 0
 
 
+def _screen_donors(args: argparse.Namespace) -> int:
+    from forensics_app.uunet.gender import screen_donors
+
+    bank = screen_donors(Path(args.models), Path(args.data), Path(args.labels), args.shown_min)
+    print(bank["gender_shown_note"])
+    return 0
+
+
 def _head_refiner(args: argparse.Namespace) -> int:
     from forensics_app.uunet.train_heads import HeadRefinerConfig, train_head_refiner
 
@@ -312,6 +321,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     tag.add_argument("--encoder", required=True, help="ue.safetensors (its card is updated)")
     tag.add_argument("--labels", required=True, help="CSV donor,identity,gender")
     tag.set_defaults(handler=_tag_donors)
+
+    screen = actions.add_parser(
+        "screen-donors",
+        help="keep under gender control only the donors whose gender shows through U_e",
+    )
+    screen.add_argument("--models", default="models", help="folder of ue.* (its card is updated)")
+    screen.add_argument("--data", required=True, help="synth-import folder (DATA/syn_NNNNN/...)")
+    screen.add_argument(
+        "--labels", required=True, help="CSV identity,gender of synthetic training identities"
+    )
+    screen.add_argument(
+        "--shown-min", type=float, default=SHOWN_MIN,
+        help=f"least share of surrogates read as the donor's gender (default {SHOWN_MIN})",
+    )  # fmt: skip
+    screen.set_defaults(handler=_screen_donors)
 
     twins = actions.add_parser(
         "export-runtime",

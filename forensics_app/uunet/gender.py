@@ -46,6 +46,7 @@ from forensics_app.uunet.gender_control import (  # noqa: F401  (their home befo
     GENDERS,
     PROBE_DIR,
     PROBE_FILE,
+    SHOWN_MIN,
     GenderControl,
     check_identity_pin,
     reader_files,
@@ -470,3 +471,110 @@ def build_gender_probe(
         training={"l2": 1e-4, "degraded_copies": 6, "seed": seed, "folds": 5},
         metrics=metrics,
     )
+
+
+def labelled_training_faces(
+    data: Path, labels: Path, heldout: set[str], frames: int = 2
+) -> tuple[np.ndarray, list[str]]:
+    """``frames`` evenly spaced frames (BGR) of each hand-labelled synthetic identity of
+    ``labels`` under ``DATA/syn_NNNNN/`` that no card holds back; and each face's gender."""
+    from forensics_app.uunet.data import IMAGE_EXTS, load_face
+
+    faces, genders = [], []
+    for identity, value in sorted(read_gender_labels(labels, "identity").items()):
+        folder = Path(data) / f"syn_{identity[2:]}"
+        if not value or folder.name in heldout or not folder.is_dir():
+            continue
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
+        if len(files) < 1:
+            continue
+        for i in np.linspace(0, len(files) - 1, min(frames, len(files))).astype(int):
+            faces.append(np.ascontiguousarray(load_face(files[i])[..., ::-1]))
+            genders.append(value)
+    if not faces:
+        raise InputError(f"{data} holds no frames of the training identities labelled in {labels}")
+    return np.stack(faces), genders
+
+
+def shown_rates(
+    encoder: Any,
+    faces_bgr: np.ndarray,
+    genders: Sequence[str],
+    tags: Sequence[str],
+    readers: dict[str, Any],
+) -> dict[str, dict[str, Any]]:
+    """For each tagged donor: how often each reader reads ``U_e(x, donor)`` as the donor's tag,
+    over the faces x of the donor's gender (``<reader>_same``, what ``s = +1`` makes) and of
+    the other (``<reader>_other``, ``s = −1``). ``readers`` maps a name to a function
+    ``faces_bgr -> bool array (male)``. The noise map is face ``i``'s seed ``1000 + i``."""
+    from forensics_app.uunet.inference import bgr_to_float, float_to_bgr, noise_map
+
+    x = bgr_to_float(faces_bgr)
+    noise = np.stack([noise_map(1000 + i) for i in range(len(x))])[:, None]
+    genders = np.asarray(genders)
+    out: dict[str, dict[str, Any]] = {}
+    for donor, tag in enumerate(tags):
+        if not tag:
+            continue
+        a = float_to_bgr(encoder.forward(x, noise, np.full(len(x), donor, np.int64)))
+        same = genders == tag
+        row: dict[str, Any] = {"tag": tag}
+        for name, read_male in readers.items():
+            hits = np.asarray(read_male(a)) == (tag == "male")
+            for part, mask in (("same", same), ("other", ~same)):
+                row[f"{name}_{part}"] = round(float(hits[mask].mean()), 4) if mask.any() else None
+        out[str(donor)] = row
+    return out
+
+
+def screen_donors(
+    models: Path, data: Path, labels: Path, shown_min: float = SHOWN_MIN, frames: int = 2
+) -> dict[str, Any]:
+    """Measure which tagged donors show their gender through U_e, and write the screen into
+    the encoder's card (``donor_bank.gender_shown``, ``gender_shown_min``).
+
+    Each donor's rate is the mean of the own reader's ``same``/``other`` rates of
+    :func:`shown_rates` on hand-labelled *training* faces (subjects held back by ``ue.json``
+    or ``ud.json`` are left out); the evaluation's gender judge is not used. Gender control
+    then treats donors below ``shown_min`` as untagged (``gender_control.screened_tags``).
+    The weights and the hand tags are untouched. Returns the ``donor_bank`` block written.
+    """
+    from forensics_app.uunet.export import _atomic_write, read_card
+    from forensics_app.uunet.inference import FaceEncoder
+
+    if not 0.0 <= shown_min <= 1.0:
+        raise InputError(f"--shown-min must be in [0, 1], got {shown_min}")
+    models = Path(models)
+    card_path = models / "ue.json"
+    card = read_card(card_path)
+    tags = card.get("donor_bank", {}).get("gender")
+    if not isinstance(tags, list):
+        raise InputError(
+            f"{card_path} carries no donor gender tags: run forensics train tag-donors"
+        )
+    encoder = FaceEncoder.from_file(models / "ue.safetensors", s_gender=1, models_dir=models)
+    assert encoder.gender is not None  # s_gender=1 raises when control cannot run
+    held = heldout_subjects([p for p in (card_path, models / "ud.json") if p.is_file()])
+    faces, genders = labelled_training_faces(data, labels, held, frames)
+    reader = encoder.gender.reader
+    rates = shown_rates(encoder, faces, genders, tags, {"own": lambda f: reader.logits(f) < 0})
+    shown = [None] * len(tags)
+    for donor, row in rates.items():
+        parts = [v for v in (row["own_same"], row["own_other"]) if v is not None]
+        shown[int(donor)] = round(float(np.mean(parts)), 4) if parts else None
+    bank = card["donor_bank"]
+    bank["gender_shown"] = shown
+    bank["gender_shown_min"] = shown_min
+    kept = sum(
+        1 for t, v in zip(tags, shown, strict=True) if t and v is not None and v >= shown_min
+    )
+    bank["gender_shown_note"] = (
+        f"share of surrogates that this package's own gender reader reads as the donor's tag, "
+        f"over {len(faces)} frames of hand-labelled training "
+        f"identities ({Path(labels).name}, none held back); gender control uses the "
+        f"{kept} of {sum(map(bool, tags))} tagged donors at or above {shown_min}. "
+        "Independent of the evaluation's gender judge."
+    )
+    text = json.dumps(card, indent=2, ensure_ascii=False) + "\n"
+    _atomic_write(card_path, text.encode("utf-8"))
+    return bank

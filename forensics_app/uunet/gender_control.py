@@ -21,6 +21,11 @@ from forensics_app.errors import InputError, ModelError
 from forensics_app.uunet.donors import donor_index
 
 GENDERS = ("female", "male")
+#: the share of surrogates the own reader must read as their donor's tag for the donor to
+#: stay under gender control (``forensics train screen-donors``; see docs/RESULTS.md)
+SHOWN_MIN = 0.7
+
+
 #: Where ``forensics train gender-probe`` writes the probe, beside ``identity.safetensors``.
 PROBE_DIR = "gender"
 PROBE_FILE = "probe.safetensors"
@@ -199,6 +204,7 @@ def setup_gender_control(
             )
         if any(t not in ("female", "male", "") for t in tags):
             raise ModelError("donor_bank.gender holds a value other than female, male or empty")
+        tags, screen = screened_tags(card.get("donor_bank", {}), tags)
         try:
             reader = load_gender_reader(models, runtime if candidates == 1 else "torch")
         except ModelError as error:
@@ -214,10 +220,38 @@ def setup_gender_control(
     s = 1 if s_gender is None else int(s_gender)
     word = "keep" if s == 1 else "flip"
     control = GenderControl(reader, tags, s, candidates, donor_faces_rgb)
-    note = f"{word} x's gender (s_gender {s:+d})"
+    note = f"{word} x's gender (s_gender {s:+d}){screen}"
     if candidates > 1:
         note += f", the least alike of {candidates} donors by E_id"
     return control, note
+
+
+def screened_tags(bank: dict[str, Any], tags: list[str]) -> tuple[list[str], str]:
+    """The tags gender control may use: a donor whose measured ``gender_shown`` is below
+    ``gender_shown_min`` (``forensics train screen-donors``) is treated as untagged.
+
+    Why: the surrogate keeps x's layout, so some donors' gender does not come through in
+    ``a``; the screen keeps the donors that show it. Returns the tags and a note for the
+    encoder's gender line (empty when the card has no screen). A malformed screen raises
+    :class:`ModelError` (a card edited by hand is refused, not half-used).
+    """
+    shown, floor = bank.get("gender_shown"), bank.get("gender_shown_min")
+    if shown is None and floor is None:
+        return tags, ""
+    if (
+        not isinstance(shown, list)
+        or len(shown) != len(tags)
+        or not isinstance(floor, int | float)
+        or not 0.0 <= float(floor) <= 1.0
+        or any(v is not None and not (isinstance(v, int | float) and 0 <= v <= 1) for v in shown)
+    ):
+        raise ModelError(
+            "donor_bank.gender_shown must list a rate in [0, 1] (or null) for each of the "
+            f"{len(tags)} donors, with gender_shown_min in [0, 1]; rerun forensics train "
+            "screen-donors"
+        )
+    kept = [t if t and (v is None or v >= floor) else "" for t, v in zip(tags, shown, strict=True)]
+    return kept, f", {sum(map(bool, kept))} of {sum(map(bool, tags))} tagged donors that show it"
 
 
 class _Unavailable(Exception):
