@@ -349,6 +349,7 @@ def test_screen_donors_measures_training_faces_only_and_leaves_the_weights(
     labels.write_text("identity,gender\nid00000,female\nid00001,male\nid00002,\n")
     card = json.loads((models / "ue.json").read_text())
     card["data"]["heldout_subjects"] = ["syn_00001"]  # a held-back subject is never used
+    card["donor_bank"]["gender_shown"] = [2.0]  # a broken earlier screen is replaced
     (models / "ue.json").write_text(json.dumps(card))
     before = (models / "ue.safetensors").read_bytes()
     with pytest.raises(InputError, match="shown-min"):

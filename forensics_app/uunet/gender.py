@@ -552,7 +552,11 @@ def screen_donors(
         raise InputError(
             f"{card_path} carries no donor gender tags: run forensics train tag-donors"
         )
-    encoder = FaceEncoder.from_file(models / "ue.safetensors", s_gender=1, models_dir=models)
+    unscreened = json.loads(json.dumps(card))  # measured without any earlier screen, so a
+    for key in ("gender_shown", "gender_shown_min", "gender_shown_note"):  # bad one is
+        unscreened["donor_bank"].pop(key, None)  # replaced, not an obstacle
+    blob = (models / str(card.get("weights_file", "ue.safetensors"))).read_bytes()
+    encoder = FaceEncoder.from_bytes(blob, unscreened, s_gender=1, models_dir=models)
     assert encoder.gender is not None  # s_gender=1 raises when control cannot run
     held = heldout_subjects([p for p in (card_path, models / "ud.json") if p.is_file()])
     faces, genders = labelled_training_faces(data, labels, held, frames)
