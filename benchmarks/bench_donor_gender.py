@@ -30,24 +30,13 @@ from pathlib import Path
 import numpy as np
 
 from forensics_app.uunet.evaluation.judges import GenderReader
-from forensics_app.uunet.export import read_card
-from forensics_app.uunet.gender import (
-    SHOWN_MIN,
-    heldout_subjects,
-    labelled_training_faces,
-    screen_donors,
-    shown_rates,
-)
-from forensics_app.uunet.inference import FaceEncoder
+from forensics_app.uunet.gender import SHOWN_MIN, screen_donors, screen_inputs, shown_rates
 
 
 def measure(models: Path, data: Path, labels: Path, frames: int) -> dict[str, object]:
     """Per-donor shown rates (own reader, judge) on labelled training faces, and summaries."""
-    cards = [p for p in (models / "ue.json", models / "ud.json") if p.is_file()]
-    faces, genders = labelled_training_faces(data, labels, heldout_subjects(cards), frames)
-    enc = FaceEncoder.from_file(models / "ue.safetensors", s_gender=1, models_dir=models)
-    assert enc.gender is not None  # s_gender=1 raises when control cannot run
-    tags = read_card(models / "ue.json")["donor_bank"]["gender"]
+    enc, card, faces, genders = screen_inputs(models, data, labels, frames)
+    tags = card["donor_bank"]["gender"]
     own, judge = enc.gender.reader, GenderReader()
     readers = {"own": lambda f: own.logits(f) < 0, "judge": lambda f: judge.p_male(f) >= 0.5}
     donors = shown_rates(enc, faces, genders, tags, readers)

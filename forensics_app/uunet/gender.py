@@ -486,7 +486,7 @@ def labelled_training_faces(
         if not value or folder.name in heldout or not folder.is_dir():
             continue
         files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
-        if len(files) < 1:
+        if not files:
             continue
         for i in np.linspace(0, len(files) - 1, min(frames, len(files))).astype(int):
             faces.append(np.ascontiguousarray(load_face(files[i])[..., ::-1]))
@@ -527,6 +527,34 @@ def shown_rates(
     return out
 
 
+def screen_inputs(
+    models: Path, data: Path, labels: Path, frames: int = 2
+) -> tuple[Any, dict[str, Any], np.ndarray, list[str]]:
+    """What a donor screen measures: the encoder of ``models`` (under ``s = +1``, built
+    without any screen its card already holds, so a broken one is replaced, not an obstacle),
+    its card, and the hand-labelled training faces with their genders (subjects held back by
+    ``ue.json`` or ``ud.json`` are left out)."""
+    from forensics_app.uunet.export import read_card
+    from forensics_app.uunet.inference import FaceEncoder
+
+    models = Path(models)
+    card_path = models / "ue.json"
+    card = read_card(card_path)
+    if not isinstance(card.get("donor_bank", {}).get("gender"), list):
+        raise InputError(
+            f"{card_path} carries no donor gender tags: run forensics train tag-donors"
+        )
+    unscreened = json.loads(json.dumps(card))
+    for key in ("gender_shown", "gender_shown_min", "gender_shown_note"):
+        unscreened["donor_bank"].pop(key, None)
+    blob = (models / str(card.get("weights_file", "ue.safetensors"))).read_bytes()
+    encoder = FaceEncoder.from_bytes(blob, unscreened, s_gender=1, models_dir=models)
+    assert encoder.gender is not None  # s_gender=1 raises when control cannot run
+    held = heldout_subjects([p for p in (card_path, models / "ud.json") if p.is_file()])
+    faces, genders = labelled_training_faces(data, labels, held, frames)
+    return encoder, card, faces, genders
+
+
 def screen_donors(
     models: Path, data: Path, labels: Path, shown_min: float = SHOWN_MIN, frames: int = 2
 ) -> dict[str, Any]:
@@ -534,51 +562,35 @@ def screen_donors(
     the encoder's card (``donor_bank.gender_shown``, ``gender_shown_min``).
 
     Each donor's rate is the mean of the own reader's ``same``/``other`` rates of
-    :func:`shown_rates` on hand-labelled *training* faces (subjects held back by ``ue.json``
-    or ``ud.json`` are left out); the evaluation's gender judge is not used. Gender control
-    then treats donors below ``shown_min`` as untagged (``gender_control.screened_tags``).
-    The weights and the hand tags are untouched. Returns the ``donor_bank`` block written.
+    :func:`shown_rates` on the faces of :func:`screen_inputs`; the evaluation's gender judge
+    is not used. Gender control then treats donors below ``shown_min`` as untagged
+    (``gender_control.screened_tags``). The weights and the hand tags are untouched.
+    Returns the ``donor_bank`` block written.
     """
-    from forensics_app.uunet.export import _atomic_write, read_card
-    from forensics_app.uunet.inference import FaceEncoder
+    from forensics_app.uunet.export import _atomic_write
+    from forensics_app.uunet.gender_control import screened_tags
 
     if not 0.0 <= shown_min <= 1.0:
         raise InputError(f"--shown-min must be in [0, 1], got {shown_min}")
-    models = Path(models)
-    card_path = models / "ue.json"
-    card = read_card(card_path)
-    tags = card.get("donor_bank", {}).get("gender")
-    if not isinstance(tags, list):
-        raise InputError(
-            f"{card_path} carries no donor gender tags: run forensics train tag-donors"
-        )
-    unscreened = json.loads(json.dumps(card))  # measured without any earlier screen, so a
-    for key in ("gender_shown", "gender_shown_min", "gender_shown_note"):  # bad one is
-        unscreened["donor_bank"].pop(key, None)  # replaced, not an obstacle
-    blob = (models / str(card.get("weights_file", "ue.safetensors"))).read_bytes()
-    encoder = FaceEncoder.from_bytes(blob, unscreened, s_gender=1, models_dir=models)
-    assert encoder.gender is not None  # s_gender=1 raises when control cannot run
-    held = heldout_subjects([p for p in (card_path, models / "ud.json") if p.is_file()])
-    faces, genders = labelled_training_faces(data, labels, held, frames)
+    encoder, card, faces, genders = screen_inputs(models, data, labels, frames)
+    bank = card["donor_bank"]
+    tags = bank["gender"]
     reader = encoder.gender.reader
     rates = shown_rates(encoder, faces, genders, tags, {"own": lambda f: reader.logits(f) < 0})
     shown = [None] * len(tags)
     for donor, row in rates.items():
         parts = [v for v in (row["own_same"], row["own_other"]) if v is not None]
         shown[int(donor)] = round(float(np.mean(parts)), 4) if parts else None
-    bank = card["donor_bank"]
     bank["gender_shown"] = shown
     bank["gender_shown_min"] = shown_min
-    kept = sum(
-        1 for t, v in zip(tags, shown, strict=True) if t and v is not None and v >= shown_min
-    )
+    kept, _ = screened_tags(bank, tags)
     bank["gender_shown_note"] = (
         f"share of surrogates that this package's own gender reader reads as the donor's tag, "
         f"over {len(faces)} frames of hand-labelled training "
         f"identities ({Path(labels).name}, none held back); gender control uses the "
-        f"{kept} of {sum(map(bool, tags))} tagged donors at or above {shown_min}. "
-        "Independent of the evaluation's gender judge."
+        f"{sum(map(bool, kept))} of {sum(map(bool, tags))} tagged donors at or above "
+        f"{shown_min}. Independent of the evaluation's gender judge."
     )
     text = json.dumps(card, indent=2, ensure_ascii=False) + "\n"
-    _atomic_write(card_path, text.encode("utf-8"))
+    _atomic_write(Path(models) / "ue.json", text.encode("utf-8"))
     return bank
